@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ambit needs to build, test, demo and benchmark.
+# Idempotent: packages already present are left alone; apt runs only when something is missing.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  liburing-dev libssl-dev libnghttp2-dev
+  libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libbpf-dev bpftool clang llvm
+  protobuf-compiler libprotobuf-dev
+)
+TEST_PKGS=( iproute2 openssl procps psmisc tcpdump )
+BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf )
+
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The peers are run by hand in the benchmark; never as the system's services.
+for s in nginx haproxy stunnel4; do
+  if systemctl is-active --quiet "$s" 2>/dev/null; then systemctl stop "$s" || true; fi
+done
