@@ -104,7 +104,7 @@ void EchoServer::run() {
   std::vector<char> buf(256 * 1024);
   auto update = [&](Conn& c) {
     epoll_event e{};
-    e.events = (c.eof ? 0 : EPOLLIN) | (c.out.empty() ? 0 : EPOLLOUT);
+    e.events = (c.eof ? 0u : uint32_t{EPOLLIN}) | (c.out.empty() ? 0u : uint32_t{EPOLLOUT});
     e.data.fd = c.fd.get();
     epoll_ctl(ep.get(), EPOLL_CTL_MOD, c.fd.get(), &e);
   };

@@ -13,7 +13,7 @@ TestPki::TestPki() : root_key_(generate_p256_key()) {
   root_pem_ = certificate_to_pem(root_.get());
   auto bundle = TrustBundle::from_pem(root_pem_);
   if (!bundle) throw std::runtime_error(bundle.error().message);
-  bundle_ = std::move(*bundle);
+  bundle_.emplace(std::move(*bundle));
 }
 
 TestPki::Pem TestPki::issue_pem(const Identity& identity) const {

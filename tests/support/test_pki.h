@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "core/identity.h"
@@ -13,7 +14,7 @@ namespace ambit::testing {
 class TestPki {
  public:
   TestPki();
-  const TrustBundle& bundle() const { return bundle_; }
+  const TrustBundle& bundle() const { return *bundle_; }
   std::string root_pem() const { return root_pem_; }
   // A certificate for identity, valid from an hour ago for a day unless told otherwise.
   WorkloadCertificate issue(const Identity& identity,
@@ -29,7 +30,7 @@ class TestPki {
   EvpPkeyPtr root_key_;
   X509Ptr root_;
   std::string root_pem_;
-  TrustBundle bundle_;
+  std::optional<TrustBundle> bundle_;
 };
 
 }  // namespace ambit::testing
