@@ -1,0 +1,253 @@
+#include "agent/yaml_config_reader.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace ambit::agent {
+namespace {
+
+std::string_view kind_of(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "an undefined value";
+}
+
+std::string join(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (auto n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string describe_config_problem(const ConfigLocation& where, std::string_view field,
+                                    const YAML::Mark& mark, std::string_view message) {
+  std::string out = where.file.empty() ? "<config>" : where.file;
+  out += ": ";
+  if (!where.object.empty()) {
+    out += where.object;
+    out += ": ";
+  }
+  if (!field.empty()) {
+    out += "field ";
+    out += field;
+    out += ": ";
+  }
+  out += message;
+  if (!mark.is_null()) out += fmt::format(" (line {})", mark.line + 1);
+  return out;
+}
+
+// --- YamlValue ---------------------------------------------------------------------------------
+
+void YamlValue::fail(std::string_view message) const {
+  throw ConfigError{describe_config_problem(*where_, field_, node_.Mark(), message)};
+}
+
+std::string YamlValue::string() const {
+  if (!node_.IsScalar()) fail(fmt::format("expected a single value, got {}", kind_of(node_)));
+  return node_.Scalar();
+}
+
+std::string YamlValue::kubernetes_name() const {
+  std::string text = string();
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool valid = !text.empty() && text.size() <= 253 && alnum(text.front()) && alnum(text.back());
+  for (char c : text) valid = valid && (alnum(c) || c == '-' || c == '.');
+  if (!valid) {
+    fail(
+        fmt::format("'{}' is not a valid name (lowercase letters, digits, '-' and '.', starting "
+                    "and ending with a letter or digit)",
+                    text));
+  }
+  return text;
+}
+
+bool YamlValue::boolean() const {
+  std::string text = string();
+  if (text == "true") return true;
+  if (text == "false") return false;
+  fail(fmt::format("'{}' is not true or false", text));
+}
+
+uint16_t YamlValue::port() const {
+  std::string text = string();
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    fail(fmt::format("'{}' is not a port number from 1 to 65535", text));
+  }
+  return static_cast<uint16_t>(value);
+}
+
+IpAddress YamlValue::ip() const {
+  auto ip = IpAddress::parse(string());
+  if (!ip) fail(ip.error().message);
+  return *ip;
+}
+
+SocketAddress YamlValue::socket_address(bool allow_port_zero) const {
+  auto address = SocketAddress::parse(string());
+  if (!address) fail(address.error().message);
+  if (address->port() == 0 && !allow_port_zero) {
+    fail(fmt::format("'{}' has port 0; give the port to use", node_.Scalar()));
+  }
+  return *address;
+}
+
+Cidr YamlValue::cidr() const {
+  auto cidr = Cidr::parse(string());
+  if (!cidr) fail(cidr.error().message);
+  return *cidr;
+}
+
+ztunnel::Labels YamlValue::string_map() const {
+  ztunnel::Labels out;
+  if (node_.IsNull()) return out;
+  if (!node_.IsMap()) fail(fmt::format("expected a mapping of strings, got {}", kind_of(node_)));
+  for (const auto& kv : node_) {
+    YamlValue key(kv.first, where_, field_);
+    std::string name = key.string();
+    YamlValue value(kv.second, where_, field_ + "." + name);
+    if (!out.emplace(name, value.string()).second) fail(fmt::format("key '{}' repeats", name));
+  }
+  return out;
+}
+
+YamlObject YamlValue::object(std::initializer_list<std::string_view> known) const {
+  return YamlObject(node_, where_, field_, known);
+}
+
+YamlObject YamlValue::item_object(std::initializer_list<std::string_view> known) const {
+  auto where = std::make_shared<ConfigLocation>(*where_);
+  where->object = field_;
+  return YamlObject(node_, std::move(where), "", known);
+}
+
+std::vector<YamlValue> YamlValue::items() const {
+  std::vector<YamlValue> out;
+  if (node_.IsNull()) return out;
+  if (!node_.IsSequence()) fail(fmt::format("expected a list, got {}", kind_of(node_)));
+  out.reserve(node_.size());
+  for (size_t i = 0; i < node_.size(); ++i) {
+    out.emplace_back(node_[i], where_, fmt::format("{}[{}]", field_, i));
+  }
+  return out;
+}
+
+std::vector<std::string> YamlValue::strings() const {
+  std::vector<std::string> out;
+  for (const auto& item : items()) out.push_back(item.string());
+  return out;
+}
+
+std::vector<IpAddress> YamlValue::ips() const {
+  std::vector<IpAddress> out;
+  for (const auto& item : items()) out.push_back(item.ip());
+  return out;
+}
+
+std::vector<Cidr> YamlValue::cidrs() const {
+  std::vector<Cidr> out;
+  for (const auto& item : items()) out.push_back(item.cidr());
+  return out;
+}
+
+std::vector<uint16_t> YamlValue::ports() const {
+  std::vector<uint16_t> out;
+  for (const auto& item : items()) out.push_back(item.port());
+  return out;
+}
+
+// --- YamlObject --------------------------------------------------------------------------------
+
+YamlObject::YamlObject(const YAML::Node& node, SharedLocation where, std::string path,
+                       std::initializer_list<std::string_view> known)
+    : node_(node), where_(std::move(where)), path_(std::move(path)) {
+  if (node_.IsNull()) return;
+  if (!node_.IsMap()) {
+    throw ConfigError{describe_config_problem(
+        *where_, path_, node_.Mark(), fmt::format("expected a mapping, got {}", kind_of(node_)))};
+  }
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) {
+      throw ConfigError{describe_config_problem(*where_, path_, kv.first.Mark(),
+                                                "a field name must be a single value")};
+    }
+    std::string key = kv.first.Scalar();
+    bool is_known = false;
+    for (auto k : known) is_known = is_known || k == key;
+    if (!is_known) {
+      throw ConfigError{
+          describe_config_problem(*where_, field_name(key), kv.first.Mark(),
+                                  fmt::format("unknown field (known fields: {})", join(known)))};
+    }
+    for (const auto& e : entries_) {
+      if (e.key == key) {
+        throw ConfigError{
+            describe_config_problem(*where_, field_name(key), kv.first.Mark(), "appears twice")};
+      }
+    }
+    entries_.push_back({std::move(key), kv.first, kv.second});
+  }
+}
+
+void YamlObject::name_object(std::string_view uid) {
+  where_->object = fmt::format("{} \"{}\"", where_->object, uid);
+}
+
+std::string YamlObject::field_name(std::string_view key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+}
+
+std::optional<YamlValue> YamlObject::optional(std::string_view key) const {
+  for (const auto& e : entries_) {
+    if (e.key == key && !e.value.IsNull()) return YamlValue(e.value, where_, field_name(key));
+  }
+  return std::nullopt;
+}
+
+YamlValue YamlObject::required(std::string_view key) const {
+  auto value = optional(key);
+  if (!value) fail_field(key, "required");
+  return *value;
+}
+
+std::string YamlObject::string_or(std::string_view key, std::string fallback) const {
+  auto value = optional(key);
+  return value ? value->string() : std::move(fallback);
+}
+
+bool YamlObject::boolean_or(std::string_view key, bool fallback) const {
+  auto value = optional(key);
+  return value ? value->boolean() : fallback;
+}
+
+void YamlObject::fail(std::string_view message) const {
+  throw ConfigError{describe_config_problem(*where_, path_, node_.Mark(), message)};
+}
+
+void YamlObject::fail_field(std::string_view key, std::string_view message) const {
+  // A missing field has no node of its own; point at the object that lacks it.
+  YAML::Mark mark = node_.Mark();
+  for (const auto& e : entries_) {
+    if (e.key == key) mark = e.key_node.Mark();
+  }
+  throw ConfigError{describe_config_problem(*where_, field_name(key), mark, message)};
+}
+
+}  // namespace ambit::agent

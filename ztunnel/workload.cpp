@@ -1,0 +1,44 @@
+#include "ztunnel/workload.h"
+
+namespace ambit::ztunnel {
+
+std::string_view to_string(PeerAuthMode mode) {
+  switch (mode) {
+    case PeerAuthMode::kStrict:
+      return "STRICT";
+    case PeerAuthMode::kPermissive:
+      return "PERMISSIVE";
+    case PeerAuthMode::kDisable:
+      return "DISABLE";
+  }
+  return "UNKNOWN";
+}
+
+Result<PeerAuthMode> parse_peer_auth_mode(std::string_view text) {
+  if (text == "STRICT") return PeerAuthMode::kStrict;
+  if (text == "PERMISSIVE") return PeerAuthMode::kPermissive;
+  if (text == "DISABLE") return PeerAuthMode::kDisable;
+  return Error::format("'{}' is not a PeerAuthentication mode (STRICT | PERMISSIVE | DISABLE)",
+                       text);
+}
+
+bool selector_matches(const Labels& selector, const Labels& labels) {
+  for (const auto& [key, value] : selector) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+std::string Workload::uid() const { return ns + "/" + name; }
+
+std::string Service::uid() const { return ns + "/" + name; }
+
+const ServicePort* Service::find_port(uint16_t port) const {
+  for (const auto& p : ports) {
+    if (p.port == port) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace ambit::ztunnel

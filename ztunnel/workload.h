@@ -1,0 +1,55 @@
+// The mesh's view of a pod (Workload) and of a Kubernetes Service, as the L4 data path needs them.
+// Plain data: the agent fills these from its configuration, the WorkloadTable indexes them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/identity.h"
+#include "core/net_address.h"
+#include "core/result.h"
+
+namespace ambit::ztunnel {
+
+// PeerAuthentication mTLS mode of a destination workload, as in Istio.
+enum class PeerAuthMode { kStrict, kPermissive, kDisable };
+
+std::string_view to_string(PeerAuthMode mode);  // "STRICT" | "PERMISSIVE" | "DISABLE"
+Result<PeerAuthMode> parse_peer_auth_mode(std::string_view text);
+
+using Labels = std::map<std::string, std::string>;
+
+// True when every key=value of `selector` is in `labels`. An empty selector matches everything;
+// callers for which "empty" means "nothing" (Service endpoints) check that themselves.
+bool selector_matches(const Labels& selector, const Labels& labels);
+
+struct Workload {
+  std::string name, ns, service_account, node;
+  std::string uid() const;  // "<ns>/<name>"
+  Identity identity;        // spiffe://<td>/ns/<ns>/sa/<sa>
+  std::vector<IpAddress> addresses;
+  Labels labels;
+  SocketAddress hbone_address;  // where peers send HBONE (its node's or pod's 15008)
+  PeerAuthMode peer_auth = PeerAuthMode::kPermissive;
+  bool mesh = true;  // false: not in the mesh, reached in plaintext (passthrough)
+};
+
+struct ServicePort {
+  uint16_t port;
+  uint16_t target_port;  // 0 means "same as port", as in Kubernetes
+};
+
+struct Service {
+  std::string name, ns;
+  std::vector<IpAddress> vips;
+  std::vector<ServicePort> ports;
+  Labels selector;  // empty: no endpoints (a selector-less Kubernetes Service)
+
+  std::string uid() const;  // "<ns>/<name>"
+  const ServicePort* find_port(uint16_t port) const;
+};
+
+}  // namespace ambit::ztunnel

@@ -1,0 +1,173 @@
+#include "ztunnel/workload_table.h"
+
+#include <set>
+
+namespace ambit::ztunnel {
+
+Status WorkloadTable::add_workload(Workload w) {
+  if (w.name.empty()) return Error::format("workload in namespace '{}' has no name", w.ns);
+  if (w.ns.empty()) return Error::format("workload '{}' has no namespace", w.name);
+  std::string uid = w.uid();
+  if (workload_by_uid_.count(uid)) return Error::format("workload {} already exists", uid);
+
+  // Validate every address before touching any index, so a failure leaves no half-added entry.
+  std::set<IpAddress> seen;
+  for (const auto& ip : w.addresses) {
+    if (!seen.insert(ip).second) {
+      return Error::format("workload {} lists address {} twice", uid, ip.to_string());
+    }
+    if (auto it = workload_by_address_.find(ip); it != workload_by_address_.end()) {
+      return Error::format("workload {}: address {} already belongs to workload {}", uid,
+                           ip.to_string(), it->second->uid());
+    }
+    if (auto it = service_by_vip_.find(ip); it != service_by_vip_.end()) {
+      return Error::format("workload {}: address {} is a VIP of service {}", uid, ip.to_string(),
+                           it->second->service.uid());
+    }
+  }
+
+  auto& stored = *workloads_.emplace_back(std::make_unique<Workload>(std::move(w)));
+  workload_by_uid_.emplace(std::move(uid), &stored);
+  for (const auto& ip : stored.addresses) workload_by_address_.emplace(ip, &stored);
+  for (auto& entry : services_) {
+    if (is_endpoint(entry->service, stored)) index_endpoint(*entry, stored);
+  }
+  return {};
+}
+
+Status WorkloadTable::add_service(Service s) {
+  if (s.name.empty()) return Error::format("service in namespace '{}' has no name", s.ns);
+  if (s.ns.empty()) return Error::format("service '{}' has no namespace", s.name);
+  std::string uid = s.uid();
+  if (service_by_uid_.count(uid)) return Error::format("service {} already exists", uid);
+
+  std::set<IpAddress> seen_vips;
+  for (const auto& vip : s.vips) {
+    if (!seen_vips.insert(vip).second) {
+      return Error::format("service {} lists VIP {} twice", uid, vip.to_string());
+    }
+    if (auto it = service_by_vip_.find(vip); it != service_by_vip_.end()) {
+      return Error::format("service {}: VIP {} already belongs to service {}", uid, vip.to_string(),
+                           it->second->service.uid());
+    }
+    if (auto it = workload_by_address_.find(vip); it != workload_by_address_.end()) {
+      return Error::format("service {}: VIP {} is an address of workload {}", uid, vip.to_string(),
+                           it->second->uid());
+    }
+  }
+  std::set<uint16_t> seen_ports;
+  for (const auto& p : s.ports) {
+    if (!seen_ports.insert(p.port).second) {
+      return Error::format("service {} declares port {} twice", uid, p.port);
+    }
+  }
+
+  auto& entry = *services_.emplace_back(std::make_unique<ServiceEntry>());
+  entry.service = std::move(s);
+  service_by_uid_.emplace(std::move(uid), &entry);
+  for (const auto& vip : entry.service.vips) service_by_vip_.emplace(vip, &entry);
+  for (const auto& w : workloads_) {
+    if (is_endpoint(entry.service, *w)) index_endpoint(entry, *w);
+  }
+  return {};
+}
+
+bool WorkloadTable::is_endpoint(const Service& service, const Workload& w) {
+  // An empty selector selects nothing: Kubernetes leaves endpoints of such a Service to be
+  // managed by hand, it does not make every pod of the namespace a backend.
+  return !service.selector.empty() && w.ns == service.ns &&
+         selector_matches(service.selector, w.labels);
+}
+
+void WorkloadTable::index_endpoint(ServiceEntry& entry, const Workload& w) {
+  entry.endpoints.push_back(&w);
+  auto first_of_family = [&w](bool v4) -> const IpAddress* {
+    for (const auto& ip : w.addresses) {
+      if (ip.is_v4() == v4) return &ip;
+    }
+    return nullptr;
+  };
+  if (const IpAddress* ip = first_of_family(true)) entry.v4_targets.push_back({&w, *ip});
+  if (const IpAddress* ip = first_of_family(false)) entry.v6_targets.push_back({&w, *ip});
+}
+
+const WorkloadTable::ServiceEntry* WorkloadTable::entry_of(const Service& service) const {
+  auto it = service_by_uid_.find(service.uid());
+  if (it == service_by_uid_.end() || &it->second->service != &service) return nullptr;
+  return it->second;
+}
+
+const Workload* WorkloadTable::find_by_address(const IpAddress& ip) const {
+  auto it = workload_by_address_.find(ip);
+  return it == workload_by_address_.end() ? nullptr : it->second;
+}
+
+const Workload* WorkloadTable::find_by_uid(std::string_view uid) const {
+  auto it = workload_by_uid_.find(uid);
+  return it == workload_by_uid_.end() ? nullptr : it->second;
+}
+
+const Service* WorkloadTable::find_service_by_address(const IpAddress& vip) const {
+  auto it = service_by_vip_.find(vip);
+  return it == service_by_vip_.end() ? nullptr : &it->second->service;
+}
+
+const Service* WorkloadTable::find_service_by_uid(std::string_view uid) const {
+  auto it = service_by_uid_.find(uid);
+  return it == service_by_uid_.end() ? nullptr : &it->second->service;
+}
+
+std::vector<const Workload*> WorkloadTable::endpoints_of(const Service& service) const {
+  if (const ServiceEntry* entry = entry_of(service)) return entry->endpoints;
+  // A Service that is not (this copy of) one of ours: select from scratch.
+  std::vector<const Workload*> out;
+  for (const auto& w : workloads_) {
+    if (is_endpoint(service, *w)) out.push_back(w.get());
+  }
+  return out;
+}
+
+Result<Destination> WorkloadTable::resolve(const SocketAddress& original_dst,
+                                           uint64_t entropy) const {
+  const IpAddress& ip = original_dst.ip();
+  if (auto it = service_by_vip_.find(ip); it != service_by_vip_.end()) {
+    const ServiceEntry& entry = *it->second;
+    const Service& service = entry.service;
+    const ServicePort* port = service.find_port(original_dst.port());
+    if (!port) {
+      return Error::format("service {} ({}) does not declare port {}", service.uid(),
+                           ip.to_string(), original_dst.port());
+    }
+    const auto& same_family = ip.is_v4() ? entry.v4_targets : entry.v6_targets;
+    const auto& other_family = ip.is_v4() ? entry.v6_targets : entry.v4_targets;
+    const auto& targets = same_family.empty() ? other_family : same_family;
+    if (targets.empty()) {
+      return Error::format("service {} has no endpoints for {}", service.uid(),
+                           original_dst.to_string());
+    }
+    const Target& t = targets[entropy % targets.size()];
+    uint16_t target_port = port->target_port != 0 ? port->target_port : port->port;
+    return Destination{Destination::Kind::kWorkload, t.workload, &service,
+                       SocketAddress(t.ip, target_port)};
+  }
+  if (const Workload* w = find_by_address(ip)) {
+    return Destination{Destination::Kind::kWorkload, w, nullptr, original_dst};
+  }
+  return Destination{Destination::Kind::kPassthrough, nullptr, nullptr, original_dst};
+}
+
+std::vector<const Workload*> WorkloadTable::workloads() const {
+  std::vector<const Workload*> out;
+  out.reserve(workloads_.size());
+  for (const auto& w : workloads_) out.push_back(w.get());
+  return out;
+}
+
+std::vector<const Service*> WorkloadTable::services() const {
+  std::vector<const Service*> out;
+  out.reserve(services_.size());
+  for (const auto& e : services_) out.push_back(&e->service);
+  return out;
+}
+
+}  // namespace ambit::ztunnel
