@@ -12,21 +12,18 @@
 #include "core/net_address.h"
 #include "core/result.h"
 #include "ztunnel/authorization.h"
+#include "ztunnel/engine_config.h"
 #include "ztunnel/workload.h"
 #include "ztunnel/workload_table.h"
 
 namespace ambit::agent {
 
 using ztunnel::AuthorizationPolicy;
+using ztunnel::ListenerKind;
 using ztunnel::Service;
 using ztunnel::Workload;
 using ztunnel::WorkloadTable;
 
-enum class ListenerKind {
-  kOutbound,          // 15001: the pod's outgoing connections
-  kInbound,           // 15008: HBONE, mTLS
-  kInboundPlaintext,  // 15006: incoming connections that did not come through HBONE
-};
 std::string_view to_string(ListenerKind kind);  // "outbound" | "inbound" | "inboundPlaintext"
 
 struct ListenerConfig {

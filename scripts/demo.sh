@@ -125,9 +125,9 @@ for node in node-a node-b; do
   log="$work/$node.log"
   total=$(grep -c 'connection complete' "$log" || true)
   failed=$(grep 'connection complete' "$log" | grep -c 'error=' || true)
-  bytes=$(grep -o 'bytes_sent=[0-9]*' "$log" | cut -d= -f2 | awk '{s+=$1} END {print s+0}')
+  bytes=$(grep 'connection complete' "$log" | grep -o 'bytes_sent=[0-9]*' | cut -d= -f2 | awk '{s+=$1} END {print s+0}')
   echo "$node: $total connections closed ($failed refused or failed), $((${bytes:-0} >> 20)) MiB sent to destinations"
-  grep 'connection complete' "$log" | grep -v 'error=' | head -1 | sed 's/^/  e.g. /'
+  grep 'connection complete' "$log" | grep 'bytes_sent=[1-9]' | grep -v 'error=' | head -1 | sed 's/^/  e.g. /'
   grep 'connection complete' "$log" | grep 'error=' | head -2 | sed 's/^/  refused: /'
 done
 if [[ $status -eq 0 ]]; then echo "demo: OK"; else echo "demo: FAILED"; fi

@@ -30,16 +30,18 @@ def serve(addr):
         srv.serve_forever()
 
 
-def connect(addr, timeout=10):
+def connect(addr, timeout=10, source=None):
     host, port = addr.rsplit(":", 1)
-    s = socket.create_connection((host, int(port)), timeout=timeout)
+    # Bind the workload's own address, as a pod's socket would have it.
+    s = socket.create_connection((host, int(port)), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
     return s
 
 
-def round_trip(addr, payload):
+def round_trip(addr, payload, source=None):
     """Send payload, half-close, read everything back. Returns (bytes, error string)."""
     try:
-        s = connect(addr)
+        s = connect(addr, source=source)
         s.sendall(payload)
         s.shutdown(socket.SHUT_WR)
         got = bytearray()
@@ -54,9 +56,9 @@ def round_trip(addr, payload):
         return b"", e.strerror or str(e)
 
 
-def bulk(addr, total):
+def bulk(addr, total, source=None):
     """Stream `total` bytes through an echo connection in both directions at once."""
-    s = connect(addr, timeout=60)
+    s = connect(addr, timeout=60, source=source)
     block = bytes(range(256)) * 1024  # 256 KiB
     def send():
         sent = 0
@@ -84,20 +86,24 @@ def bulk(addr, total):
     return received, ok, time.monotonic() - start
 
 
+SLEEP_IP = "127.0.0.11"
+INTRUDER_IP = "127.0.0.12"
+
+
 def client(mesh_addr, intruder_addr, plaintext_addr):
     results = {}
     ok = 0
     for i in range(50):
         msg = f"request {i} from default/sleep".encode()
-        got, err = round_trip(mesh_addr, msg)
+        got, err = round_trip(mesh_addr, msg, SLEEP_IP)
         ok += got == msg
     results["requests"] = (ok, 50)
     print(f"  requests through the mesh (sleep -> echo.default VIP 10.96.0.10:80): {ok}/50 echoed")
     total = 256 << 20
-    received, intact, secs = bulk(mesh_addr, total)
+    received, intact, secs = bulk(mesh_addr, total, SLEEP_IP)
     print(f"  bulk: {received >> 20} MiB echoed {'intact' if intact else 'CORRUPTED'} in {secs:.2f} s "
           f"({received * 8 / secs / 1e9:.2f} Gbit/s each way)")
-    got, err = round_trip(intruder_addr, b"let me in")
+    got, err = round_trip(intruder_addr, b"let me in", INTRUDER_IP)
     refused_policy = got == b""
     print(f"  default/intruder -> echo: {'refused by AuthorizationPolicy' if refused_policy else 'NOT refused'}"
           f" ({err or 'closed'})")

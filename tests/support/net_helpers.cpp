@@ -32,6 +32,7 @@ bool send_all(int fd, const void* data, size_t len) {
   auto* p = static_cast<const char*>(data);
   while (len > 0) {
     ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     p += n;
     len -= static_cast<size_t>(n);
@@ -39,11 +40,18 @@ bool send_all(int fd, const void* data, size_t len) {
   return true;
 }
 
+ssize_t recv_some(int fd, void* buf, size_t len) {
+  while (true) {
+    ssize_t n = ::recv(fd, buf, len, 0);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
 std::string read_all(int fd, size_t max, int* err) {
   std::string out;
   char buf[65536];
   while (out.size() < max) {
-    ssize_t n = ::recv(fd, buf, std::min(sizeof(buf), max - out.size()), 0);
+    ssize_t n = recv_some(fd, buf, std::min(sizeof(buf), max - out.size()));
     if (n == 0) {
       if (err) *err = 0;
       return out;

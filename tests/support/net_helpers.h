@@ -14,6 +14,9 @@ namespace ambit::testing {
 // Connects with send/receive timeouts set; returns an invalid fd and errno on failure.
 UniqueFd connect_to(const SocketAddress& to, int timeout_ms = 10'000);
 bool send_all(int fd, const void* data, size_t len);
+// recv() that retries EINTR: a thread that once drove an io_uring can see stray task-work
+// interruptions, which a socket with SO_RCVTIMEO reports as EINTR.
+ssize_t recv_some(int fd, void* buf, size_t len);
 // Reads until EOF, error or max bytes; returns what was read. err receives 0 on EOF or -errno.
 std::string read_all(int fd, size_t max, int* err = nullptr);
 void reset_connection(UniqueFd& fd);  // closes with RST

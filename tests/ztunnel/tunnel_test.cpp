@@ -42,6 +42,7 @@ struct MeshOptions {
   Identity expected_server = kServerId;
   EchoServer::Mode echo_mode = EchoServer::Mode::kEcho;
   unsigned workers = 1;
+  std::chrono::milliseconds idle_timeout{3'600'000};
 };
 
 class Mesh {
@@ -85,6 +86,7 @@ class Mesh {
                            "default/sleep", echo_.address()});
     a.workers = o.workers;
     a.connect_timeout = 2s;
+    a.connection_idle_timeout = o.idle_timeout;
     auto engine_a = Engine::start(std::move(a));
     if (!engine_a) throw std::runtime_error(engine_a.error().message);
     a_ = std::move(*engine_a);
@@ -157,7 +159,7 @@ TEST(Tunnel, OneGibTransferArrivesByteIdenticalBothWays) {
   std::vector<uint8_t> buf(256 * 1024);
   auto started = std::chrono::steady_clock::now();
   while (true) {
-    ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    ssize_t n = testing::recv_some(fd.get(), buf.data(), buf.size());
     if (n <= 0) break;
     for (ssize_t i = 0; i < n; ++i) {
       if (buf[static_cast<size_t>(i)] != static_cast<uint8_t>(pattern_byte(received + static_cast<uint64_t>(i)))) ++mismatches;
@@ -227,7 +229,7 @@ TEST(Tunnel, ThousandConcurrentConnectionsShareTenPooledConnections) {
     std::string got;
     while (got.size() < expect.size()) {
       char buf[4096];
-      ssize_t n = ::recv(fds[i].get(), buf, sizeof(buf), 0);
+      ssize_t n = testing::recv_some(fds[i].get(), buf, sizeof(buf));
       if (n <= 0) break;
       got.append(buf, static_cast<size_t>(n));
     }
@@ -301,6 +303,23 @@ TEST(Tunnel, ServerWithUnexpectedIdentityIsRefused) {
   EXPECT_EQ(round_trip(mesh.outbound(), "secret", &err), "");
   EXPECT_EQ(err, -ECONNRESET);
   EXPECT_EQ(mesh.echo().accepted(), 0u);
+}
+
+TEST(Tunnel, IdleConnectionIsClosedAfterIdleTimeout) {
+  MeshOptions o;
+  o.idle_timeout = 300ms;
+  Mesh mesh(o);
+  auto fd = testing::connect_to(mesh.outbound(), 10'000);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(testing::send_all(fd.get(), "ping", 4));
+  ASSERT_EQ(testing::read_all(fd.get(), 4), "ping");
+  auto quiet = std::chrono::steady_clock::now();
+  int err = 0;
+  EXPECT_EQ(testing::read_all(fd.get(), 10, &err), "");
+  EXPECT_EQ(err, -ECONNRESET);
+  auto waited = std::chrono::steady_clock::now() - quiet;
+  EXPECT_GE(waited, 300ms);
+  EXPECT_LT(waited, 5s);
 }
 
 TEST(Tunnel, DrainLetsLiveTransferFinish) {

@@ -1,0 +1,110 @@
+#include "ztunnel/inbound.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace ambit::ztunnel {
+namespace {
+
+// "for=10.0.0.1" or for="[fd00::1]" (RFC 7239), as the outbound side writes it.
+std::optional<IpAddress> forwarded_for(std::string_view header) {
+  auto pos = header.find("for=");
+  if (pos == std::string_view::npos) return std::nullopt;
+  auto value = header.substr(pos + 4);
+  value = value.substr(0, value.find_first_of(";,"));
+  if (!value.empty() && value.front() == '"') value = value.substr(1, value.size() - 2);
+  if (!value.empty() && value.front() == '[') value = value.substr(1, value.find(']') - 1);
+  auto ip = IpAddress::parse(value);
+  if (!ip) return std::nullopt;
+  return *ip;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ListenerHandler>> InboundListener::create(Worker& worker,
+                                                                 const ListenerSpec& spec) {
+  std::unique_ptr<InboundListener> self(new InboundListener(worker, spec));
+  auto creds = worker.config().credentials.find(spec.workload);
+  if (creds == worker.config().credentials.end() || !creds->second.server) {
+    return Error::format("inbound listener {}: no certificate for workload '{}'",
+                         spec.address.to_string(), spec.workload);
+  }
+  self->tls_ = creds->second.server->get();
+  Listener::Options options;
+  options.transparent = spec.transparent;
+  auto* raw = self.get();
+  auto listener = Listener::bind(worker.loop(), spec.address, options,
+                                 [raw](UniqueFd fd) { raw->on_accept(std::move(fd)); });
+  if (!listener) return listener.error();
+  self->listener_ = std::move(*listener);
+  self->listener_->start();
+  return std::unique_ptr<ListenerHandler>(std::move(self));
+}
+
+void InboundListener::on_accept(UniqueFd fd) {
+  auto conn = std::make_unique<HboneConnection>(worker_.loop(), std::move(fd),
+                                                HboneConnection::Role::kServer, tls_, this,
+                                                std::nullopt);
+  auto* raw = conn.get();
+  connections_.emplace(raw, std::move(conn));
+  raw->start_server();
+}
+
+void InboundListener::on_connect_request(HboneConnection& c, HboneConnection::Stream* stream,
+                                         const ConnectRequest& request) {
+  auto& config = worker_.config();
+  worker_.stats().inbound_connections.fetch_add(1, std::memory_order_relaxed);
+  ConnectionRecord record;
+  record.direction = "inbound";
+  record.src_identity = c.peer_identity();
+  auto src_ip = forwarded_for(request.forwarded);
+  // The source port travels only when the HBONE connection comes from the source itself.
+  record.src = (!src_ip || *src_ip == c.peer_address().ip()) ? c.peer_address()
+                                                             : SocketAddress(*src_ip, 0);
+  if (const Workload* src = src_ip ? config.table->find_by_address(*src_ip) : nullptr) {
+    record.src_workload = src->uid();
+  }
+  auto dst = SocketAddress::parse(request.authority);
+  if (!dst) {
+    return refuse(c, stream, 400, std::move(record),
+                  fmt::format("bad CONNECT authority: {}", dst.error().message));
+  }
+  record.dst = *dst;
+  const Workload* target = config.table->find_by_address(dst->ip());
+  if (target == nullptr || target->node != config.node) {
+    return refuse(c, stream, 400, std::move(record),
+                  fmt::format("{} is not a workload on node {}", dst->ip().to_string(),
+                              config.node));
+  }
+  record.dst_workload = target->uid();
+  record.dst_identity = target->identity;
+  ConnectionAttributes attrs{c.peer_identity(), record.src.ip(), target, dst->port(), dst->ip()};
+  AuthzDecision decision = config.authorizer->check(attrs);
+  if (!decision.allowed) {
+    return refuse(c, stream, 401, std::move(record),
+                  fmt::format("authorization denied: {}", decision.reason));
+  }
+  auto fd = TcpSocket::open_stream_socket(dst->family());
+  if (!fd) return refuse(c, stream, 503, std::move(record), fd.error().message);
+  auto* relay = worker_.adopt(std::make_unique<StreamRelay>(&worker_, std::move(record),
+                                                            worker_.loop(), std::move(*fd)));
+  relay->attach(&c, stream);
+  relay->connect_upstream(*dst, config.connect_timeout);
+}
+
+void InboundListener::refuse(HboneConnection& c, HboneConnection::Stream* stream, int status,
+                             ConnectionRecord record, std::string error) {
+  c.respond(stream, status);
+  record.error = std::move(error);
+  worker_.log_refused(std::move(record));
+}
+
+void InboundListener::on_released(HboneConnection& c) { connections_.erase(&c); }
+
+void InboundListener::close_idle() {
+  std::vector<HboneConnection*> all;
+  for (auto& [c, owned] : connections_) all.push_back(c);
+  for (auto* c : all) c->shutdown();
+}
+
+}  // namespace ambit::ztunnel

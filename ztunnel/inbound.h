@@ -1,0 +1,38 @@
+// The inbound HBONE listener (15008): terminates mTLS, learns the client's SPIFFE identity,
+// checks each CONNECT against the destination's L4 authorization, then connects to the
+// destination and relays.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include "core/tcp_socket.h"
+#include "ztunnel/hbone_connection.h"
+#include "ztunnel/worker.h"
+
+namespace ambit::ztunnel {
+
+class InboundListener final : public ListenerHandler, public HboneConnection::Owner {
+ public:
+  static Result<std::unique_ptr<ListenerHandler>> create(Worker& worker, const ListenerSpec& spec);
+  const SocketAddress& address() const override { return listener_->address(); }
+  void stop() override { listener_->stop(); }
+  void close_idle() override;
+
+ private:
+  InboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
+  void on_accept(UniqueFd fd);
+  void on_connect_request(HboneConnection& c, HboneConnection::Stream* stream,
+                          const ConnectRequest& request) override;
+  void on_released(HboneConnection& c) override;
+  void refuse(HboneConnection& c, HboneConnection::Stream* stream, int status,
+              ConnectionRecord record, std::string error);
+
+  Worker& worker_;
+  ListenerSpec spec_;
+  SSL_CTX* tls_ = nullptr;
+  std::unique_ptr<Listener> listener_;
+  std::unordered_map<HboneConnection*, std::unique_ptr<HboneConnection>> connections_;
+};
+
+}  // namespace ambit::ztunnel

@@ -1,0 +1,32 @@
+// The outbound listener (15001): a captured connection from a workload is resolved against the
+// workload table and carried over a pooled HBONE connection, or passed through in plaintext
+// when its destination is outside the mesh.
+#pragma once
+
+#include <memory>
+
+#include "core/tcp_socket.h"
+#include "ztunnel/worker.h"
+
+namespace ambit::ztunnel {
+
+class OutboundListener final : public ListenerHandler {
+ public:
+  static Result<std::unique_ptr<ListenerHandler>> create(Worker& worker, const ListenerSpec& spec);
+  const SocketAddress& address() const override { return listener_->address(); }
+  void stop() override { listener_->stop(); }
+  void close_idle() override {}
+
+ private:
+  OutboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
+  void on_accept(UniqueFd fd);
+  void passthrough(UniqueFd fd, ConnectionRecord record, const SocketAddress& to);
+
+  Worker& worker_;
+  ListenerSpec spec_;
+  const Workload* source_ = nullptr;
+  const WorkloadCredentials* credentials_ = nullptr;
+  std::unique_ptr<Listener> listener_;
+};
+
+}  // namespace ambit::ztunnel

@@ -1,0 +1,197 @@
+#include "ztunnel/relay.h"
+
+#include <cstring>
+
+namespace ambit::ztunnel {
+
+Relay::Relay(Owner* owner, ConnectionRecord record)
+    : owner_(owner), record_(std::move(record)), started_(std::chrono::steady_clock::now()) {}
+
+void Relay::finish() {
+  record_.duration = std::chrono::steady_clock::now() - started_;
+  owner_->on_relay_done(*this);
+}
+
+StreamRelay::StreamRelay(Owner* owner, ConnectionRecord record, EventLoop& loop, UniqueFd fd)
+    : Relay(owner, std::move(record)), socket_(loop, std::move(fd), this) {}
+
+void StreamRelay::attach(HboneConnection* connection, HboneConnection::Stream* stream) {
+  connection_ = connection;
+  stream_ = stream;
+  if (record_.direction == "inbound") {
+    connection_->set_sink(stream_, this);
+  } else {
+    socket_.start_reading();
+  }
+}
+
+void StreamRelay::fail(const std::string& why) {
+  set_error(why);
+  socket_.close(TcpSocket::CloseMode::kReset);
+}
+
+void StreamRelay::connect_upstream(const SocketAddress& to, std::chrono::milliseconds timeout) {
+  upstream_ = to;
+  socket_.connect(to, timeout);
+}
+
+void StreamRelay::on_connected(TcpSocket&, int err) {
+  if (stream_ == nullptr) return;  // the peer gave up while we were connecting
+  if (err != 0) {
+    connection_->respond(stream_, 503);
+    stream_ = nullptr;
+    return fail(fmt::format("connect to {} failed: {}", upstream_.to_string(),
+                            err == -ETIMEDOUT ? "timed out" : std::strerror(-err)));
+  }
+  connection_->respond(stream_, 200);
+  socket_.start_reading();
+}
+
+void StreamRelay::on_data(TcpSocket&, std::span<const uint8_t> data) {
+  if (stream_ == nullptr) return;
+  connection_->send(stream_, data);
+  if (stream_ != nullptr && connection_->backlog(stream_) >= HboneConnection::kStreamHighWater) {
+    socket_.pause_reading();
+  }
+}
+
+void StreamRelay::on_read_closed(TcpSocket&, int err) {
+  socket_eof_ = true;
+  if (err != 0) {
+    return reset_both(fmt::format("{} connection {}", record_.direction == "inbound" ? "destination" : "source",
+                                  err == -ECONNRESET ? "reset" : std::strerror(-err)));
+  }
+  if (stream_ != nullptr) connection_->end_stream(stream_);
+  maybe_close();
+}
+
+void StreamRelay::on_writable(TcpSocket&) {
+  if (stream_ != nullptr && unconsumed_ > 0) connection_->consume(stream_, unconsumed_);
+  unconsumed_ = 0;
+}
+
+void StreamRelay::on_write_error(TcpSocket&, int err) {
+  reset_both(fmt::format("write error: {}", std::strerror(-err)));
+}
+
+void StreamRelay::on_released(TcpSocket&) {
+  bool inbound = record_.direction == "inbound";
+  record_.bytes_sent = inbound ? socket_.bytes_written() : socket_.bytes_read();
+  record_.bytes_received = inbound ? socket_.bytes_read() : socket_.bytes_written();
+  finish();
+}
+
+void StreamRelay::on_stream_response(int status) {
+  if (status != 200) reset_both(fmt::format("HBONE CONNECT refused with HTTP status {}", status));
+}
+
+void StreamRelay::on_stream_data(std::span<const uint8_t> data) {
+  socket_.write(data);
+  if (socket_.above_high_water()) {
+    unconsumed_ += data.size();
+  } else {
+    connection_->consume(stream_, data.size());
+  }
+}
+
+void StreamRelay::on_stream_end() { socket_.shutdown_write(); }
+
+void StreamRelay::on_stream_closed(uint32_t error_code, const std::string& why) {
+  stream_ = nullptr;
+  stream_done_ = true;
+  if (error_code != 0) {
+    set_error(why.empty() ? fmt::format("stream reset (HTTP/2 error {})", error_code) : why);
+    socket_.close(TcpSocket::CloseMode::kReset);
+    return;
+  }
+  maybe_close();
+}
+
+void StreamRelay::on_stream_writable() {
+  if (!socket_eof_) socket_.start_reading();
+}
+
+void StreamRelay::reset_both(const std::string& why) {
+  set_error(why);
+  if (stream_ != nullptr) {
+    auto* s = stream_;
+    stream_ = nullptr;
+    connection_->reset_stream(s, NGHTTP2_CONNECT_ERROR);
+  }
+  socket_.close(TcpSocket::CloseMode::kReset);
+}
+
+void StreamRelay::maybe_close() {
+  // The stream closes cleanly only after both directions ended.
+  if (stream_done_) socket_.close(TcpSocket::CloseMode::kGraceful);
+}
+
+TcpRelay::TcpRelay(Owner* owner, ConnectionRecord record, EventLoop& loop, UniqueFd downstream,
+                   UniqueFd upstream)
+    : Relay(owner, std::move(record)),
+      down_(this, loop, std::move(downstream)),
+      up_(this, loop, std::move(upstream)) {
+  down_.other = &up_;
+  up_.other = &down_;
+}
+
+void TcpRelay::connect(const SocketAddress& to, std::chrono::milliseconds timeout) {
+  target_ = to;
+  up_.socket.connect(to, timeout);
+}
+
+void TcpRelay::on_connected(int err) {
+  if (err != 0) {
+    return reset_both(fmt::format("connect to {} failed: {}", target_.to_string(),
+                                  err == -ETIMEDOUT ? "timed out" : std::strerror(-err)));
+  }
+  down_.socket.start_reading();
+  up_.socket.start_reading();
+}
+
+void TcpRelay::reset_both(const std::string& why) {
+  set_error(why);
+  down_.socket.close(TcpSocket::CloseMode::kReset);
+  up_.socket.close(TcpSocket::CloseMode::kReset);
+}
+
+void TcpRelay::maybe_close() {
+  if (down_.eof && up_.eof) {
+    down_.socket.close(TcpSocket::CloseMode::kGraceful);
+    up_.socket.close(TcpSocket::CloseMode::kGraceful);
+  }
+}
+
+void TcpRelay::Side::on_data(TcpSocket&, std::span<const uint8_t> data) {
+  other->socket.write(data);
+  if (other->socket.above_high_water()) socket.pause_reading();
+}
+
+void TcpRelay::Side::on_read_closed(TcpSocket&, int err) {
+  eof = true;
+  if (err != 0) {
+    return relay->reset_both(fmt::format("{} connection {}", this == &relay->down_ ? "source" : "destination",
+                                         err == -ECONNRESET ? "reset" : std::strerror(-err)));
+  }
+  other->socket.shutdown_write();
+  relay->maybe_close();
+}
+
+void TcpRelay::Side::on_writable(TcpSocket&) {
+  if (!other->eof) other->socket.start_reading();
+}
+
+void TcpRelay::Side::on_write_error(TcpSocket&, int err) {
+  relay->reset_both(fmt::format("write error: {}", std::strerror(-err)));
+}
+
+void TcpRelay::Side::on_released(TcpSocket&) {
+  released = true;
+  if (other->released) {
+    relay->record_.bytes_sent = relay->down_.socket.bytes_read();
+    relay->record_.bytes_received = relay->down_.socket.bytes_written();
+    relay->finish();
+  }
+}
+
+}  // namespace ambit::ztunnel

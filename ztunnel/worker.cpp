@@ -1,0 +1,132 @@
+#include "ztunnel/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "ztunnel/inbound.h"
+#include "ztunnel/inbound_plaintext.h"
+#include "ztunnel/outbound.h"
+
+namespace ambit::ztunnel {
+
+Worker::Worker(unsigned index, std::shared_ptr<const EngineConfig> config, EngineStats* stats)
+    : index_(index), config_(std::move(config)), stats_(stats), rng_(std::random_device{}()) {}
+
+Worker::~Worker() {
+  // The ring goes first: no completion may reach an object destroyed below.
+  loop_.reset();
+}
+
+Status Worker::setup(const std::vector<ListenerSpec>& listeners,
+                     std::vector<SocketAddress>* bound) {
+  auto loop = EventLoop::create();
+  if (!loop) return loop.error();
+  loop_ = std::move(*loop);
+  pool_ = std::make_unique<HbonePool>(*loop_, config_->connect_timeout,
+                                      config_->pool_idle_timeout,
+                                      &stats_->hbone_connections_opened);
+  pool_->start_idle_sweeps();
+  idle_sweep_interval_ = to_timespec(std::clamp(config_->connection_idle_timeout / 4,
+                                                std::chrono::milliseconds(50),
+                                                std::chrono::milliseconds(10'000)));
+  arm_idle_sweep();
+  for (const auto& spec : listeners) {
+    Result<std::unique_ptr<ListenerHandler>> handler = Error{};
+    switch (spec.kind) {
+      case ListenerKind::kOutbound:
+        handler = OutboundListener::create(*this, spec);
+        break;
+      case ListenerKind::kInbound:
+        handler = InboundListener::create(*this, spec);
+        break;
+      case ListenerKind::kInboundPlaintext:
+        handler = PlaintextInboundListener::create(*this, spec);
+        break;
+    }
+    if (!handler) return handler.error();
+    if (bound) bound->push_back((*handler)->address());
+    listeners_.push_back(std::move(*handler));
+  }
+  return {};
+}
+
+void Worker::run() { loop_->run(); }
+
+void Worker::drain(std::chrono::milliseconds deadline) {
+  loop_->post([this, deadline] { begin_drain(deadline); });
+}
+
+void Worker::begin_drain(std::chrono::milliseconds deadline) {
+  if (draining_) return;
+  draining_ = true;
+  for (auto& l : listeners_) l->stop();
+  if (!relays_.empty()) {
+    SPDLOG_INFO("worker {}: draining {} connections (deadline {} ms)", index_, relays_.size(),
+                deadline.count());
+    drain_deadline_ = to_timespec(deadline);
+    loop_->arm_timer(&drain_op_, &drain_deadline_);
+    drain_timer_armed_ = true;
+  }
+  maybe_finish_drain();
+}
+
+void Worker::on_drain_deadline(int, uint32_t) {
+  drain_timer_armed_ = false;
+  if (relays_.empty()) return;
+  SPDLOG_WARN("worker {}: drain deadline passed, resetting {} connections", index_,
+              relays_.size());
+  std::vector<Relay*> live;
+  for (auto& [r, tracked] : relays_) live.push_back(r);
+  for (Relay* r : live) r->abort("drain deadline passed");
+}
+
+void Worker::maybe_finish_drain() {
+  if (!draining_ || !relays_.empty()) return;
+  if (drain_timer_armed_) {
+    loop_->cancel(&drain_op_);
+    drain_timer_armed_ = false;
+  }
+  pool_->close_all();
+  for (auto& l : listeners_) l->close_idle();
+  loop_->exit();
+}
+
+void Worker::arm_idle_sweep() { loop_->arm_timer(&idle_sweep_op_, &idle_sweep_interval_); }
+
+// Looks at byte counters, not per-packet timestamps: the data path pays nothing for this.
+void Worker::on_idle_sweep(int, uint32_t) {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<Relay*> idle;
+  for (auto& [r, tracked] : relays_) {
+    uint64_t activity = r->activity();
+    if (activity != tracked.activity_seen) {
+      tracked.activity_seen = activity;
+      tracked.quiet_since = now;
+    } else if (now - tracked.quiet_since >= config_->connection_idle_timeout) {
+      idle.push_back(r);
+    }
+  }
+  for (Relay* r : idle) {
+    r->abort(fmt::format("idle timeout: no data for {} ms",
+                         config_->connection_idle_timeout.count()));
+  }
+  if (!draining_ || !relays_.empty()) arm_idle_sweep();
+}
+
+void Worker::log_refused(ConnectionRecord record) {
+  stats_->refused_connections.fetch_add(1, std::memory_order_relaxed);
+  write_access_log(record);
+}
+
+void Worker::on_relay_done(Relay& relay) {
+  auto& rec = relay.record();
+  stats_->bytes_sent.fetch_add(rec.bytes_sent, std::memory_order_relaxed);
+  stats_->bytes_received.fetch_add(rec.bytes_received, std::memory_order_relaxed);
+  stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+  write_access_log(rec);
+  relays_.erase(&relay);
+  maybe_finish_drain();
+}
+
+}  // namespace ambit::ztunnel

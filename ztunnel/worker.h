@@ -1,0 +1,97 @@
+// One worker thread: its io_uring loop, its own listeners (SO_REUSEPORT), its own HBONE pool and
+// the relays it carries. Workers share only the immutable engine config and relaxed counters.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "ztunnel/engine_config.h"
+#include "ztunnel/pool.h"
+#include "ztunnel/relay.h"
+
+namespace ambit::ztunnel {
+
+struct EngineStats {
+  std::atomic<uint64_t> outbound_connections{0};
+  std::atomic<uint64_t> inbound_connections{0};
+  std::atomic<uint64_t> refused_connections{0};
+  std::atomic<uint64_t> active_connections{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> hbone_connections_opened{0};
+};
+
+// Something that accepts on a listener; owned by the worker.
+class ListenerHandler {
+ public:
+  virtual ~ListenerHandler() = default;
+  virtual const SocketAddress& address() const = 0;
+  virtual void stop() = 0;         // stop accepting
+  virtual void close_idle() = 0;   // drain finished: let go of idle transport connections
+};
+
+class Worker final : public Relay::Owner {
+ public:
+  Worker(unsigned index, std::shared_ptr<const EngineConfig> config, EngineStats* stats);
+  ~Worker();
+
+  // Called on the worker thread before run(): creates the loop and binds every listener. Fills
+  // bound with the actual addresses (port 0 becomes the kernel's choice).
+  Status setup(const std::vector<ListenerSpec>& listeners, std::vector<SocketAddress>* bound);
+  void run();
+  // Thread-safe: stop accepting, let live connections finish up to the deadline, then exit.
+  void drain(std::chrono::milliseconds deadline);
+
+  EventLoop& loop() { return *loop_; }
+  const EngineConfig& config() const { return *config_; }
+  HbonePool& pool() { return *pool_; }
+  EngineStats& stats() { return *stats_; }
+  uint64_t entropy() { return rng_(); }
+  bool draining() const { return draining_; }
+
+  template <typename R>
+  R* adopt(std::unique_ptr<R> relay) {
+    R* raw = relay.get();
+    relays_.emplace(raw, TrackedRelay{std::move(relay), 0, std::chrono::steady_clock::now()});
+    stats_->active_connections.fetch_add(1, std::memory_order_relaxed);
+    return raw;
+  }
+  // A connection refused before any relay existed: log it like any other.
+  void log_refused(ConnectionRecord record);
+
+ private:
+  void on_relay_done(Relay& relay) override;
+  void begin_drain(std::chrono::milliseconds deadline);
+  void on_drain_deadline(int res, uint32_t flags);
+  void maybe_finish_drain();
+  void on_idle_sweep(int res, uint32_t flags);
+  void arm_idle_sweep();
+
+  struct TrackedRelay {
+    std::unique_ptr<Relay> relay;
+    uint64_t activity_seen;
+    std::chrono::steady_clock::time_point quiet_since;
+  };
+
+  unsigned index_;
+  std::shared_ptr<const EngineConfig> config_;
+  EngineStats* stats_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<HbonePool> pool_;
+  std::vector<std::unique_ptr<ListenerHandler>> listeners_;
+  std::unordered_map<Relay*, TrackedRelay> relays_;
+  std::mt19937_64 rng_;
+  MemberCompletion<Worker, &Worker::on_drain_deadline> drain_op_{this};
+  __kernel_timespec drain_deadline_{};
+  MemberCompletion<Worker, &Worker::on_idle_sweep> idle_sweep_op_{this};
+  __kernel_timespec idle_sweep_interval_{};
+  bool draining_ = false;
+  bool drain_timer_armed_ = false;
+};
+
+}  // namespace ambit::ztunnel
