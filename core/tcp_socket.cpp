@@ -89,6 +89,15 @@ void TcpSocket::write(std::span<const uint8_t> data) {
   if (!send_armed_) flush();
 }
 
+void TcpSocket::commit_written() {
+  if (closing()) {
+    queued_.clear();
+    return;
+  }
+  if (write_backlog() >= kHighWater) was_above_high_ = true;
+  if (!send_armed_) flush();
+}
+
 void TcpSocket::flush() {
   if (sent_ == sending_.size()) {
     sending_.clear();

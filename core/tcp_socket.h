@@ -54,6 +54,10 @@ class TcpSocket {
 
   // Copies data into the send queue. Ignored once the socket is closing.
   void write(std::span<const uint8_t> data);
+  // For producers that write in place (TLS encrypts straight into it): append to
+  // write_queue(), then commit_written() to send.
+  std::vector<uint8_t>& write_queue() { return queued_; }
+  void commit_written();
   size_t write_backlog() const { return (sending_.size() - sent_) + queued_.size(); }
   bool above_high_water() const { return write_backlog() >= kHighWater; }
   // Sends FIN once everything queued has gone out.

@@ -1,19 +1,60 @@
 #include "core/tls_session.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "core/tls_context.h"
 
 namespace ambit {
+namespace {
 
-TlsSession::TlsSession(SSL_CTX* ctx, Role role) {
+TlsSession* session_of(BIO* b) { return static_cast<TlsSession*>(BIO_get_data(b)); }
+
+int bio_write_ex(BIO* b, const char* data, size_t len, size_t* written) {
+  session_of(b)->bio_write(data, len);
+  *written = len;
+  return 1;
+}
+
+int bio_read_ex(BIO* b, char* buf, size_t len, size_t* read) {
+  BIO_clear_retry_flags(b);
+  int ok = session_of(b)->bio_read(buf, len, read);
+  if (!ok) BIO_set_retry_read(b);
+  return ok;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) {
+  // OpenSSL flushes after each flight; ours is always flushed.
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD* bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ambit-uring");
+    BIO_meth_set_write_ex(m, bio_write_ex);
+    BIO_meth_set_read_ex(m, bio_read_ex);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+TlsSession::TlsSession(SSL_CTX* ctx, Role role, std::vector<uint8_t>* output) : output_(output) {
   ssl_ = SSL_new(ctx);
-  in_ = BIO_new(BIO_s_mem());
-  out_ = BIO_new(BIO_s_mem());
-  // An empty memory BIO must say "retry later", not "end of file".
-  BIO_set_mem_eof_return(in_, -1);
-  BIO_set_mem_eof_return(out_, -1);
-  SSL_set_bio(ssl_, in_, out_);
+  BIO* bio = BIO_new(bio_method());
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; SSL owns it
   if (role == Role::kClient) {
     SSL_set_connect_state(ssl_);
   } else {
@@ -24,7 +65,41 @@ TlsSession::TlsSession(SSL_CTX* ctx, Role role) {
 TlsSession::~TlsSession() { SSL_free(ssl_); }
 
 void TlsSession::feed(std::span<const uint8_t> ciphertext) {
-  BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+  if (kept_offset_ < kept_.size() || !input_.empty()) {
+    retain_unread();
+    kept_.insert(kept_.end(), ciphertext.begin(), ciphertext.end());
+  } else {
+    input_ = ciphertext;
+  }
+}
+
+void TlsSession::retain_unread() {
+  if (input_.empty()) return;
+  if (kept_offset_ == kept_.size()) {
+    kept_.clear();
+    kept_offset_ = 0;
+  }
+  kept_.insert(kept_.end(), input_.begin(), input_.end());
+  input_ = {};
+}
+
+int TlsSession::bio_read(char* buf, size_t len, size_t* read) {
+  if (kept_offset_ < kept_.size()) {
+    size_t n = std::min(len, kept_.size() - kept_offset_);
+    std::memcpy(buf, kept_.data() + kept_offset_, n);
+    kept_offset_ += n;
+    *read = n;
+    return 1;
+  }
+  if (input_.empty()) {
+    *read = 0;
+    return 0;
+  }
+  size_t n = std::min(len, input_.size());
+  std::memcpy(buf, input_.data(), n);
+  input_ = input_.subspan(n);
+  *read = n;
+  return 1;
 }
 
 Result<TlsSession::Progress> TlsSession::handshake() {
@@ -41,14 +116,15 @@ Result<TlsSession::Progress> TlsSession::handshake() {
 }
 
 Result<bool> TlsSession::read(const std::function<void(std::span<const uint8_t>)>& sink) {
+  ERR_clear_error();  // SSL_get_error needs an empty queue to be right
   while (true) {
-    ERR_clear_error();
-    int n = SSL_read(ssl_, plaintext_, sizeof(plaintext_));
-    if (n > 0) {
-      sink({plaintext_, static_cast<size_t>(n)});
+    size_t n = 0;
+    int rc = SSL_read_ex(ssl_, plaintext_, sizeof(plaintext_), &n);
+    if (rc == 1) {
+      sink({plaintext_, n});
       continue;
     }
-    int err = SSL_get_error(ssl_, n);
+    int err = SSL_get_error(ssl_, rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return true;
     if (err == SSL_ERROR_ZERO_RETURN) return false;
     return Error{describe_handshake_failure(ssl_, err)};
@@ -56,10 +132,10 @@ Result<bool> TlsSession::read(const std::function<void(std::span<const uint8_t>)
 }
 
 Status TlsSession::write(std::span<const uint8_t> plaintext) {
+  ERR_clear_error();
   size_t off = 0;
   while (off < plaintext.size()) {
     size_t written = 0;
-    ERR_clear_error();
     int rc = SSL_write_ex(ssl_, plaintext.data() + off, plaintext.size() - off, &written);
     if (rc != 1) {
       return Error{describe_handshake_failure(ssl_, SSL_get_error(ssl_, rc))};
@@ -69,20 +145,7 @@ Status TlsSession::write(std::span<const uint8_t> plaintext) {
   return {};
 }
 
-size_t TlsSession::pending_ciphertext() const { return BIO_ctrl_pending(out_); }
-
-void TlsSession::take_ciphertext(const std::function<void(std::span<const uint8_t>)>& sink) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(out_, &data);
-  if (len <= 0) return;
-  sink({reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(len)});
-  (void)BIO_reset(out_);
-}
-
-void TlsSession::send_close_notify() {
-  ERR_clear_error();
-  SSL_shutdown(ssl_);
-}
+void TlsSession::send_close_notify() { SSL_shutdown(ssl_); }
 
 std::string TlsSession::alpn() const {
   const unsigned char* p = nullptr;

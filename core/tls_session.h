@@ -1,5 +1,7 @@
-// A TLS 1.3 session whose socket I/O is done by someone else (io_uring): ciphertext goes in with
-// feed(), comes out with take_ciphertext(); OpenSSL only ever sees memory BIOs.
+// A TLS 1.3 session whose socket I/O is done by someone else (io_uring). OpenSSL sees a BIO of
+// ours: ciphertext is read straight from the receive buffer handed to feed(), and written
+// straight into the vector the owner names (the socket's send queue), so no memory BIO sits in
+// between, copying and clearing.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -8,6 +10,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -18,7 +21,8 @@ class TlsSession {
   enum class Role { kClient, kServer };
   enum class Progress { kHandshaking, kEstablished };
 
-  TlsSession(SSL_CTX* ctx, Role role);
+  // Ciphertext is appended to *output; the owner sends it and clears what it sent.
+  TlsSession(SSL_CTX* ctx, Role role, std::vector<uint8_t>* output);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -26,25 +30,31 @@ class TlsSession {
   SSL* ssl() const { return ssl_; }
   bool established() const { return established_; }
 
-  // Queues ciphertext received from the peer.
+  // Offers ciphertext received from the peer. It is read in place during the handshake() and
+  // read() calls that follow; call retain_unread() before the span goes away.
   void feed(std::span<const uint8_t> ciphertext);
+  void retain_unread();
   // Advances the handshake with what has been fed; the error says why it failed.
   Result<Progress> handshake();
   // Decrypts everything available, handing each plaintext chunk to sink. Returns false once the
   // peer sent close_notify.
   Result<bool> read(const std::function<void(std::span<const uint8_t>)>& sink);
   Status write(std::span<const uint8_t> plaintext);
-  // Bytes of ciphertext waiting to go to the socket.
-  size_t pending_ciphertext() const;
-  // Hands the waiting ciphertext to sink and forgets it.
-  void take_ciphertext(const std::function<void(std::span<const uint8_t>)>& sink);
   void send_close_notify();
   std::string alpn() const;
 
+  // BIO callbacks.
+  int bio_read(char* buf, size_t len, size_t* read);
+  void bio_write(const char* data, size_t len) {
+    output_->insert(output_->end(), data, data + len);
+  }
+
  private:
   SSL* ssl_ = nullptr;
-  BIO* in_ = nullptr;   // owned by ssl_
-  BIO* out_ = nullptr;  // owned by ssl_
+  std::vector<uint8_t>* output_;
+  std::span<const uint8_t> input_;  // fed, not yet read, not owned
+  std::vector<uint8_t> kept_;       // unread input kept past its buffer's life
+  size_t kept_offset_ = 0;
   bool established_ = false;
   uint8_t plaintext_[16384];
 };

@@ -91,7 +91,8 @@ HboneConnection::HboneConnection(EventLoop& loop, UniqueFd fd, Role role, SSL_CT
                                  Owner* owner, std::optional<Identity> expected_peer)
     : loop_(loop),
       socket_(loop, std::move(fd), this),
-      tls_(tls, role == Role::kClient ? TlsSession::Role::kClient : TlsSession::Role::kServer),
+      tls_(tls, role == Role::kClient ? TlsSession::Role::kClient : TlsSession::Role::kServer,
+           &socket_.write_queue()),
       role_(role),
       owner_(owner),
       expected_peer_(std::move(expected_peer)),
@@ -133,7 +134,10 @@ void HboneConnection::on_data(TcpSocket&, std::span<const uint8_t> data) {
       return fail(fmt::format("TLS handshake with {} failed: {}", peer_address_.to_string(),
                               progress.error().message));
     }
-    if (*progress == TlsSession::Progress::kHandshaking) return flush_tls();
+    if (*progress == TlsSession::Progress::kHandshaking) {
+      tls_.retain_unread();
+      return flush_tls();
+    }
     on_established();
     if (failed_) return;
   }
@@ -147,6 +151,7 @@ void HboneConnection::on_data(TcpSocket&, std::span<const uint8_t> data) {
   });
   if (!more) return fail(fmt::format("TLS error from {}: {}", peer_address_.to_string(),
                                      more.error().message));
+  tls_.retain_unread();
   if (!*more) return fail("peer closed the TLS session");
   pump();
 }
@@ -445,7 +450,7 @@ void HboneConnection::pump() {
         pumping_ = false;
         return fail(ok.error().message);
       }
-      if (tls_.pending_ciphertext() >= kTlsFlushBytes) flush_tls();
+      if (socket_.write_queue().size() >= kTlsFlushBytes) flush_tls();
     }
   }
   flush_tls();
@@ -466,9 +471,7 @@ void HboneConnection::pump() {
   }
 }
 
-void HboneConnection::flush_tls() {
-  tls_.take_ciphertext([this](std::span<const uint8_t> c) { socket_.write(c); });
-}
+void HboneConnection::flush_tls() { socket_.commit_written(); }
 
 void HboneConnection::note_idle_if_empty() {
   if (streams_.empty() && waiting_.empty()) {
