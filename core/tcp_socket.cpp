@@ -160,6 +160,7 @@ void TcpSocket::close(CloseMode mode) {
   closing_ = true;
   want_read_ = false;
   if (mode == CloseMode::kReset) {
+    // SO_LINGER 0 now; the RST goes out when the fd is finally closed.
     linger lg{1, 0};
     setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
@@ -181,6 +182,11 @@ void TcpSocket::maybe_release() {
   released_ = true;
   fd_.reset();
   handler_->on_released(*this);
+}
+
+void reset_and_close(UniqueFd fd) {
+  linger lg{1, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 Result<std::unique_ptr<Listener>> Listener::bind(EventLoop& loop, const SocketAddress& address,

@@ -105,6 +105,9 @@ class TcpSocket {
   bool released_ = false;
 };
 
+// Closes fd with a TCP reset (SO_LINGER 0), the way a refused connection should end.
+void reset_and_close(UniqueFd fd);
+
 // A listening socket with a multishot accept; each accepted fd goes to on_accept.
 class Listener {
  public:

@@ -30,14 +30,7 @@ Result<std::unique_ptr<ListenerHandler>> InboundListener::create(Worker& worker,
                          spec.address.to_string(), spec.workload);
   }
   self->tls_ = creds->second.server->get();
-  Listener::Options options;
-  options.transparent = spec.transparent;
-  auto* raw = self.get();
-  auto listener = Listener::bind(worker.loop(), spec.address, options,
-                                 [raw](UniqueFd fd) { raw->on_accept(std::move(fd)); });
-  if (!listener) return listener.error();
-  self->listener_ = std::move(*listener);
-  self->listener_->start();
+  if (auto ok = self->open(worker, spec); !ok) return ok.error();
   return std::unique_ptr<ListenerHandler>(std::move(self));
 }
 

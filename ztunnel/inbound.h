@@ -15,13 +15,11 @@ namespace ambit::ztunnel {
 class InboundListener final : public ListenerHandler, public HboneConnection::Owner {
  public:
   static Result<std::unique_ptr<ListenerHandler>> create(Worker& worker, const ListenerSpec& spec);
-  const SocketAddress& address() const override { return listener_->address(); }
-  void stop() override { listener_->stop(); }
   void close_idle() override;
 
  private:
   InboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
-  void on_accept(UniqueFd fd);
+  void on_accept(UniqueFd fd) override;
   void on_connect_request(HboneConnection& c, HboneConnection::Stream* stream,
                           const ConnectRequest& request) override;
   void on_released(HboneConnection& c) override;
@@ -31,7 +29,6 @@ class InboundListener final : public ListenerHandler, public HboneConnection::Ow
   Worker& worker_;
   ListenerSpec spec_;
   SSL_CTX* tls_ = nullptr;
-  std::unique_ptr<Listener> listener_;
   std::unordered_map<HboneConnection*, std::unique_ptr<HboneConnection>> connections_;
 };
 

@@ -9,14 +9,7 @@ namespace ambit::ztunnel {
 Result<std::unique_ptr<ListenerHandler>> PlaintextInboundListener::create(
     Worker& worker, const ListenerSpec& spec) {
   std::unique_ptr<PlaintextInboundListener> self(new PlaintextInboundListener(worker, spec));
-  Listener::Options options;
-  options.transparent = spec.transparent;
-  auto* raw = self.get();
-  auto listener = Listener::bind(worker.loop(), spec.address, options,
-                                 [raw](UniqueFd fd) { raw->on_accept(std::move(fd)); });
-  if (!listener) return listener.error();
-  self->listener_ = std::move(*listener);
-  self->listener_->start();
+  if (auto ok = self->open(worker, spec); !ok) return ok.error();
   return std::unique_ptr<ListenerHandler>(std::move(self));
 }
 
@@ -30,13 +23,11 @@ void PlaintextInboundListener::on_accept(UniqueFd fd) {
     record.src_workload = src->uid();
   }
   auto refuse = [&](std::string error) {
-    linger lg{1, 0};
-    setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    fd.reset();
+    reset_and_close(std::move(fd));
     record.error = std::move(error);
     worker_.log_refused(std::move(record));
   };
-  auto dst = original_destination(fd.get(), listener_->address(), spec_.destination);
+  auto dst = original_destination(fd.get(), address(), spec_.destination);
   if (!dst) return refuse(dst.error().message);
   record.dst = *dst;
   const Workload* target = config.table->find_by_address(dst->ip());

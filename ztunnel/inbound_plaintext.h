@@ -13,18 +13,14 @@ namespace ambit::ztunnel {
 class PlaintextInboundListener final : public ListenerHandler {
  public:
   static Result<std::unique_ptr<ListenerHandler>> create(Worker& worker, const ListenerSpec& spec);
-  const SocketAddress& address() const override { return listener_->address(); }
-  void stop() override { listener_->stop(); }
-  void close_idle() override {}
 
  private:
   PlaintextInboundListener(Worker& worker, const ListenerSpec& spec)
       : worker_(worker), spec_(spec) {}
-  void on_accept(UniqueFd fd);
+  void on_accept(UniqueFd fd) override;
 
   Worker& worker_;
   ListenerSpec spec_;
-  std::unique_ptr<Listener> listener_;
 };
 
 }  // namespace ambit::ztunnel

@@ -7,11 +7,6 @@
 namespace ambit::ztunnel {
 namespace {
 
-void refuse(UniqueFd fd) {
-  linger lg{1, 0};
-  setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 std::string traceparent(uint64_t a, uint64_t b, uint64_t c) {
   return fmt::format("00-{:016x}{:016x}-{:016x}-01", a, b, c);
 }
@@ -28,14 +23,7 @@ Result<std::unique_ptr<ListenerHandler>> OutboundListener::create(Worker& worker
   }
   auto creds = worker.config().credentials.find(spec.workload);
   if (creds != worker.config().credentials.end()) self->credentials_ = &creds->second;
-  Listener::Options options;
-  options.transparent = spec.transparent;
-  auto* raw = self.get();
-  auto listener = Listener::bind(worker.loop(), spec.address, options,
-                                 [raw](UniqueFd fd) { raw->on_accept(std::move(fd)); });
-  if (!listener) return listener.error();
-  self->listener_ = std::move(*listener);
-  self->listener_->start();
+  if (auto ok = self->open(worker, spec); !ok) return ok.error();
   return std::unique_ptr<ListenerHandler>(std::move(self));
 }
 
@@ -48,17 +36,17 @@ void OutboundListener::on_accept(UniqueFd fd) {
   record.src_workload = source_->uid();
   record.src_identity = source_->identity;
 
-  auto dst = original_destination(fd.get(), listener_->address(), spec_.destination);
+  auto dst = original_destination(fd.get(), address(), spec_.destination);
   if (!dst) {
     record.error = dst.error().message;
-    refuse(std::move(fd));
+    reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
   record.dst = *dst;
   auto resolved = worker_.config().table->resolve(*dst, worker_.entropy());
   if (!resolved) {
     record.error = resolved.error().message;
-    refuse(std::move(fd));
+    reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
   const Destination& d = *resolved;
@@ -72,7 +60,7 @@ void OutboundListener::on_accept(UniqueFd fd) {
   record.hbone_address = d.workload->hbone_address;
   if (credentials_ == nullptr || !credentials_->client) {
     record.error = fmt::format("no certificate for source workload {}", source_->uid());
-    refuse(std::move(fd));
+    reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
   HboneConnection* conn = worker_.pool().get(source_->identity, credentials_->client->get(),
@@ -95,7 +83,7 @@ void OutboundListener::passthrough(UniqueFd fd, ConnectionRecord record, const S
   auto up = TcpSocket::open_stream_socket(to.family());
   if (!up) {
     record.error = up.error().message;
-    refuse(std::move(fd));
+    reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
   auto* relay = worker_.adopt(std::make_unique<TcpRelay>(&worker_, std::move(record),

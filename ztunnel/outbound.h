@@ -13,20 +13,16 @@ namespace ambit::ztunnel {
 class OutboundListener final : public ListenerHandler {
  public:
   static Result<std::unique_ptr<ListenerHandler>> create(Worker& worker, const ListenerSpec& spec);
-  const SocketAddress& address() const override { return listener_->address(); }
-  void stop() override { listener_->stop(); }
-  void close_idle() override {}
 
  private:
   OutboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
-  void on_accept(UniqueFd fd);
+  void on_accept(UniqueFd fd) override;
   void passthrough(UniqueFd fd, ConnectionRecord record, const SocketAddress& to);
 
   Worker& worker_;
   ListenerSpec spec_;
   const Workload* source_ = nullptr;
   const WorkloadCredentials* credentials_ = nullptr;
-  std::unique_ptr<Listener> listener_;
 };
 
 }  // namespace ambit::ztunnel

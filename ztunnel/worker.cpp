@@ -10,6 +10,17 @@
 
 namespace ambit::ztunnel {
 
+Status ListenerHandler::open(Worker& worker, const ListenerSpec& spec) {
+  Listener::Options options;
+  options.transparent = spec.transparent;
+  auto listener = Listener::bind(worker.loop(), spec.address, options,
+                                 [this](UniqueFd fd) { on_accept(std::move(fd)); });
+  if (!listener) return listener.error();
+  listener_ = std::move(*listener);
+  listener_->start();
+  return {};
+}
+
 Worker::Worker(unsigned index, std::shared_ptr<const EngineConfig> config, EngineStats* stats)
     : index_(index), config_(std::move(config)), stats_(stats), rng_(std::random_device{}()) {}
 

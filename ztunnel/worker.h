@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "core/tcp_socket.h"
 #include "ztunnel/engine_config.h"
 #include "ztunnel/pool.h"
 #include "ztunnel/relay.h"
@@ -26,13 +27,24 @@ struct EngineStats {
   std::atomic<uint64_t> hbone_connections_opened{0};
 };
 
+class Worker;
+
 // Something that accepts on a listener; owned by the worker.
 class ListenerHandler {
  public:
   virtual ~ListenerHandler() = default;
-  virtual const SocketAddress& address() const = 0;
-  virtual void stop() = 0;         // stop accepting
-  virtual void close_idle() = 0;   // drain finished: let go of idle transport connections
+  const SocketAddress& address() const { return listener_->address(); }
+  void stop() { listener_->stop(); }  // stop accepting
+  // Drain finished: let go of idle transport connections.
+  virtual void close_idle() {}
+
+ protected:
+  // Binds the spec's address (SO_REUSEPORT, IP_TRANSPARENT if asked) and starts accepting.
+  Status open(Worker& worker, const ListenerSpec& spec);
+  virtual void on_accept(UniqueFd fd) = 0;
+
+ private:
+  std::unique_ptr<Listener> listener_;
 };
 
 class Worker final : public Relay::Owner {

@@ -1,5 +1,7 @@
 #include "tests/support/net_helpers.h"
 
+#include "core/tcp_socket.h"
+
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -66,11 +68,7 @@ std::string read_all(int fd, size_t max, int* err) {
   return out;
 }
 
-void reset_connection(UniqueFd& fd) {
-  linger lg{1, 0};
-  setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  fd.reset();
-}
+void reset_connection(UniqueFd& fd) { reset_and_close(std::move(fd)); }
 
 EchoServer::EchoServer(const std::string& ip, Mode mode) : mode_(mode) {
   auto addr = SocketAddress(*IpAddress::parse(ip), 0);
