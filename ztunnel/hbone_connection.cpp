@@ -429,7 +429,7 @@ ssize_t HboneConnection::read_body(int32_t, uint8_t* buf, size_t length, uint32_
   if (s->backlog() == 0 && s->local_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (s->blocked && s->backlog() <= kStreamLowWater) {
     s->blocked = false;
-    writable_.push_back(s);
+    writable_.push_back(s->id);  // by id: the stream may close before we get to tell it
   }
   return static_cast<ssize_t>(n);
 }
@@ -456,10 +456,9 @@ void HboneConnection::pump() {
   flush_tls();
   pumping_ = false;
   if (!writable_.empty()) {
-    // Only streams still alive get told; the ids are re-checked after each call.
+    // Only streams still alive get told; the ids are looked up again for each call.
     std::vector<int32_t> ids;
-    for (Stream* s : writable_) ids.push_back(s->id);
-    writable_.clear();
+    ids.swap(writable_);
     for (int32_t id : ids) {
       if (Stream* s = find(id); s && s->sink) s->sink->on_stream_writable();
     }

@@ -139,7 +139,7 @@ class HboneConnection final : public TcpSocket::Handler {
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> waiting_;  // client streams opened before the handshake
-  std::vector<Stream*> writable_;                 // sinks to tell, after a send round
+  std::vector<int32_t> writable_;  // ids of streams whose sinks to tell, after a send round
   std::chrono::steady_clock::time_point idle_since_;
   bool failed_ = false;
   bool shutting_down_ = false;
