@@ -1,25 +1,11 @@
 #include "ztunnel/inbound.h"
 
+#include "ztunnel/forwarded.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace ambit::ztunnel {
-namespace {
-
-// "for=10.0.0.1" or for="[fd00::1]" (RFC 7239), as the outbound side writes it.
-std::optional<IpAddress> forwarded_for(std::string_view header) {
-  auto pos = header.find("for=");
-  if (pos == std::string_view::npos) return std::nullopt;
-  auto value = header.substr(pos + 4);
-  value = value.substr(0, value.find_first_of(";,"));
-  if (!value.empty() && value.front() == '"') value = value.substr(1, value.size() - 2);
-  if (!value.empty() && value.front() == '[') value = value.substr(1, value.find(']') - 1);
-  auto ip = IpAddress::parse(value);
-  if (!ip) return std::nullopt;
-  return *ip;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<ListenerHandler>> InboundListener::create(Worker& worker,
                                                                  const ListenerSpec& spec) {
@@ -50,7 +36,7 @@ void InboundListener::on_connect_request(HboneConnection& c, HboneConnection::St
   ConnectionRecord record;
   record.direction = "inbound";
   record.src_identity = c.peer_identity();
-  auto src_ip = forwarded_for(request.forwarded);
+  auto src_ip = parse_forwarded_for(request.forwarded);
   // The source port travels only when the HBONE connection comes from the source itself.
   record.src = (!src_ip || *src_ip == c.peer_address().ip()) ? c.peer_address()
                                                              : SocketAddress(*src_ip, 0);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "ztunnel/forwarded.h"
 #include "ztunnel/original_destination.h"
 
 namespace ambit::ztunnel {
@@ -69,9 +70,7 @@ void OutboundListener::on_accept(UniqueFd fd) {
       std::make_unique<StreamRelay>(&worker_, std::move(record), worker_.loop(), std::move(fd)));
   if (conn == nullptr) return relay->fail("could not open an HBONE connection");
   std::vector<std::pair<std::string, std::string>> headers;
-  headers.emplace_back("forwarded", "for=" + (relay->record().src.ip().is_v4()
-                                                  ? relay->record().src.ip().to_string()
-                                                  : "\"[" + relay->record().src.ip().to_string() + "]\""));
+  headers.emplace_back("forwarded", format_forwarded_for(relay->record().src.ip()));
   headers.emplace_back("traceparent",
                        traceparent(worker_.entropy(), worker_.entropy(), worker_.entropy()));
   auto* stream = conn->open_stream(relay, d.address.to_string(), std::move(headers));
