@@ -10,6 +10,9 @@ measures, in this order:
      during those two transfers divided by the GB moved;
   5. new-connection rate with 1 and 8 clients (ambit-bench-connrate).
 The order of the systems rotates by one position every run. The figure reported is the median over runs.
+The load generators are pinned (clients to the first CPU, servers to the second; --no-pin turns that off):
+without it the scheduler sometimes puts a ping-pong client and server on one CPU, and the round trip then
+drops from ~90 us to ~5 us, which made direct-TCP latency bimodal. The proxies are never pinned.
 Progress goes to stderr; the machine, the table and (last line) one JSON object go to stdout.
 """
 
@@ -25,10 +28,11 @@ import subprocess
 import sys
 import time
 
-import measure
-import procs
-import report
-import systems
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import measure  # noqa: E402
+import procs  # noqa: E402
+import report  # noqa: E402
+import systems  # noqa: E402
 from measure import BACKENDS, MeasureError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,6 +45,11 @@ class Ctx:
         self.tools_dir = args.tools
         self.agent = args.agent
         self.threads = args.threads
+        # Load generators: clients on CPU 0, servers on CPU 1 (the proxies float); see --no-pin.
+        pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2
+        cpus = sorted(os.sched_getaffinity(0))
+        self.client_cpu = ["taskset", "-c", str(cpus[0])] if pin else []
+        self.server_cpu = ["taskset", "-c", str(cpus[1])] if pin else []
         self.procs = procs.ProcessGroup(os.path.join(args.tmp, "pids"))
 
     def tool(self, name):
@@ -62,6 +71,8 @@ def parse_args(argv):
                          "(worker_processes); stunnel always uses one thread per connection (default 2)")
     ap.add_argument("--duration", type=int, default=None, help="seconds per throughput/latency/connection test "
                                                                 "(default 5, --quick 2)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the clients to the first CPU and the servers to the second one")
     ap.add_argument("--hold", type=int, default=1000, help="idle connections held for the RSS figure (default 1000)")
     ap.add_argument("--json", default=None, help="also write the JSON object to this file")
     # Set by bench/run:
@@ -145,7 +156,7 @@ def machine():
     }
 
 
-def machine_lines(m, args):
+def machine_lines(m, args, ctx):
     v = m["versions"]
     return [
         f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
@@ -153,7 +164,9 @@ def machine_lines(m, args):
         f"- software: OpenSSL {v['openssl']}, stunnel {v['stunnel']}, HAProxy {v['haproxy']}, nginx {v['nginx']}, "
         f"iperf3 {v['iperf3']}, sockperf {v['sockperf']}; ambit {m['ambit_commit']}",
         f"- method: median of {args.runs} run(s), {args.duration} s per test, {args.hold} held connections, "
-        f"{args.threads} worker threads for ambit/HAProxy/nginx",
+        f"{args.threads} worker threads for ambit/HAProxy/nginx; "
+        + (f"clients pinned to CPU {ctx.client_cpu[2]}, servers to CPU {ctx.server_cpu[2]}, proxies unpinned"
+           if ctx.client_cpu else "nothing pinned"),
     ]
 
 
@@ -294,9 +307,9 @@ def start_backends(ctx):
     busy = [f"{h}:{p}" for h, p in BACKENDS.values() if procs.listening(h, p)]
     if busy:
         raise SystemExit(f"bench l4: backend address(es) already in use: {', '.join(busy)}")
-    echo = ctx.procs.start([ctx.tool("echo"), "--listen", "%s:%d" % BACKENDS["echo"]],
+    echo = ctx.procs.start(ctx.server_cpu + [ctx.tool("echo"), "--listen", "%s:%d" % BACKENDS["echo"]],
                            log_path=os.path.join(ctx.tmp, "echo.log"))
-    sp = ctx.procs.start(["sockperf", "server", "--tcp", "-i", BACKENDS["sockperf"][0], "-p",
+    sp = ctx.procs.start(ctx.server_cpu + ["sockperf", "server", "--tcp", "-i", BACKENDS["sockperf"][0], "-p",
                           str(BACKENDS["sockperf"][1])], log_path=os.path.join(ctx.tmp, "sockperf-server.log"))
     err = procs.wait_listening([BACKENDS["echo"], BACKENDS["sockperf"]], [echo, sp], timeout=10)
     if err:
@@ -368,14 +381,16 @@ def main(argv):
         "duration_s": args.duration,
         "held_connections": args.hold,
         "threads": args.threads,
+        "pinned": {"clients": ctx.client_cpu[2:], "servers": ctx.server_cpu[2:]},
         "systems": chosen,
         "status": status,
         "tls": tls,
         "notes": notes,
         "elapsed_s": round(time.monotonic() - started, 1),
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     out = report.json_object(medians, samples, meta)
-    print("\n".join(machine_lines(m, args)))
+    print("\n".join(machine_lines(m, args, ctx)))
     for name in chosen:
         if status[name] != "ok":
             print(f"- {name}: {status[name]}")

@@ -1,6 +1,7 @@
 """The load generators: iperf3 (bulk), sockperf (request/response latency), ambit-bench-connrate (new
 connections) and ambit-bench-hold (idle connections). Each function runs one measurement against a route
-(host, port) and returns plain numbers, or raises MeasureError."""
+(host, port) and returns plain numbers, or raises MeasureError. Clients run under ctx.client_cpu and servers
+under ctx.server_cpu (a taskset prefix, or nothing)."""
 
 import json
 import os
@@ -29,7 +30,7 @@ def iperf3(ctx, route, streams, duration, sample_cpu):
     client starts and right after it ends. Returns (Gb/s received by the server, bytes, proxy CPU seconds)."""
     host, port = BACKENDS["iperf"]
     server = ctx.procs.start(
-        ["iperf3", "-s", "-1", "-B", host, "-p", str(port)], log_path=os.path.join(ctx.tmp, "iperf3-server.log")
+        ctx.server_cpu + ["iperf3", "-s", "-1", "-B", host, "-p", str(port)], log_path=os.path.join(ctx.tmp, "iperf3-server.log")
     )
     try:
         err = procs.wait_listening([(host, port)], [server], timeout=10)
@@ -37,7 +38,7 @@ def iperf3(ctx, route, streams, duration, sample_cpu):
             raise MeasureError(f"iperf3 server: {err}")
         cpu0 = sample_cpu()
         rc, out, errtext = procs.run(
-            ["iperf3", "-c", route[0], "-p", str(route[1]), "-t", str(duration), "-P", str(streams), "-J"],
+            ctx.client_cpu + ["iperf3", "-c", route[0], "-p", str(route[1]), "-t", str(duration), "-P", str(streams), "-J"],
             timeout=duration + 30,
         )
         cpu1 = sample_cpu()
@@ -60,7 +61,7 @@ def sockperf(ctx, route, mps, duration, size=1024):
     """Ping-pong of `size`-byte messages over TCP (one outstanding at a time) at `mps` messages/s or "max".
     Returns dict(p50_us, p99_us, rr_per_s) with full round-trip times."""
     rc, out, errtext = procs.run(
-        ["sockperf", "ping-pong", "--tcp", "-i", route[0], "-p", str(route[1]), "-m", str(size),
+        ctx.client_cpu + ["sockperf", "ping-pong", "--tcp", "-i", route[0], "-p", str(route[1]), "-m", str(size),
          "--mps", str(mps), "-t", str(duration), "--full-rtt"],
         timeout=duration + 30,
     )
@@ -83,7 +84,7 @@ def connrate(ctx, route, clients, duration, size=1024):
     """`clients` concurrent loops of connect / send `size` bytes / read the echo / close.
     Returns the tool's JSON (connections, failures, rate, p50_us, p99_us, ...)."""
     rc, out, errtext = procs.run(
-        [ctx.tool("connrate"), "--connect", _addr(route), "--clients", str(clients), "--duration", str(duration),
+        ctx.client_cpu + [ctx.tool("connrate"), "--connect", _addr(route), "--clients", str(clients), "--duration", str(duration),
          "--size", str(size)],
         timeout=duration + 30,
     )
@@ -97,7 +98,7 @@ def hold(ctx, route, count, while_held, timeout=120):
     """Opens `count` connections through route (one echo round trip each), calls while_held() once they
     are all open, then releases them. Returns (opened, failures, closed_by_peer)."""
     p = ctx.procs.start(
-        [ctx.tool("hold"), "--connect", _addr(route), "--count", str(count), "--duration", str(timeout),
+        ctx.client_cpu + [ctx.tool("hold"), "--connect", _addr(route), "--count", str(count), "--duration", str(timeout),
          "--parallel", "4"],
         log_path=os.path.join(ctx.tmp, "hold.err"),
         stdout=-1,  # subprocess.PIPE
