@@ -217,6 +217,9 @@ def measure_system(ctx, system, args, run_dir, notes, tls):
         except MeasureError as e:
             log(f"   {tag}: {label} FAILED: {e}")
             notes.append(f"{tag}: {label}: {e}")
+        except Exception as e:  # a parser or tool surprise must not end the whole benchmark
+            log(f"   {tag}: {label} FAILED: {type(e).__name__}: {e}")
+            notes.append(f"{tag}: {label}: {type(e).__name__}: {e}")
 
     system.start(run_dir)  # raises StartError
     failed = 0
@@ -238,6 +241,7 @@ def measure_system(ctx, system, args, run_dir, notes, tls):
                 opened, fails, closed = measure.hold(ctx, system.route("echo"), args.hold, held)
                 failed += fails + (closed or 0)
                 if opened < args.hold:
+                    res["rss_1k_a_mib"] = res["rss_1k_b_mib"] = None
                     raise MeasureError(f"only {opened} of {args.hold} connections opened")
                 log(f"   {tag}: RSS with {opened} conns A {res['rss_1k_a_mib']:.1f} MiB, "
                     f"B {res['rss_1k_b_mib']:.1f} MiB (closed by peer while held: {closed})")
@@ -293,8 +297,12 @@ def measure_system(ctx, system, args, run_dir, notes, tls):
         step("connrate 8", conns(8, "connrate_8c_per_s"))
         res["failed_connections"] = failed
         if sides and system.name not in tls:
-            tls[system.name] = tls_probe(ctx, system)
-            log(f"   {tag}: TLS at B: {tls[system.name]}")
+
+            def probe():
+                tls[system.name] = tls_probe(ctx, system)
+                log(f"   {tag}: TLS at B: {tls[system.name]}")
+
+            step("TLS probe", probe)
     finally:
         system.stop()
     return res
@@ -330,7 +338,7 @@ def main(argv):
     m = machine()
     chosen = [s for s in systems.ORDER if s in args.systems]
     instances = {name: systems.ALL[name](ctx) for name in chosen}
-    status, tls, notes = {}, {}, []
+    status, tls, notes, load_per_run = {}, {}, [], {}
     for name, inst in instances.items():
         why = inst.unavailable()
         if why:
@@ -347,7 +355,9 @@ def main(argv):
             order = runnable[shift:] + runnable[:shift]
             for name in order:
                 current = instances[name]
-                log(f"== run {run}/{args.runs}: {name}")
+                load1 = round(os.getloadavg()[0], 2)
+                load_per_run.setdefault(name, []).append(load1)
+                log(f"== run {run}/{args.runs}: {name} (load average {load1})")
                 run_dir = os.path.join(ctx.tmp, name, f"run{run}")
                 try:
                     values = measure_system(ctx, current, args, run_dir, notes, tls)
@@ -388,6 +398,7 @@ def main(argv):
         "notes": notes,
         "elapsed_s": round(time.monotonic() - started, 1),
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        "loadavg_1m_before_each_run": load_per_run,
     }
     out = report.json_object(medians, samples, meta)
     print("\n".join(machine_lines(m, args, ctx)))
