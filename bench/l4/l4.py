@@ -406,7 +406,7 @@ def main(argv):
         if status[name] != "ok":
             print(f"- {name}: {status[name]}")
     print()
-    print(report.table(medians, chosen))
+    print(report.table(medians, chosen, hold=args.hold))
     print()
     line = json.dumps(out, separators=(",", ":"), ensure_ascii=False)
     if args.json:

@@ -17,8 +17,8 @@ METRICS = [
     ("connrate_8c_per_s", "new connections, 8 clients", "conn/s", "high", 0),
     ("rss_idle_a_mib", "RSS idle, A", "MiB", "low", 1),
     ("rss_idle_b_mib", "RSS idle, B", "MiB", "low", 1),
-    ("rss_1k_a_mib", "RSS with 1,000 idle conns, A", "MiB", "low", 1),
-    ("rss_1k_b_mib", "RSS with 1,000 idle conns, B", "MiB", "low", 1),
+    ("rss_1k_a_mib", "RSS with {hold} idle conns, A", "MiB", "low", 1),
+    ("rss_1k_b_mib", "RSS with {hold} idle conns, B", "MiB", "low", 1),
     ("cpu_s_per_gb", "proxy CPU per GB moved (A+B)", "s/GB", "low", 2),
     ("failed_connections", "failed or dropped connections", "count", "low", 0),
 ]
@@ -57,7 +57,7 @@ def fmt_ratio(r):
     return "–" if r is None else f"{r:.2f}×"
 
 
-def table(medians, systems):
+def table(medians, systems, hold=1000):
     """Markdown table: one row per metric, one column per system that ran, then the ratios."""
     shown = [s for s in ORDER if s in systems]
     peers = [s for s in PEERS if s in systems]
@@ -70,7 +70,7 @@ def table(medians, systems):
     for key, label, unit, better, dec in METRICS:
         row = medians[key]
         arrow = "↑" if better == "high" else "↓"
-        cells = [f"{label} ({unit}, {arrow})"] + [fmt(row.get(s), dec) for s in shown]
+        cells = [f"{label.format(hold=f'{hold:,}')} ({unit}, {arrow})"] + [fmt(row.get(s), dec) for s in shown]
         if peers:
             name, value = best_peer(row, better)
             cells.append(f"{fmt(value, dec)} ({name})" if name else "–")
