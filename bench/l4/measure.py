@@ -7,7 +7,7 @@ import json
 import os
 import re
 import signal
-import time
+import subprocess
 
 import procs
 
@@ -101,7 +101,7 @@ def hold(ctx, route, count, while_held, timeout=120):
         ctx.client_cpu + [ctx.tool("hold"), "--connect", _addr(route), "--count", str(count), "--duration", str(timeout),
          "--parallel", "4"],
         log_path=os.path.join(ctx.tmp, "hold.err"),
-        stdout=-1,  # subprocess.PIPE
+        stdout=subprocess.PIPE,
     )
     try:
         line = procs.read_line(p.stdout, timeout)
@@ -116,7 +116,7 @@ def hold(ctx, route, count, while_held, timeout=120):
         closed = int(m.group(1)) if m else None
         try:
             p.wait(timeout=10)
-        except Exception:
+        except subprocess.TimeoutExpired:
             pass
         return opened, failures, closed
     finally:
@@ -124,6 +124,3 @@ def hold(ctx, route, count, while_held, timeout=120):
             p.stdout.close()
         ctx.procs.stop(p, grace=2)
 
-
-def settle(seconds):
-    time.sleep(seconds)
