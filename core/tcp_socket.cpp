@@ -28,12 +28,16 @@ void TcpSocket::connect(const SocketAddress& to, std::chrono::milliseconds timeo
   auto* t = loop_.sqe(nullptr);
   io_uring_prep_link_timeout(t, &connect_timeout_, 0);
   ++inflight_;
+  connecting_ = true;
 }
 
 void TcpSocket::on_connect(int res, uint32_t) {
   --inflight_;
+  connecting_ = false;
   if (closing_) return maybe_release();
   handler_->on_connected(*this, res == -ECANCELED ? -ETIMEDOUT : res);
+  // Whatever was written while connecting (early tunnel data) goes out now.
+  if (res == 0 && !closing_ && !send_armed_) flush();
 }
 
 void TcpSocket::start_reading() {
@@ -86,7 +90,7 @@ void TcpSocket::write(std::span<const uint8_t> data) {
   if (closing() || data.empty()) return;
   queued_.insert(queued_.end(), data.begin(), data.end());
   if (write_backlog() >= kHighWater) was_above_high_ = true;
-  if (!send_armed_) flush();
+  if (!send_armed_ && !connecting_) flush();
 }
 
 void TcpSocket::commit_written() {
@@ -95,7 +99,7 @@ void TcpSocket::commit_written() {
     return;
   }
   if (write_backlog() >= kHighWater) was_above_high_ = true;
-  if (!send_armed_) flush();
+  if (!send_armed_ && !connecting_) flush();
 }
 
 void TcpSocket::flush() {
@@ -144,7 +148,7 @@ void TcpSocket::on_send(int res, uint32_t) {
 
 void TcpSocket::shutdown_write() {
   if (closing_) return;
-  if (write_backlog() == 0 && !send_armed_) {
+  if (write_backlog() == 0 && !send_armed_ && !connecting_) {
     ::shutdown(fd_.get(), SHUT_WR);
   } else {
     shutdown_after_flush_ = true;

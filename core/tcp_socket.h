@@ -94,6 +94,7 @@ class TcpSocket {
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
   int inflight_ = 0;
+  bool connecting_ = false;  // writes queue up until the connect completes
   bool recv_armed_ = false;
   bool send_armed_ = false;
   bool want_read_ = false;

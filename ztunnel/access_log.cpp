@@ -77,10 +77,9 @@ std::string format_access_log(const ConnectionRecord& r) {
 }
 
 void write_access_log(const ConnectionRecord& record) {
-  // Looked up per call so an "access" logger registered after startup is picked up; the cost is
-  // one registry lookup per closed connection.
-  auto logger = spdlog::get("access");
-  if (!logger) logger = spdlog::default_logger();
+  // The raw default logger is read without the registry's lock: workers call this for every
+  // closed connection and must not contend on a mutex.
+  spdlog::logger* logger = spdlog::default_logger_raw();
   if (logger->should_log(spdlog::level::info)) logger->info(format_access_log(record));
 }
 

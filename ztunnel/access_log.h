@@ -28,7 +28,7 @@ struct ConnectionRecord {
 // '"', '\\' and control characters escaped, so a line is always one parseable line.
 std::string format_access_log(const ConnectionRecord& record);
 
-// Logs at info on the "access" logger if one is registered, else on the default logger.
+// Logs at info on the default logger; formats nothing when info is off.
 void write_access_log(const ConnectionRecord& record);
 
 }  // namespace ambit::ztunnel

@@ -24,7 +24,6 @@ struct HboneConnection::Stream {
   size_t offset = 0;
   bool local_end = false;
   bool deferred = false;
-  bool open = false;     // the tunnel is up: body bytes may flow
   bool blocked = false;  // the sink was told to stop for now
   int refused_status = 0;  // client: the CONNECT was answered with this non-200 status
   size_t backlog() const { return pending.size() - offset; }
@@ -249,7 +248,6 @@ void HboneConnection::respond(Stream* s, int status) {
   nghttp2_nv nva[] = {header(kStatus, code)};
   s->status = status;
   if (status == 200) {
-    s->open = true;
     nghttp2_data_provider prd{};
     prd.source.ptr = s;
     prd.read_callback = read_body_cb;
@@ -269,7 +267,7 @@ void HboneConnection::send(Stream* s, std::span<const uint8_t> data) {
   }
   s->pending.insert(s->pending.end(), data.begin(), data.end());
   if (s->backlog() >= kStreamHighWater) s->blocked = true;
-  if (s->deferred && s->open && session_) {
+  if (s->deferred && session_ && s->id > 0) {
     s->deferred = false;
     nghttp2_session_resume_data(session_, s->id);
   }
@@ -280,7 +278,7 @@ size_t HboneConnection::backlog(const Stream* s) const { return s->backlog(); }
 
 void HboneConnection::end_stream(Stream* s) {
   s->local_end = true;
-  if (s->deferred && s->open && session_) {
+  if (s->deferred && session_ && s->id > 0) {
     s->deferred = false;
     nghttp2_session_resume_data(session_, s->id);
   }
@@ -356,13 +354,6 @@ int HboneConnection::on_frame_recv(const nghttp2_frame* frame) {
         owner_->on_connect_request(*this, s, s->request);
       }
     } else if (role_ == Role::kClient && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-      if (s->status == 200) {
-        s->open = true;
-        if (s->deferred) {
-          s->deferred = false;
-          nghttp2_session_resume_data(session_, s->id);
-        }
-      }
       if (s->sink) s->sink->on_stream_response(s->status);
       if (s->status != 200 && s->sink) {
         // No tunnel: end our half too, so the stream closes and the sink hears why.
@@ -372,7 +363,7 @@ int HboneConnection::on_frame_recv(const nghttp2_frame* frame) {
     }
   }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && s->sink && s->open) {
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && s->sink) {
     s->sink->on_stream_end();
   }
   return 0;
@@ -380,7 +371,7 @@ int HboneConnection::on_frame_recv(const nghttp2_frame* frame) {
 
 int HboneConnection::on_data_chunk(int32_t stream_id, std::span<const uint8_t> data) {
   Stream* s = find(stream_id);
-  if (s != nullptr && s->sink != nullptr && s->open) {
+  if (s != nullptr && s->sink != nullptr) {
     s->sink->on_stream_data(data);
   } else {
     // Nobody to deliver to: keep the connection window open for the other streams.
@@ -412,7 +403,9 @@ ssize_t HboneConnection::read_body(int32_t, uint8_t* buf, size_t length, uint32_
                                    nghttp2_data_source* source) {
   auto* s = static_cast<Stream*>(source->ptr);
   size_t avail = s->backlog();
-  if (!s->open || (avail == 0 && !s->local_end)) {
+  // Client streams send before the 200 arrives (the server buffers until its connect is
+  // done): a new tunnelled connection costs no extra round trip.
+  if (avail == 0 && !s->local_end) {
     s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }

@@ -55,14 +55,17 @@ TEST(AccessLog, ErrorIsQuotedAndEscaped) {
   EXPECT_EQ(line.rfind(" error=", std::string::npos), line.find(" error="));  // once, last
 }
 
-TEST(AccessLog, WritesToTheAccessLogger) {
+TEST(AccessLog, WritesToTheDefaultLoggerAtInfo) {
   std::ostringstream out;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-  auto logger = std::make_shared<spdlog::logger>("access", sink);
+  auto logger = std::make_shared<spdlog::logger>("test-access", sink);
   logger->set_pattern("%v");
-  spdlog::register_logger(logger);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
   write_access_log(outbound_record());
-  spdlog::drop("access");
+  logger->set_level(spdlog::level::warn);
+  write_access_log(outbound_record());  // info is off: nothing
+  spdlog::set_default_logger(previous);
   EXPECT_EQ(out.str(), format_access_log(outbound_record()) + "\n");
 }
 
