@@ -109,6 +109,11 @@ void EventLoop::run() {
     }
     io_uring_cq_advance(&ring_, seen);
     completions_ += seen;
+    while (!deferred_.empty()) {
+      running_deferred_.swap(deferred_);
+      for (Completion* c : running_deferred_) c->complete(0, 0);
+      running_deferred_.clear();
+    }
   }
   io_uring_submit(&ring_);
 }

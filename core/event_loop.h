@@ -66,7 +66,7 @@ class BufferRing {
 
 struct EventLoopOptions {
   unsigned entries = 1024;
-  uint32_t recv_buffers = 512;       // per loop; must be a power of two
+  uint32_t recv_buffers = 128;       // per loop; must be a power of two
   uint32_t recv_buffer_size = 16384;  // one TLS record
 };
 
@@ -88,6 +88,10 @@ class EventLoop {
   // Thread-safe: queue a task for the loop thread and wake it.
   void post(std::function<void()> task);
 
+  // Runs completion->complete(0, 0) once the current batch of completions has been handled,
+  // before the next submit: writes made while handling one batch leave in one send.
+  void defer(Completion* completion) { deferred_.push_back(completion); }
+
   // One-shot timer. Re-arming a pending timer is not allowed; cancel it first.
   void arm_timer(Completion* completion, __kernel_timespec* ts);
   void cancel(Completion* target);  // completes target with -ECANCELED if still pending
@@ -108,6 +112,8 @@ class EventLoop {
   MemberCompletion<EventLoop, &EventLoop::on_wake> wake_completion_{this};
   std::mutex tasks_mutex_;
   std::vector<std::function<void()>> tasks_;
+  std::vector<Completion*> deferred_;
+  std::vector<Completion*> running_deferred_;
   bool exit_ = false;
   uint64_t completions_ = 0;
 };

@@ -90,6 +90,20 @@ void TcpSocket::write(std::span<const uint8_t> data) {
   if (closing() || data.empty()) return;
   queued_.insert(queued_.end(), data.begin(), data.end());
   if (write_backlog() >= kHighWater) was_above_high_ = true;
+  if (!send_armed_ && !connecting_) schedule_flush();
+}
+
+void TcpSocket::schedule_flush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  ++inflight_;  // the socket is not released while a flush is pending
+  loop_.defer(&flush_task_);
+}
+
+void TcpSocket::on_deferred_flush(int, uint32_t) {
+  flush_scheduled_ = false;
+  --inflight_;
+  if (closing_) return maybe_release();
   if (!send_armed_ && !connecting_) flush();
 }
 
@@ -99,7 +113,7 @@ void TcpSocket::commit_written() {
     return;
   }
   if (write_backlog() >= kHighWater) was_above_high_ = true;
-  if (!send_armed_ && !connecting_) flush();
+  if (!send_armed_ && !connecting_) schedule_flush();
 }
 
 void TcpSocket::flush() {
@@ -148,7 +162,7 @@ void TcpSocket::on_send(int res, uint32_t) {
 
 void TcpSocket::shutdown_write() {
   if (closing_) return;
-  if (write_backlog() == 0 && !send_armed_ && !connecting_) {
+  if (write_backlog() == 0 && !send_armed_ && !connecting_ && !flush_scheduled_) {
     ::shutdown(fd_.get(), SHUT_WR);
   } else {
     shutdown_after_flush_ = true;

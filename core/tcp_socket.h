@@ -74,6 +74,8 @@ class TcpSocket {
   void on_send(int res, uint32_t flags);
   void on_connect(int res, uint32_t flags);
   void on_cancelled(int res, uint32_t flags);
+  void on_deferred_flush(int res, uint32_t flags);
+  void schedule_flush();
   void arm_recv();
   void flush();
   void finish_close();
@@ -86,6 +88,7 @@ class TcpSocket {
   MemberCompletion<TcpSocket, &TcpSocket::on_send> send_op_{this};
   MemberCompletion<TcpSocket, &TcpSocket::on_connect> connect_op_{this};
   MemberCompletion<TcpSocket, &TcpSocket::on_cancelled> cancel_op_{this};
+  MemberCompletion<TcpSocket, &TcpSocket::on_deferred_flush> flush_task_{this};
   sockaddr_storage connect_addr_{};
   __kernel_timespec connect_timeout_{};
   std::vector<uint8_t> sending_;
@@ -95,6 +98,7 @@ class TcpSocket {
   uint64_t bytes_written_ = 0;
   int inflight_ = 0;
   bool connecting_ = false;  // writes queue up until the connect completes
+  bool flush_scheduled_ = false;
   bool recv_armed_ = false;
   bool send_armed_ = false;
   bool want_read_ = false;

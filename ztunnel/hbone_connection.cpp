@@ -415,7 +415,8 @@ ssize_t HboneConnection::read_body(int32_t, uint8_t* buf, size_t length, uint32_
   if (s->offset == s->pending.size()) {
     s->pending.clear();
     s->offset = 0;
-  } else if (s->offset > (1u << 20)) {
+  } else if (s->offset >= 64 * 1024 && s->offset * 2 >= s->pending.size()) {
+    // Compact once the consumed prefix is at least half: each byte moves at most once more.
     s->pending.erase(s->pending.begin(), s->pending.begin() + static_cast<long>(s->offset));
     s->offset = 0;
   }
