@@ -3,12 +3,16 @@
 #include <CLI/CLI.hpp>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 
+#include "agent/admin_server.h"
+#include "agent/config_dump.h"
 #include "agent/engine_setup.h"
 #include "agent/local_config.h"
 #include "core/log.h"
 #include "ztunnel/engine.h"
+#include "ztunnel/metrics.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ambit-agent: node agent of the ambit mesh"};
@@ -21,6 +25,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   app.add_option("--drain-timeout-ms", drain_ms,
                  "on SIGTERM, how long live connections may take to finish");
+  std::string admin, metrics, readiness;
+  app.add_option("--admin", admin, "admin endpoint ip:port (config_dump, metrics, ready); keep it on localhost");
+  app.add_option("--metrics", metrics, "Prometheus endpoint ip:port (/metrics), e.g. 0.0.0.0:15020");
+  app.add_option("--readiness", readiness, "readiness endpoint ip:port (/healthz/ready), e.g. 0.0.0.0:15021");
   CLI11_PARSE(app, argc, argv);
   ambit::init_logging(log_level);
 
@@ -36,6 +44,19 @@ int main(int argc, char** argv) {
   }
   engine_config->workers = workers;
   size_t workloads = engine_config->table->workload_count();
+  std::string dump = ambit::agent::config_dump_json(*config, *engine_config);
+
+  ambit::agent::AdminServer::Endpoints endpoints;
+  for (auto [text, slot] : {std::pair{&admin, &endpoints.admin}, std::pair{&metrics, &endpoints.metrics},
+                            std::pair{&readiness, &endpoints.readiness}}) {
+    if (text->empty()) continue;
+    auto address = ambit::SocketAddress::parse(*text);
+    if (!address) {
+      spdlog::error("endpoint address: {}", address.error().message);
+      return 1;
+    }
+    *slot = *address;
+  }
 
   // Signals are taken synchronously below; the workers never see them.
   sigset_t signals;
@@ -50,17 +71,29 @@ int main(int argc, char** argv) {
     spdlog::error("{}", engine.error().message);
     return 1;
   }
+  ambit::ztunnel::Engine* running = engine->get();
+  std::atomic<bool> serving{true};  // readiness turns false as soon as draining starts
+  auto admin_server = ambit::agent::AdminServer::start(
+      endpoints, {[running] { return ambit::ztunnel::render_prometheus(running->stats()); },
+                  [dump] { return dump; }, [&serving] { return serving.load(); }});
+  if (!admin_server) {
+    spdlog::error("{}", admin_server.error().message);
+    return 1;
+  }
   std::string addresses;
   for (const auto& a : (*engine)->listener_addresses()) {
     addresses += (addresses.empty() ? "" : " ") + a.to_string();
   }
+  for (const auto& a : (*admin_server)->addresses()) addresses += " http://" + a.to_string();
   spdlog::info("ready node={} workers={} workloads={} listeners=[{}]", config->node,
                (*engine)->worker_count(), workloads, addresses);
 
   int sig = 0;
   sigwait(&signals, &sig);
+  serving = false;
   spdlog::info("received signal {}: draining (deadline {} ms)", sig, drain_ms);
   (*engine)->drain(std::chrono::milliseconds(drain_ms));
+  admin_server->reset();
   const auto& s = (*engine)->stats();
   spdlog::info("stopped: outbound={} inbound={} refused={} bytes_sent={} bytes_received={}",
                s.outbound_connections.load(), s.inbound_connections.load(),

@@ -104,17 +104,35 @@ wait_port() {  # bounded: 10 s
 
 python3 scripts/demo/traffic.py serve 127.0.0.21:8080 >"$work/echo.log" 2>&1 &
 pids+=($!)
-build/release/agent/ambit-agent --config "$work/node-b.yaml" --workers 1 >"$work/node-b.log" 2>&1 &
+build/release/agent/ambit-agent --config "$work/node-b.yaml" --workers 1 \
+  --admin 127.0.0.2:15000 --metrics 127.0.0.2:15020 --readiness 127.0.0.2:15021 >"$work/node-b.log" 2>&1 &
 pids+=($!)
-build/release/agent/ambit-agent --config "$work/node-a.yaml" --workers 1 >"$work/node-a.log" 2>&1 &
+build/release/agent/ambit-agent --config "$work/node-a.yaml" --workers 1 \
+  --admin 127.0.0.1:15000 --metrics 127.0.0.1:15020 --readiness 127.0.0.1:15021 >"$work/node-a.log" 2>&1 &
 pids+=($!)
 wait_port 127.0.0.21 8080
 wait_port 127.0.0.2 15008
 wait_port 127.0.0.1 15001
+wait_port 127.0.0.1 15021
+
+http_get() {  # $1 host, $2 port, $3 path; plain bash, no curl needed
+  exec 3<>"/dev/tcp/$1/$2"
+  printf 'GET %s HTTP/1.0\r\n\r\n' "$3" >&3
+  sed '1,/^\r$/d' <&3
+  exec 3<&-
+}
 
 echo "== traffic"
 status=0
 python3 scripts/demo/traffic.py client 127.0.0.1:15001 127.0.0.1:16001 127.0.0.2:15006 || status=1
+
+echo "== metrics (http://127.0.0.x:15020/metrics)"
+for node in "node-a 127.0.0.1" "node-b 127.0.0.2"; do
+  set -- $node
+  echo "$1: $(http_get "$2" 15020 /metrics | grep -v '^#' | sed 's/ambit_//' | paste -sd' ')"
+done
+echo "== node-b's view (http://127.0.0.2:15000/config_dump, abridged)"
+http_get 127.0.0.2 15000 /config_dump | python3 scripts/demo/traffic.py summarize-dump
 
 # Stop the agents cleanly (SIGTERM drains) so every access-log line is written.
 kill -TERM "${pids[2]}" "${pids[1]}"

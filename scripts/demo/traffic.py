@@ -114,8 +114,23 @@ def client(mesh_addr, intruder_addr, plaintext_addr):
     return 0 if good else 1
 
 
+def summarize_dump():
+    """Prints the interesting part of an agent's /config_dump (JSON on stdin)."""
+    import json
+    d = json.load(sys.stdin)
+    for w in d["workloads"]:
+        print(f"  workload {w['uid']:18} {w['identity']:45} {','.join(w['addresses']):12} "
+              f"{w['peerAuthentication']}")
+    for s in d["services"]:
+        print(f"  service  {s['uid']:18} {','.join(s['addresses'])} -> {','.join(s['endpoints'])}")
+    for p in d["authorizationPolicies"]:
+        print(f"  policy   {p['uid']:18} {p['action']}")
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "serve":
+    if sys.argv[1] == "summarize-dump":
+        summarize_dump()
+    elif sys.argv[1] == "serve":
         serve(sys.argv[2])
     else:
         sys.exit(client(sys.argv[2], sys.argv[3], sys.argv[4]))

@@ -11,6 +11,7 @@
 #include "tests/support/net_helpers.h"
 #include "tests/support/test_pki.h"
 #include "ztunnel/engine.h"
+#include "ztunnel/metrics.h"
 
 namespace ambit::ztunnel {
 namespace {
@@ -136,6 +137,15 @@ TEST(Tunnel, RequestResponseCarriesIdentityBothWays) {
   EXPECT_EQ(round_trip(mesh.outbound(), "hello mesh", &err), "hello mesh");
   EXPECT_EQ(err, 0);
   EXPECT_EQ(mesh.echo().accepted(), 1u);
+  // The relay is logged and counted once both ends closed; give it a moment.
+  for (int i = 0; i < 200 && mesh.a().stats().active_connections.load() != 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  auto metrics = render_prometheus(mesh.a().stats());
+  EXPECT_NE(metrics.find("ambit_tcp_connections_opened_total{direction=\"outbound\"} 1\n"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ambit_tcp_sent_bytes_total 10\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ambit_hbone_connections_opened_total 1\n"), std::string::npos);
 }
 
 TEST(Tunnel, OneGibTransferArrivesByteIdenticalBothWays) {

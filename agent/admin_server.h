@@ -1,0 +1,53 @@
+// The agent's operator endpoints, off the data path on a thread of their own:
+//   metrics   (15020)  GET /metrics, /stats/prometheus   Prometheus text
+//   readiness (15021)  GET /healthz/ready                200 once the engine is up
+//   admin     (15000)  all of the above plus GET /config_dump (JSON); bind it to localhost
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/net_address.h"
+#include "core/result.h"
+#include "core/unique_fd.h"
+
+namespace ambit::agent {
+
+class AdminServer {
+ public:
+  struct Endpoints {
+    std::optional<SocketAddress> admin;
+    std::optional<SocketAddress> metrics;
+    std::optional<SocketAddress> readiness;
+  };
+  struct Content {
+    std::function<std::string()> metrics;      // Prometheus text
+    std::function<std::string()> config_dump;  // JSON
+    std::function<bool()> ready;
+  };
+
+  static Result<std::unique_ptr<AdminServer>> start(const Endpoints& endpoints, Content content);
+  ~AdminServer();
+  // Bound addresses, in the order admin, metrics, readiness (only those configured).
+  const std::vector<SocketAddress>& addresses() const { return addresses_; }
+
+ private:
+  enum class Kind { kAdmin, kMetrics, kReadiness };
+  AdminServer() = default;
+  void run();
+  void serve(int fd, Kind kind);
+  std::string respond(Kind kind, const std::string& method, const std::string& path);
+
+  Content content_;
+  std::vector<std::pair<UniqueFd, Kind>> listeners_;
+  std::vector<SocketAddress> addresses_;
+  UniqueFd stop_fd_;
+  std::thread thread_;
+};
+
+}  // namespace ambit::agent
