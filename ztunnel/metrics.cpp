@@ -39,6 +39,9 @@ std::string render_prometheus(const EngineStats& s) {
   metric(out, "ambit_hbone_connections_opened_total", "counter",
          "Pooled HBONE (mTLS + HTTP/2) connections opened to other nodes.",
          sample("ambit_hbone_connections_opened_total", load(s.hbone_connections_opened)));
+  metric(out, "ambit_hbone_connections_active", "gauge",
+         "Pooled HBONE connections open now (closed after the pool's idle timeout).",
+         sample("ambit_hbone_connections_active", load(s.hbone_connections_open)));
   return out;
 }
 

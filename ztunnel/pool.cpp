@@ -10,11 +10,13 @@ namespace ambit::ztunnel {
 
 HbonePool::HbonePool(EventLoop& loop, std::chrono::milliseconds connect_timeout,
                      std::chrono::milliseconds idle_timeout,
-                     std::atomic<uint64_t>* opened_counter)
+                     std::atomic<uint64_t>* opened_counter,
+                     std::atomic<uint64_t>* open_gauge)
     : loop_(loop),
       connect_timeout_(connect_timeout),
       idle_timeout_(idle_timeout),
-      opened_(opened_counter) {}
+      opened_(opened_counter),
+      open_(open_gauge) {}
 
 HbonePool::~HbonePool() = default;
 
@@ -37,6 +39,7 @@ HboneConnection* HbonePool::get(const Identity& source, SSL_CTX* client_tls,
   connections_.emplace(raw, std::make_pair(key, std::move(conn)));
   list.push_back(raw);
   opened_->fetch_add(1, std::memory_order_relaxed);
+  open_->fetch_add(1, std::memory_order_relaxed);
   raw->start_client(address, connect_timeout_);
   return raw;
 }
@@ -47,6 +50,7 @@ void HbonePool::on_released(HboneConnection& c) {
   auto& list = by_key_[it->second.first];
   list.erase(std::remove(list.begin(), list.end(), &c), list.end());
   if (list.empty()) by_key_.erase(it->second.first);
+  open_->fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(it);  // destroys c: nothing may touch it after this
 }
 

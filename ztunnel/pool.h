@@ -19,7 +19,8 @@ namespace ambit::ztunnel {
 class HbonePool final : public HboneConnection::Owner {
  public:
   HbonePool(EventLoop& loop, std::chrono::milliseconds connect_timeout,
-            std::chrono::milliseconds idle_timeout, std::atomic<uint64_t>* opened_counter);
+            std::chrono::milliseconds idle_timeout, std::atomic<uint64_t>* opened_counter,
+            std::atomic<uint64_t>* open_gauge);
   ~HbonePool();
 
   // A connection with room for one more stream, opened if none has.
@@ -57,6 +58,7 @@ class HbonePool final : public HboneConnection::Owner {
   bool sweeping_ = false;
   bool closed_ = false;
   std::atomic<uint64_t>* opened_;
+  std::atomic<uint64_t>* open_;
 };
 
 }  // namespace ambit::ztunnel

@@ -36,7 +36,8 @@ Status Worker::setup(const std::vector<ListenerSpec>& listeners,
   loop_ = std::move(*loop);
   pool_ = std::make_unique<HbonePool>(*loop_, config_->connect_timeout,
                                       config_->pool_idle_timeout,
-                                      &stats_->hbone_connections_opened);
+                                      &stats_->hbone_connections_opened,
+                                      &stats_->hbone_connections_open);
   pool_->start_idle_sweeps();
   idle_sweep_interval_ = to_timespec(std::clamp(config_->connection_idle_timeout / 4,
                                                 std::chrono::milliseconds(50),

@@ -25,6 +25,7 @@ struct EngineStats {
   std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> hbone_connections_opened{0};
+  std::atomic<uint64_t> hbone_connections_open{0};  // outbound pool connections alive now
 };
 
 class Worker;

@@ -44,6 +44,7 @@ struct MeshOptions {
   EchoServer::Mode echo_mode = EchoServer::Mode::kEcho;
   unsigned workers = 1;
   std::chrono::milliseconds idle_timeout{3'600'000};
+  std::chrono::milliseconds pool_idle_timeout{60'000};
 };
 
 class Mesh {
@@ -88,6 +89,7 @@ class Mesh {
     a.workers = o.workers;
     a.connect_timeout = 2s;
     a.connection_idle_timeout = o.idle_timeout;
+    a.pool_idle_timeout = o.pool_idle_timeout;
     auto engine_a = Engine::start(std::move(a));
     if (!engine_a) throw std::runtime_error(engine_a.error().message);
     a_ = std::move(*engine_a);
@@ -330,6 +332,20 @@ TEST(Tunnel, IdleConnectionIsClosedAfterIdleTimeout) {
   auto waited = std::chrono::steady_clock::now() - quiet;
   EXPECT_GE(waited, 300ms);
   EXPECT_LT(waited, 5s);
+}
+
+TEST(Tunnel, IdlePooledConnectionIsClosedAndReopenedOnDemand) {
+  MeshOptions o;
+  o.pool_idle_timeout = 200ms;
+  Mesh mesh(o);
+  EXPECT_EQ(round_trip(mesh.outbound(), "first"), "first");
+  EXPECT_EQ(mesh.a().stats().hbone_connections_open.load(), 1u);
+  for (int i = 0; i < 400 && mesh.a().stats().hbone_connections_open.load() != 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(mesh.a().stats().hbone_connections_open.load(), 0u) << "idle pool connection closed";
+  EXPECT_EQ(round_trip(mesh.outbound(), "second"), "second");
+  EXPECT_EQ(mesh.a().stats().hbone_connections_opened.load(), 2u);
 }
 
 TEST(Tunnel, DrainLetsLiveTransferFinish) {
