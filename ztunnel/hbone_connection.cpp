@@ -485,10 +485,10 @@ void HboneConnection::fail(const std::string& why) {
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& [id, s] : streams) {
-    if (s->sink) s->sink->on_stream_closed(NGHTTP2_CONNECT_ERROR, why);
+    if (s->sink) s->sink->on_stream_closed(kConnectionLost, why);
   }
   for (auto& s : waiting) {
-    if (s->sink) s->sink->on_stream_closed(NGHTTP2_CONNECT_ERROR, why);
+    if (s->sink) s->sink->on_stream_closed(kConnectionLost, why);
   }
   socket_.close(TcpSocket::CloseMode::kReset);
 }

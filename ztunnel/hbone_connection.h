@@ -28,7 +28,7 @@ class StreamSink {
   // The peer half-closed (END_STREAM).
   virtual void on_stream_end() = 0;
   // The stream is gone: error_code 0 after both sides ended, else the RST_STREAM code (or
-  // NGHTTP2_CONNECT_ERROR when the whole connection failed). `why` says what happened.
+  // HboneConnection::kConnectionLost when the whole connection failed). `why` says what happened.
   virtual void on_stream_closed(uint32_t error_code, const std::string& why) = 0;
   // The stream's send backlog drained below the low-water mark.
   virtual void on_stream_writable() = 0;
@@ -60,6 +60,8 @@ class HboneConnection final : public TcpSocket::Handler {
   };
 
   static constexpr size_t kMaxStreams = 100;
+  // Passed to on_stream_closed when the connection itself failed (not an HTTP/2 error code).
+  static constexpr uint32_t kConnectionLost = 0x100;
   static constexpr int32_t kStreamWindow = 4 * 1024 * 1024;
   static constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
   static constexpr size_t kStreamHighWater = 256 * 1024;

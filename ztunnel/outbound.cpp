@@ -64,18 +64,29 @@ void OutboundListener::on_accept(UniqueFd fd) {
     reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
-  HboneConnection* conn = worker_.pool().get(source_->identity, credentials_->client->get(),
-                                             d.workload->hbone_address, d.workload->identity);
   auto* relay = worker_.adopt(
       std::make_unique<StreamRelay>(&worker_, std::move(record), worker_.loop(), std::move(fd)));
-  if (conn == nullptr) return relay->fail("could not open an HBONE connection");
+  const Workload* target = d.workload;
+  SocketAddress address = d.address;
+  relay->reopen = [this, target, address](StreamRelay& r) { return open_stream(r, *target, address); };
+  if (!open_stream(*relay, *target, address)) {
+    relay->fail("could not open an HBONE stream to " + target->hbone_address.to_string());
+  }
+}
+
+bool OutboundListener::open_stream(StreamRelay& relay, const Workload& target,
+                                   const SocketAddress& address) {
+  HboneConnection* conn = worker_.pool().get(source_->identity, credentials_->client->get(),
+                                             target.hbone_address, target.identity);
+  if (conn == nullptr) return false;
   std::vector<std::pair<std::string, std::string>> headers;
-  headers.emplace_back("forwarded", format_forwarded_for(relay->record().src.ip()));
+  headers.emplace_back("forwarded", format_forwarded_for(relay.record().src.ip()));
   headers.emplace_back("traceparent",
                        traceparent(worker_.entropy(), worker_.entropy(), worker_.entropy()));
-  auto* stream = conn->open_stream(relay, d.address.to_string(), std::move(headers));
-  if (stream == nullptr) return relay->fail("HBONE connection refused a new stream");
-  relay->attach(conn, stream);
+  auto* stream = conn->open_stream(&relay, address.to_string(), std::move(headers));
+  if (stream == nullptr) return false;
+  relay.attach(conn, stream);
+  return true;
 }
 
 void OutboundListener::passthrough(UniqueFd fd, ConnectionRecord record, const SocketAddress& to) {

@@ -1,5 +1,7 @@
 #include "ztunnel/relay.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstring>
 
 namespace ambit::ztunnel {
@@ -49,6 +51,14 @@ void StreamRelay::on_connected(TcpSocket&, int err) {
 
 void StreamRelay::on_data(TcpSocket&, std::span<const uint8_t> data) {
   if (stream_ == nullptr) return;
+  if (!answered_ && replayable_ && reopen) {
+    if (unanswered_.size() + data.size() <= kReplayLimit) {
+      unanswered_.insert(unanswered_.end(), data.begin(), data.end());
+    } else {
+      replayable_ = false;
+      unanswered_ = {};
+    }
+  }
   connection_->send(stream_, data);
   if (stream_ != nullptr && connection_->backlog(stream_) >= HboneConnection::kStreamHighWater) {
     socket_.pause_reading();
@@ -82,6 +92,8 @@ void StreamRelay::on_released(TcpSocket&) {
 }
 
 void StreamRelay::on_stream_response(int status) {
+  answered_ = true;
+  unanswered_ = {};
   if (status != 200) reset_both(fmt::format("HBONE CONNECT refused with HTTP status {}", status));
 }
 
@@ -98,6 +110,17 @@ void StreamRelay::on_stream_end() { socket_.shutdown_write(); }
 
 void StreamRelay::on_stream_closed(uint32_t error_code, const std::string& why) {
   stream_ = nullptr;
+  if (error_code == HboneConnection::kConnectionLost && !answered_ && replayable_ && !retried_ &&
+      reopen && !socket_.closing()) {
+    retried_ = true;
+    if (reopen(*this)) {
+      SPDLOG_INFO("{} -> {}: HBONE connection lost before the CONNECT was answered ({}); retried",
+                  record_.src.to_string(), record_.dst.to_string(), why);
+      if (!unanswered_.empty()) connection_->send(stream_, unanswered_);
+      if (socket_eof_) connection_->end_stream(stream_);
+      return;
+    }
+  }
   stream_done_ = true;
   if (error_code != 0) {
     set_error(why.empty() ? fmt::format("stream reset (HTTP/2 error {})", error_code) : why);

@@ -54,6 +54,9 @@ class StreamRelay final : public Relay, public TcpSocket::Handler, public Stream
   void attach(HboneConnection* connection, HboneConnection::Stream* stream);
   // Outbound: the stream could not even be opened.
   void fail(const std::string& why);
+  // Outbound: asked when the HBONE connection died before the CONNECT was answered; it may
+  // attach() a stream on another connection, and the bytes sent so far are sent again there.
+  std::function<bool(StreamRelay&)> reopen;
   void abort(const std::string& why) override { reset_both(why); }
   uint64_t activity() const override { return socket_.bytes_read() + socket_.bytes_written(); }
 
@@ -83,6 +86,13 @@ class StreamRelay final : public Relay, public TcpSocket::Handler, public Stream
   HboneConnection::Stream* stream_ = nullptr;
   SocketAddress upstream_;
   size_t unconsumed_ = 0;
+  // Outbound: what went into the stream before its 200, kept so a dead pooled connection costs
+  // a retry instead of the application's connection. Bounded; past the bound, no retry.
+  static constexpr size_t kReplayLimit = 64 * 1024;
+  std::vector<uint8_t> unanswered_;
+  bool answered_ = false;
+  bool replayable_ = true;
+  bool retried_ = false;
   bool socket_eof_ = false;
   bool stream_done_ = false;
 };

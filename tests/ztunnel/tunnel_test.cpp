@@ -49,27 +49,8 @@ struct MeshOptions {
 
 class Mesh {
  public:
-  explicit Mesh(MeshOptions o = {}) : echo_("127.0.0.3", o.echo_mode) {
-    // Engine B: hosts the echo workload; HBONE in, plaintext in.
-    EngineConfig b;
-    b.node = "node-b";
-    auto table_b = std::make_shared<WorkloadTable>();
-    EXPECT_TRUE(table_b->add_workload(make_workload("sleep", kClientId, "node-a", "127.0.0.1",
-                                                    SocketAddress(), PeerAuthMode::kStrict)).ok());
-    EXPECT_TRUE(table_b->add_workload(make_workload("echo", kServerId, "node-b", "127.0.0.3",
-                                                    SocketAddress(), o.server_mode)).ok());
-    b.table = table_b;
-    b.authorizer = std::make_shared<Authorizer>(o.policies);
-    b.credentials["default/echo"] = credentials(kServerId);
-    b.listeners.push_back({ListenerKind::kInbound, *SocketAddress::parse("127.0.0.2:0"),
-                           "default/echo", std::nullopt});
-    b.listeners.push_back({ListenerKind::kInboundPlaintext, *SocketAddress::parse("127.0.0.2:0"),
-                           "default/echo", echo_.address()});
-    b.workers = o.workers;
-    b.connect_timeout = 2s;
-    auto engine_b = Engine::start(std::move(b));
-    if (!engine_b) throw std::runtime_error(engine_b.error().message);
-    b_ = std::move(*engine_b);
+  explicit Mesh(MeshOptions o = {}) : options_(o), echo_("127.0.0.3", o.echo_mode) {
+    start_b(*SocketAddress::parse("127.0.0.2:0"), *SocketAddress::parse("127.0.0.2:0"));
     hbone_ = b_->listener_addresses()[0];
     plaintext_ = b_->listener_addresses()[1];
 
@@ -96,6 +77,35 @@ class Mesh {
     outbound_ = a_->listener_addresses()[0];
   }
 
+  // Engine B: hosts the echo workload; HBONE in, plaintext in.
+  void start_b(const SocketAddress& hbone, const SocketAddress& plaintext) {
+    EngineConfig b;
+    b.node = "node-b";
+    auto table_b = std::make_shared<WorkloadTable>();
+    EXPECT_TRUE(table_b->add_workload(make_workload("sleep", kClientId, "node-a", "127.0.0.1",
+                                                    SocketAddress(), PeerAuthMode::kStrict)).ok());
+    EXPECT_TRUE(table_b->add_workload(make_workload("echo", kServerId, "node-b", "127.0.0.3",
+                                                    SocketAddress(), options_.server_mode)).ok());
+    b.table = table_b;
+    b.authorizer = std::make_shared<Authorizer>(options_.policies);
+    b.credentials["default/echo"] = credentials(kServerId);
+    b.listeners.push_back({ListenerKind::kInbound, hbone,
+                           "default/echo", std::nullopt});
+    b.listeners.push_back({ListenerKind::kInboundPlaintext, plaintext,
+                           "default/echo", echo_.address()});
+    b.workers = options_.workers;
+    b.connect_timeout = 2s;
+    auto engine_b = Engine::start(std::move(b));
+    if (!engine_b) throw std::runtime_error(engine_b.error().message);
+    b_ = std::move(*engine_b);
+  }
+
+  // Engine B goes away and comes back on the same addresses, as a restarted node agent would.
+  void restart_b() {
+    b_.reset();
+    start_b(hbone_, plaintext_);
+  }
+
   WorkloadCredentials credentials(const Identity& id) {
     auto cert = pki_.issue(id);
     return {id, *TlsContext::client(cert, pki_.bundle()), *TlsContext::server(cert, pki_.bundle())};
@@ -109,6 +119,7 @@ class Mesh {
   const SocketAddress& plaintext() const { return plaintext_; }
 
  private:
+  MeshOptions options_;
   testing::TestPki pki_;
   EchoServer echo_;
   std::unique_ptr<Engine> b_;
@@ -346,6 +357,19 @@ TEST(Tunnel, IdlePooledConnectionIsClosedAndReopenedOnDemand) {
   EXPECT_EQ(mesh.a().stats().hbone_connections_open.load(), 0u) << "idle pool connection closed";
   EXPECT_EQ(round_trip(mesh.outbound(), "second"), "second");
   EXPECT_EQ(mesh.a().stats().hbone_connections_opened.load(), 2u);
+}
+
+TEST(Tunnel, RestartedPeerNodeIsReachedThroughANewPooledConnection) {
+  Mesh mesh;
+  EXPECT_EQ(round_trip(mesh.outbound(), "before"), "before");
+  mesh.restart_b();
+  // The pooled connection to the old engine B is dead; the next connection must not fail on it.
+  int err = 1;
+  EXPECT_EQ(round_trip(mesh.outbound(), "after", &err), "after");
+  EXPECT_EQ(err, 0);
+  // Whether A noticed the dead connection before the request or only through it, a new one
+  // carried the request.
+  EXPECT_GE(mesh.a().stats().hbone_connections_opened.load(), 2u);
 }
 
 TEST(Tunnel, DrainLetsLiveTransferFinish) {
