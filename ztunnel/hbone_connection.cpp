@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "core/tls_context.h"
@@ -333,8 +334,9 @@ int HboneConnection::on_header(const nghttp2_frame* frame, std::string_view name
     else if (name == "traceparent") s->request.traceparent = value;
   } else if (name == ":status") {
     int status = 0;
-    for (char c : value) status = status * 10 + (c - '0');
-    s->status = status;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), status);
+    // A malformed status counts as a refusal (not 200): the stream is reset.
+    s->status = (ec == std::errc() && end == value.data() + value.size()) ? status : 502;
   }
   return 0;
 }
