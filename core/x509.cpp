@@ -368,14 +368,26 @@ std::string private_key_to_pem(EVP_PKEY* key) {
   return memory_bio_contents(bio.get());
 }
 
-Result<std::vector<X509Ptr>> certificates_from_pem(std::string_view pem) {
+namespace {
+
+// A read-only BIO over untrusted PEM text, refused when it is larger than any bundle we expect.
+Result<BioPtr> pem_input(std::string_view pem) {
   if (pem.size() > kMaxPemBytes) {
     return Error::format("PEM input is {} bytes, more than the {} allowed", pem.size(),
                          kMaxPemBytes);
   }
   clear_openssl_errors();
   BioPtr bio = memory_bio_over(pem);
-  if (!bio) return openssl_failure("allocating a memory BIO failed");
+  if (!bio) return Error{"allocating a memory BIO failed"};
+  return bio;
+}
+
+}  // namespace
+
+Result<std::vector<X509Ptr>> certificates_from_pem(std::string_view pem) {
+  auto bio_or = pem_input(pem);
+  if (!bio_or) return bio_or.error();
+  BioPtr bio = std::move(*bio_or);
   std::vector<X509Ptr> certs;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     certs.emplace_back(cert);
@@ -401,13 +413,9 @@ Result<X509Ptr> certificate_from_pem(std::string_view pem) {
 }
 
 Result<EvpPkeyPtr> private_key_from_pem(std::string_view pem) {
-  if (pem.size() > kMaxPemBytes) {
-    return Error::format("PEM input is {} bytes, more than the {} allowed", pem.size(),
-                         kMaxPemBytes);
-  }
-  clear_openssl_errors();
-  BioPtr bio = memory_bio_over(pem);
-  if (!bio) return openssl_failure("allocating a memory BIO failed");
+  auto bio_or = pem_input(pem);
+  if (!bio_or) return bio_or.error();
+  BioPtr bio = std::move(*bio_or);
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_passphrase, nullptr);
   if (key == nullptr) {
     return openssl_failure("no usable PEM private key found (encrypted keys are not supported)");

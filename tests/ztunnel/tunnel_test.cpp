@@ -142,6 +142,20 @@ std::string round_trip(const SocketAddress& to, const std::string& msg, int* err
   return testing::read_all(fd.get(), msg.size() + 1024, err);
 }
 
+// An ALLOW policy in namespace default admitting one principal.
+AuthorizationPolicy allow_only(std::string name, std::string principal) {
+  AuthzSource source;
+  source.principals = {std::move(principal)};
+  AuthzRule rule;
+  rule.from = {source};
+  AuthorizationPolicy policy;
+  policy.name = std::move(name);
+  policy.ns = "default";
+  policy.action = AuthzAction::kAllow;
+  policy.rules = {rule};
+  return policy;
+}
+
 uint64_t pattern_byte(uint64_t i) { return (i * 2654435761u) >> 13; }
 
 TEST(Tunnel, RequestResponseCarriesIdentityBothWays) {
@@ -286,16 +300,7 @@ TEST(Tunnel, PlaintextClientIsAllowedByPermissiveDestination) {
 
 TEST(Tunnel, UnauthorizedPrincipalIsRefused) {
   MeshOptions o;
-  AuthorizationPolicy only_admin;
-  only_admin.name = "only-admin";
-  only_admin.ns = "default";
-  only_admin.action = AuthzAction::kAllow;
-  AuthzRule rule;
-  AuthzSource source;
-  source.principals = {"cluster.local/ns/default/sa/admin"};
-  rule.from = {source};
-  only_admin.rules = {rule};
-  o.policies = {only_admin};
+  o.policies = {allow_only("only-admin", "cluster.local/ns/default/sa/admin")};
   Mesh mesh(o);
   int err = 0;
   EXPECT_EQ(round_trip(mesh.outbound(), "may I?", &err), "");
@@ -305,15 +310,7 @@ TEST(Tunnel, UnauthorizedPrincipalIsRefused) {
 
 TEST(Tunnel, AuthorizedPrincipalIsAllowed) {
   MeshOptions o;
-  AuthorizationPolicy allow_sleep;
-  allow_sleep.name = "allow-sleep";
-  allow_sleep.ns = "default";
-  AuthzRule rule;
-  AuthzSource source;
-  source.principals = {"cluster.local/ns/default/sa/sleep"};
-  rule.from = {source};
-  allow_sleep.rules = {rule};
-  o.policies = {allow_sleep};
+  o.policies = {allow_only("allow-sleep", "cluster.local/ns/default/sa/sleep")};
   Mesh mesh(o);
   EXPECT_EQ(round_trip(mesh.outbound(), "may I?"), "may I?");
 }
