@@ -108,7 +108,6 @@ void EventLoop::run() {
       if (c != nullptr) c->complete(cqe->res, cqe->flags);
     }
     io_uring_cq_advance(&ring_, seen);
-    completions_ += seen;
     while (!deferred_.empty()) {
       running_deferred_.swap(deferred_);
       for (Completion* c : running_deferred_) c->complete(0, 0);

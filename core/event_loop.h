@@ -97,7 +97,6 @@ class EventLoop {
   void cancel(Completion* target);  // completes target with -ECANCELED if still pending
   void cancel_fd(int fd);           // cancels every pending operation on fd
 
-  uint64_t completions_handled() const { return completions_; }
 
  private:
   EventLoop() = default;
@@ -115,7 +114,6 @@ class EventLoop {
   std::vector<Completion*> deferred_;
   std::vector<Completion*> running_deferred_;
   bool exit_ = false;
-  uint64_t completions_ = 0;
 };
 
 // Converts a duration to io_uring's timespec.

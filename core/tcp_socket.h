@@ -50,7 +50,6 @@ class TcpSocket {
   void connect(const SocketAddress& to, std::chrono::milliseconds timeout);
   void start_reading();
   void pause_reading();
-  bool reading() const { return want_read_; }
 
   // Copies data into the send queue. Ignored once the socket is closing.
   void write(std::span<const uint8_t> data);

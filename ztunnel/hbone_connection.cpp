@@ -83,8 +83,6 @@ nghttp2_nv header(const std::string& name, const std::string& value) {
                     value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
-constexpr size_t kTlsFlushBytes = 64 * 1024;
-
 }  // namespace
 
 HboneConnection::HboneConnection(EventLoop& loop, UniqueFd fd, Role role, SSL_CTX* tls,
@@ -446,7 +444,6 @@ void HboneConnection::pump() {
         pumping_ = false;
         return fail(ok.error().message);
       }
-      if (socket_.write_queue().size() >= kTlsFlushBytes) flush_tls();
     }
   }
   flush_tls();
@@ -469,10 +466,8 @@ void HboneConnection::pump() {
 void HboneConnection::flush_tls() { socket_.commit_written(); }
 
 void HboneConnection::note_idle_if_empty() {
-  if (streams_.empty() && waiting_.empty()) {
-    idle_since_ = std::chrono::steady_clock::now();
-    owner_->on_idle(*this);
-  }
+  // The pool's sweep closes connections that stay idle past its timeout.
+  if (streams_.empty() && waiting_.empty()) idle_since_ = std::chrono::steady_clock::now();
 }
 
 void HboneConnection::fail(const std::string& why) {
@@ -504,8 +499,6 @@ void HboneConnection::shutdown() {
   nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
   pump();
 }
-
-void HboneConnection::abort(const std::string& why) { fail(why); }
 
 void HboneConnection::on_read_closed(TcpSocket&, int err) {
   fail(err == 0 ? "peer closed the connection" : fmt::format("connection error: {}", std::strerror(-err)));

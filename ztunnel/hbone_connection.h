@@ -52,7 +52,6 @@ class HboneConnection final : public TcpSocket::Handler {
    public:
     virtual void on_ready(HboneConnection& c) {}
     virtual void on_connect_request(HboneConnection& c, Stream* stream, const ConnectRequest& r) {}
-    virtual void on_idle(HboneConnection& c) {}
     virtual void on_released(HboneConnection& c) = 0;
 
    protected:
@@ -99,8 +98,6 @@ class HboneConnection final : public TcpSocket::Handler {
   const SocketAddress& peer_address() const { return peer_address_; }
   // GOAWAY, then close once the last stream is gone.
   void shutdown();
-  // Close at once, resetting every stream.
-  void abort(const std::string& why);
   std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
 
   // nghttp2 callbacks (public only for the C trampolines).

@@ -65,7 +65,6 @@ class Worker final : public Relay::Owner {
   HbonePool& pool() { return *pool_; }
   EngineStats& stats() { return *stats_; }
   uint64_t entropy() { return rng_(); }
-  bool draining() const { return draining_; }
 
   template <typename R>
   R* adopt(std::unique_ptr<R> relay) {
