@@ -15,12 +15,14 @@ void Relay::finish() {
 }
 
 StreamRelay::StreamRelay(Owner* owner, ConnectionRecord record, EventLoop& loop, UniqueFd fd)
-    : Relay(owner, std::move(record)), socket_(loop, std::move(fd), this) {}
+    : Relay(owner, std::move(record)),
+      inbound_(record_.direction == "inbound"),
+      socket_(loop, std::move(fd), this) {}
 
 void StreamRelay::attach(HboneConnection* connection, HboneConnection::Stream* stream) {
   connection_ = connection;
   stream_ = stream;
-  if (record_.direction == "inbound") {
+  if (inbound_) {
     connection_->set_sink(stream_, this);
   } else {
     socket_.start_reading();
@@ -68,7 +70,7 @@ void StreamRelay::on_data(TcpSocket&, std::span<const uint8_t> data) {
 void StreamRelay::on_read_closed(TcpSocket&, int err) {
   socket_eof_ = true;
   if (err != 0) {
-    return reset_both(fmt::format("{} connection {}", record_.direction == "inbound" ? "destination" : "source",
+    return reset_both(fmt::format("{} connection {}", inbound_ ? "destination" : "source",
                                   err == -ECONNRESET ? "reset" : std::strerror(-err)));
   }
   if (stream_ != nullptr) connection_->end_stream(stream_);
@@ -85,9 +87,8 @@ void StreamRelay::on_write_error(TcpSocket&, int err) {
 }
 
 void StreamRelay::on_released(TcpSocket&) {
-  bool inbound = record_.direction == "inbound";
-  record_.bytes_sent = inbound ? socket_.bytes_written() : socket_.bytes_read();
-  record_.bytes_received = inbound ? socket_.bytes_read() : socket_.bytes_written();
+  record_.bytes_sent = inbound_ ? socket_.bytes_written() : socket_.bytes_read();
+  record_.bytes_received = inbound_ ? socket_.bytes_read() : socket_.bytes_written();
   finish();
 }
 

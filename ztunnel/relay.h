@@ -81,6 +81,8 @@ class StreamRelay final : public Relay, public TcpSocket::Handler, public Stream
   void reset_both(const std::string& why);
   void maybe_close();
 
+  // Inbound: socket_ leads to the destination; outbound: it is the source's captured socket.
+  const bool inbound_;
   TcpSocket socket_;
   HboneConnection* connection_ = nullptr;
   HboneConnection::Stream* stream_ = nullptr;
