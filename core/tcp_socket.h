@@ -129,6 +129,9 @@ class Listener {
   // Stops accepting; the fd is closed once the pending accept is cancelled.
   void stop();
   const SocketAddress& address() const { return address_; }
+  int fd() const { return fd_.get(); }
+  // Stopped and its socket closed.
+  bool closed() const { return stopped_ && !armed_; }
 
  private:
   Listener(EventLoop& loop) : loop_(loop) {}

@@ -1,5 +1,6 @@
-// What the engine runs from: listeners, the workload table, policies and credentials. Built by
-// the agent (from a local file now, from the controller later); immutable once the engine runs.
+// What the engine runs from: listeners, the workload table, policies, credentials and where
+// local workloads' network namespaces are. Built by the agent (from a local file now, from the
+// controller later). Each snapshot is immutable; Engine::update() swaps in a new one.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "core/identity.h"
 #include "core/net_address.h"
+#include "core/netns.h"
 #include "core/tls_context.h"
 #include "ztunnel/authorization.h"
 #include "ztunnel/workload_table.h"
@@ -26,6 +28,12 @@ struct ListenerSpec {
   // Fixed original destination (no capture in front of the listener).
   std::optional<SocketAddress> destination;
   bool transparent = false;  // IP_TRANSPARENT for redirected traffic
+
+  // Two specs name the same listener when these match (the bound port may differ from a
+  // requested port 0).
+  bool same_listener(const ListenerSpec& o) const {
+    return kind == o.kind && address == o.address && workload == o.workload;
+  }
 };
 
 struct WorkloadCredentials {
@@ -40,6 +48,14 @@ struct EngineConfig {
   std::shared_ptr<const Authorizer> authorizer;
   std::map<std::string, WorkloadCredentials> credentials;  // by workload uid
   std::vector<ListenerSpec> listeners;
+  // Network namespace of each local workload that has one of its own (in-pod mode), by uid:
+  // its listeners are bound there and the sockets it opens (to peers, to the app) are made
+  // there, so peers and apps see the pod's address. Absent: the engine's own namespace.
+  std::map<std::string, std::shared_ptr<const NetnsHandle>, std::less<>> netns;
+  // SO_MARK on every socket the engine opens towards apps and peers, so capture (BPF or
+  // iptables) can tell the agent's own traffic from the app's. 0: no mark.
+  uint32_t socket_mark = 0;
+  // Fixed at start; updates keep the running values of these.
   unsigned workers = 0;  // 0 = one per core
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds pool_idle_timeout{60'000};

@@ -10,19 +10,30 @@ namespace ambit::ztunnel {
 Result<std::unique_ptr<ListenerHandler>> InboundListener::create(Worker& worker,
                                                                  const ListenerSpec& spec) {
   std::unique_ptr<InboundListener> self(new InboundListener(worker, spec));
-  auto creds = worker.config().credentials.find(spec.workload);
-  if (creds == worker.config().credentials.end() || !creds->second.server) {
+  if (self->server_tls() == nullptr) {
     return Error::format("inbound listener {}: no certificate for workload '{}'",
                          spec.address.to_string(), spec.workload);
   }
-  self->tls_ = creds->second.server->get();
   if (auto ok = self->open(worker, spec); !ok) return ok.error();
   return std::unique_ptr<ListenerHandler>(std::move(self));
 }
 
+SSL_CTX* InboundListener::server_tls() const {
+  const auto& creds = worker_.config().credentials;
+  auto it = creds.find(spec_.workload);
+  return it == creds.end() || !it->second.server ? nullptr : it->second.server->get();
+}
+
 void InboundListener::on_accept(UniqueFd fd) {
+  // The current certificate: rotation reaches new connections without touching live ones.
+  SSL_CTX* tls = server_tls();
+  if (tls == nullptr) {
+    SPDLOG_WARN("inbound listener {}: no certificate for workload '{}' any more",
+                address().to_string(), spec_.workload);
+    return reset_and_close(std::move(fd));
+  }
   auto conn = std::make_unique<HboneConnection>(worker_.loop(), std::move(fd),
-                                                HboneConnection::Role::kServer, tls_, this,
+                                                HboneConnection::Role::kServer, tls, this,
                                                 std::nullopt);
   auto* raw = conn.get();
   connections_.emplace(raw, std::move(conn));
@@ -63,7 +74,7 @@ void InboundListener::on_connect_request(HboneConnection& c, HboneConnection::St
     return refuse(c, stream, 401, std::move(record),
                   fmt::format("authorization denied: {}", decision.reason));
   }
-  auto fd = TcpSocket::open_stream_socket(dst->family());
+  auto fd = worker_.open_socket(target->uid(), dst->family());
   if (!fd) return refuse(c, stream, 503, std::move(record), fd.error().message);
   auto* relay = worker_.adopt(std::make_unique<StreamRelay>(&worker_, std::move(record),
                                                             worker_.loop(), std::move(*fd)));

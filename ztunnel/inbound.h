@@ -16,9 +16,11 @@ class InboundListener final : public ListenerHandler, public HboneConnection::Ow
  public:
   static Result<std::unique_ptr<ListenerHandler>> create(Worker& worker, const ListenerSpec& spec);
   void close_idle() override;
+  bool finished() const override { return ListenerHandler::finished() && connections_.empty(); }
 
  private:
   InboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
+  SSL_CTX* server_tls() const;
   void on_accept(UniqueFd fd) override;
   void on_connect_request(HboneConnection& c, HboneConnection::Stream* stream,
                           const ConnectRequest& request) override;
@@ -28,7 +30,6 @@ class InboundListener final : public ListenerHandler, public HboneConnection::Ow
 
   Worker& worker_;
   ListenerSpec spec_;
-  SSL_CTX* tls_ = nullptr;
   std::unordered_map<HboneConnection*, std::unique_ptr<HboneConnection>> connections_;
 };
 

@@ -43,7 +43,7 @@ void PlaintextInboundListener::on_accept(UniqueFd fd) {
   ConnectionAttributes attrs{std::nullopt, record.src.ip(), target, dst->port(), dst->ip()};
   AuthzDecision decision = config.authorizer->check(attrs);
   if (!decision.allowed) return refuse(fmt::format("authorization denied: {}", decision.reason));
-  auto up = TcpSocket::open_stream_socket(dst->family());
+  auto up = worker_.open_socket(target->uid(), dst->family());
   if (!up) return refuse(up.error().message);
   auto* relay = worker_.adopt(std::make_unique<TcpRelay>(&worker_, std::move(record),
                                                          worker_.loop(), std::move(fd),

@@ -12,18 +12,42 @@ std::string traceparent(uint64_t a, uint64_t b, uint64_t c) {
   return fmt::format("00-{:016x}{:016x}-{:016x}-01", a, b, c);
 }
 
+// Everything a tunnelled outbound connection needs to (re)open its CONNECT stream. The config
+// snapshot keeps the workloads and credentials it points into alive across config updates.
+struct StreamTarget {
+  std::shared_ptr<const EngineConfig> config;
+  const Workload* source;
+  const WorkloadCredentials* credentials;
+  const Workload* target;
+  SocketAddress address;
+};
+
+// Opens the CONNECT for relay on a pooled connection (also when retrying on a fresh one).
+bool open_stream(Worker& worker, const StreamTarget& t, StreamRelay& relay) {
+  HboneConnection* conn =
+      worker.pool().get({t.source->uid(), t.source->identity, t.target->hbone_address,
+                         t.target->identity},
+                        t.credentials->client->get());
+  if (conn == nullptr) return false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.emplace_back("forwarded", format_forwarded_for(relay.record().src.ip()));
+  headers.emplace_back("traceparent",
+                       traceparent(worker.entropy(), worker.entropy(), worker.entropy()));
+  auto* stream = conn->open_stream(&relay, t.address.to_string(), std::move(headers));
+  if (stream == nullptr) return false;
+  relay.attach(conn, stream);
+  return true;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ListenerHandler>> OutboundListener::create(Worker& worker,
                                                                   const ListenerSpec& spec) {
   std::unique_ptr<OutboundListener> self(new OutboundListener(worker, spec));
-  self->source_ = worker.config().table->find_by_uid(spec.workload);
-  if (self->source_ == nullptr) {
+  if (worker.config().table->find_by_uid(spec.workload) == nullptr) {
     return Error::format("outbound listener {}: workload '{}' is not in the workload table",
                          spec.address.to_string(), spec.workload);
   }
-  auto creds = worker.config().credentials.find(spec.workload);
-  if (creds != worker.config().credentials.end()) self->credentials_ = &creds->second;
   if (auto ok = self->open(worker, spec); !ok) return ok.error();
   return std::unique_ptr<ListenerHandler>(std::move(self));
 }
@@ -31,11 +55,19 @@ Result<std::unique_ptr<ListenerHandler>> OutboundListener::create(Worker& worker
 void OutboundListener::on_accept(UniqueFd fd) {
   auto& stats = worker_.stats();
   stats.outbound_connections.fetch_add(1, std::memory_order_relaxed);
+  // Looked up per connection: the config may have changed since the listener opened.
+  const auto& config = worker_.config_snapshot();
   ConnectionRecord record;
   record.direction = "outbound";
   if (auto peer = SocketAddress::peer_of(fd.get())) record.src = *peer;
-  record.src_workload = source_->uid();
-  record.src_identity = source_->identity;
+  const Workload* source = config->table->find_by_uid(spec_.workload);
+  if (source == nullptr) {
+    record.error = fmt::format("workload {} is no longer in the workload table", spec_.workload);
+    reset_and_close(std::move(fd));
+    return worker_.log_refused(std::move(record));
+  }
+  record.src_workload = source->uid();
+  record.src_identity = source->identity;
 
   auto dst = original_destination(fd.get(), address(), spec_.destination);
   if (!dst) {
@@ -44,7 +76,7 @@ void OutboundListener::on_accept(UniqueFd fd) {
     return worker_.log_refused(std::move(record));
   }
   record.dst = *dst;
-  auto resolved = worker_.config().table->resolve(*dst, worker_.entropy());
+  auto resolved = config->table->resolve(*dst, worker_.entropy());
   if (!resolved) {
     record.error = resolved.error().message;
     reset_and_close(std::move(fd));
@@ -59,38 +91,24 @@ void OutboundListener::on_accept(UniqueFd fd) {
   record.dst_workload = d.workload->uid();
   record.dst_identity = d.workload->identity;
   record.hbone_address = d.workload->hbone_address;
-  if (credentials_ == nullptr || !credentials_->client) {
-    record.error = fmt::format("no certificate for source workload {}", source_->uid());
+  auto creds = config->credentials.find(source->uid());
+  if (creds == config->credentials.end() || !creds->second.client) {
+    record.error = fmt::format("no certificate for source workload {}", source->uid());
     reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
   auto* relay = worker_.adopt(
       std::make_unique<StreamRelay>(&worker_, std::move(record), worker_.loop(), std::move(fd)));
-  const Workload* target = d.workload;
-  SocketAddress address = d.address;
-  relay->reopen = [this, target, address](StreamRelay& r) { return open_stream(r, *target, address); };
-  if (!open_stream(*relay, *target, address)) {
-    relay->fail("could not open an HBONE stream to " + target->hbone_address.to_string());
+  StreamTarget target{config, source, &creds->second, d.workload, d.address};
+  Worker* worker = &worker_;
+  relay->reopen = [worker, target](StreamRelay& r) { return open_stream(*worker, target, r); };
+  if (!open_stream(worker_, target, *relay)) {
+    relay->fail("could not open an HBONE stream to " + target.target->hbone_address.to_string());
   }
 }
 
-bool OutboundListener::open_stream(StreamRelay& relay, const Workload& target,
-                                   const SocketAddress& address) {
-  HboneConnection* conn = worker_.pool().get(source_->identity, credentials_->client->get(),
-                                             target.hbone_address, target.identity);
-  if (conn == nullptr) return false;
-  std::vector<std::pair<std::string, std::string>> headers;
-  headers.emplace_back("forwarded", format_forwarded_for(relay.record().src.ip()));
-  headers.emplace_back("traceparent",
-                       traceparent(worker_.entropy(), worker_.entropy(), worker_.entropy()));
-  auto* stream = conn->open_stream(&relay, address.to_string(), std::move(headers));
-  if (stream == nullptr) return false;
-  relay.attach(conn, stream);
-  return true;
-}
-
 void OutboundListener::passthrough(UniqueFd fd, ConnectionRecord record, const SocketAddress& to) {
-  auto up = TcpSocket::open_stream_socket(to.family());
+  auto up = worker_.open_socket(spec_.workload, to.family());
   if (!up) {
     record.error = up.error().message;
     reset_and_close(std::move(fd));

@@ -18,13 +18,9 @@ class OutboundListener final : public ListenerHandler {
   OutboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
   void on_accept(UniqueFd fd) override;
   void passthrough(UniqueFd fd, ConnectionRecord record, const SocketAddress& to);
-  // Opens the CONNECT for relay on a pooled connection (also when retrying on a fresh one).
-  bool open_stream(StreamRelay& relay, const Workload& target, const SocketAddress& address);
 
   Worker& worker_;
   ListenerSpec spec_;
-  const Workload* source_ = nullptr;
-  const WorkloadCredentials* credentials_ = nullptr;
 };
 
 }  // namespace ambit::ztunnel

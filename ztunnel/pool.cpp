@@ -8,11 +8,13 @@
 
 namespace ambit::ztunnel {
 
-HbonePool::HbonePool(EventLoop& loop, std::chrono::milliseconds connect_timeout,
+HbonePool::HbonePool(EventLoop& loop, SocketOpener& opener,
+                     std::chrono::milliseconds connect_timeout,
                      std::chrono::milliseconds idle_timeout,
                      std::atomic<uint64_t>* opened_counter,
                      std::atomic<uint64_t>* open_gauge)
     : loop_(loop),
+      opener_(opener),
       connect_timeout_(connect_timeout),
       idle_timeout_(idle_timeout),
       opened_(opened_counter),
@@ -20,27 +22,25 @@ HbonePool::HbonePool(EventLoop& loop, std::chrono::milliseconds connect_timeout,
 
 HbonePool::~HbonePool() = default;
 
-HboneConnection* HbonePool::get(const Identity& source, SSL_CTX* client_tls,
-                                const SocketAddress& address, const Identity& peer) {
-  Key key{source, address, peer};
+HboneConnection* HbonePool::get(const Key& key, SSL_CTX* client_tls) {
   auto& list = by_key_[key];
   for (HboneConnection* c : list) {
     if (c->available()) return c;
   }
-  auto fd = TcpSocket::open_stream_socket(address.family());
+  auto fd = opener_.open_socket(key.source_workload, key.address.family());
   if (!fd) {
     SPDLOG_WARN("hbone pool: {}", fd.error().message);
     return nullptr;
   }
   auto conn = std::make_unique<HboneConnection>(loop_, std::move(*fd),
                                                 HboneConnection::Role::kClient, client_tls, this,
-                                                peer);
+                                                key.peer);
   HboneConnection* raw = conn.get();
   connections_.emplace(raw, std::make_pair(key, std::move(conn)));
   list.push_back(raw);
   opened_->fetch_add(1, std::memory_order_relaxed);
   open_->fetch_add(1, std::memory_order_relaxed);
-  raw->start_client(address, connect_timeout_);
+  raw->start_client(key.address, connect_timeout_);
   return raw;
 }
 

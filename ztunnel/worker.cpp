@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "ztunnel/inbound.h"
 #include "ztunnel/inbound_plaintext.h"
@@ -13,8 +17,13 @@ namespace ambit::ztunnel {
 Status ListenerHandler::open(Worker& worker, const ListenerSpec& spec) {
   Listener::Options options;
   options.transparent = spec.transparent;
-  auto listener = Listener::bind(worker.loop(), spec.address, options,
-                                 [this](UniqueFd fd) { on_accept(std::move(fd)); });
+  auto bind = [&] {
+    return Listener::bind(worker.loop(), spec.address, options,
+                          [this](UniqueFd fd) { on_accept(std::move(fd)); });
+  };
+  const auto& netns = worker.config().netns;
+  auto ns = netns.find(spec.workload);
+  auto listener = ns == netns.end() ? bind() : in_netns(*ns->second, bind);
   if (!listener) return listener.error();
   listener_ = std::move(*listener);
   listener_->start();
@@ -29,12 +38,11 @@ Worker::~Worker() {
   loop_.reset();
 }
 
-Status Worker::setup(const std::vector<ListenerSpec>& listeners,
-                     std::vector<SocketAddress>* bound) {
+Status Worker::setup() {
   auto loop = EventLoop::create();
   if (!loop) return loop.error();
   loop_ = std::move(*loop);
-  pool_ = std::make_unique<HbonePool>(*loop_, config_->connect_timeout,
+  pool_ = std::make_unique<HbonePool>(*loop_, *this, config_->connect_timeout,
                                       config_->pool_idle_timeout,
                                       &stats_->hbone_connections_opened,
                                       &stats_->hbone_connections_open);
@@ -43,7 +51,50 @@ Status Worker::setup(const std::vector<ListenerSpec>& listeners,
                                                 std::chrono::milliseconds(50),
                                                 std::chrono::milliseconds(10'000)));
   arm_idle_sweep();
-  for (const auto& spec : listeners) {
+  return {};
+}
+
+std::vector<Result<SocketAddress>> Worker::apply(std::shared_ptr<const EngineConfig> next,
+                                                 const std::vector<SocketAddress>* bind_at) {
+  config_ = std::move(next);
+  const auto& specs = config_->listeners;
+  // Pair each spec with the open listener it names (each open listener serves one spec: two
+  // specs may look alike when both ask for port 0). Unpaired listeners stop accepting now and
+  // are destroyed once idle; the connections they carry go on.
+  std::vector<OpenListener> open;
+  std::vector<ListenerHandler*> paired(specs.size(), nullptr);
+  for (auto& l : listeners_) {
+    size_t i = 0;
+    while (i < specs.size() && (paired[i] != nullptr || !specs[i].same_listener(l.spec))) ++i;
+    if (i < specs.size()) {
+      paired[i] = l.handler.get();
+      open.push_back(std::move(l));
+    } else {
+      l.handler->stop();
+      l.handler->close_idle();
+      retired_.push_back(std::move(l.handler));
+    }
+  }
+  listeners_ = std::move(open);
+  std::vector<Result<SocketAddress>> results;
+  results.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (paired[i] != nullptr) {
+      results.emplace_back(paired[i]->address());
+      continue;
+    }
+    if (draining_) {
+      results.emplace_back(Error{"draining: no new listeners"});
+      continue;
+    }
+    ListenerSpec spec = specs[i];
+    if (bind_at != nullptr) {
+      if ((*bind_at)[i].port() == 0) {
+        results.emplace_back(Error{"not bound on the first worker"});
+        continue;
+      }
+      spec.address = (*bind_at)[i];
+    }
     Result<std::unique_ptr<ListenerHandler>> handler = Error{};
     switch (spec.kind) {
       case ListenerKind::kOutbound:
@@ -56,11 +107,33 @@ Status Worker::setup(const std::vector<ListenerSpec>& listeners,
         handler = PlaintextInboundListener::create(*this, spec);
         break;
     }
-    if (!handler) return handler.error();
-    if (bound) bound->push_back((*handler)->address());
-    listeners_.push_back(std::move(*handler));
+    if (!handler) {
+      results.emplace_back(handler.error());
+      continue;
+    }
+    results.emplace_back((*handler)->address());
+    listeners_.push_back(OpenListener{specs[i], std::move(*handler)});
   }
-  return {};
+  return results;
+}
+
+int Worker::listener_fd(const ListenerSpec& spec) const {
+  for (const auto& l : listeners_) {
+    if (l.spec.same_listener(spec)) return l.handler->fd();
+  }
+  return -1;
+}
+
+Result<UniqueFd> Worker::open_socket(std::string_view workload_uid, int family) {
+  auto open = [family] { return TcpSocket::open_stream_socket(family); };
+  auto ns = config_->netns.find(workload_uid);
+  auto fd = ns == config_->netns.end() ? open() : in_netns(*ns->second, open);
+  if (!fd) return fd;
+  if (uint32_t mark = config_->socket_mark;
+      mark != 0 && setsockopt(fd->get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+    return Error::format("SO_MARK {:#x}: {}", mark, std::strerror(errno));
+  }
+  return fd;
 }
 
 void Worker::run() { loop_->run(); }
@@ -72,7 +145,7 @@ void Worker::drain(std::chrono::milliseconds deadline) {
 void Worker::begin_drain(std::chrono::milliseconds deadline) {
   if (draining_) return;
   draining_ = true;
-  for (auto& l : listeners_) l->stop();
+  for (auto& l : listeners_) l.handler->stop();
   if (!relays_.empty()) {
     SPDLOG_INFO("worker {}: draining {} connections (deadline {} ms)", index_, relays_.size(),
                 deadline.count());
@@ -100,7 +173,8 @@ void Worker::maybe_finish_drain() {
     drain_timer_armed_ = false;
   }
   pool_->close_all();
-  for (auto& l : listeners_) l->close_idle();
+  for (auto& l : listeners_) l.handler->close_idle();
+  for (auto& l : retired_) l->close_idle();
   loop_->exit();
 }
 
@@ -108,6 +182,7 @@ void Worker::arm_idle_sweep() { loop_->arm_timer(&idle_sweep_op_, &idle_sweep_in
 
 // Looks at byte counters, not per-packet timestamps: the data path pays nothing for this.
 void Worker::on_idle_sweep(int, uint32_t) {
+  std::erase_if(retired_, [](const auto& l) { return l->finished(); });
   auto now = std::chrono::steady_clock::now();
   std::vector<Relay*> idle;
   for (auto& [r, tracked] : relays_) {

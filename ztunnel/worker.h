@@ -1,5 +1,5 @@
 // One worker thread: its io_uring loop, its own listeners (SO_REUSEPORT), its own HBONE pool and
-// the relays it carries. Workers share only the immutable engine config and relaxed counters.
+// the relays it carries. Workers share only immutable config snapshots and relaxed counters.
 #pragma once
 
 #include <atomic>
@@ -35,12 +35,16 @@ class ListenerHandler {
  public:
   virtual ~ListenerHandler() = default;
   const SocketAddress& address() const { return listener_->address(); }
+  int fd() const { return listener_->fd(); }
   void stop() { listener_->stop(); }  // stop accepting
   // Drain finished: let go of idle transport connections.
   virtual void close_idle() {}
+  // Stopped, its socket closed, and nothing it owns still in use: it may be destroyed.
+  virtual bool finished() const { return listener_->closed(); }
 
  protected:
-  // Binds the spec's address (SO_REUSEPORT, IP_TRANSPARENT if asked) and starts accepting.
+  // Binds the spec's address (SO_REUSEPORT, IP_TRANSPARENT if asked) inside the workload's
+  // network namespace when it has one, and starts accepting.
   Status open(Worker& worker, const ListenerSpec& spec);
   virtual void on_accept(UniqueFd fd) = 0;
 
@@ -48,20 +52,32 @@ class ListenerHandler {
   std::unique_ptr<Listener> listener_;
 };
 
-class Worker final : public Relay::Owner {
+class Worker final : public Relay::Owner, public HbonePool::SocketOpener {
  public:
   Worker(unsigned index, std::shared_ptr<const EngineConfig> config, EngineStats* stats);
   ~Worker();
 
-  // Called on the worker thread before run(): creates the loop and binds every listener. Fills
-  // bound with the actual addresses (port 0 becomes the kernel's choice).
-  Status setup(const std::vector<ListenerSpec>& listeners, std::vector<SocketAddress>* bound);
+  // Called on the worker thread before run(): creates the loop and the pool.
+  Status setup();
   void run();
+  // On the worker thread: switch to `next`, stop the listeners it no longer has (connections
+  // they carry go on) and bind the ones it adds. Returns, per listener of `next`, its bound
+  // address or why it could not be bound; `bind_at` (same order) overrides the addresses, so
+  // every worker binds the port worker 0 got for a port 0.
+  std::vector<Result<SocketAddress>> apply(std::shared_ptr<const EngineConfig> next,
+                                           const std::vector<SocketAddress>* bind_at);
+  // The listening socket of `spec` on this worker, -1 if it has none. Worker thread only.
+  int listener_fd(const ListenerSpec& spec) const;
+  // A TCP socket for traffic of a local workload: made in the workload's network namespace
+  // (when it has one) and marked as the agent's own.
+  Result<UniqueFd> open_socket(std::string_view workload_uid, int family) override;
   // Thread-safe: stop accepting, let live connections finish up to the deadline, then exit.
   void drain(std::chrono::milliseconds deadline);
 
   EventLoop& loop() { return *loop_; }
   const EngineConfig& config() const { return *config_; }
+  // Relays that outlive a config swap keep the snapshot they point into alive with this.
+  const std::shared_ptr<const EngineConfig>& config_snapshot() const { return config_; }
   HbonePool& pool() { return *pool_; }
   EngineStats& stats() { return *stats_; }
   uint64_t entropy() { return rng_(); }
@@ -95,7 +111,13 @@ class Worker final : public Relay::Owner {
   EngineStats* stats_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<HbonePool> pool_;
-  std::vector<std::unique_ptr<ListenerHandler>> listeners_;
+  struct OpenListener {
+    ListenerSpec spec;
+    std::unique_ptr<ListenerHandler> handler;
+  };
+  std::vector<OpenListener> listeners_;
+  // Stopped listeners waiting for their last connection before they are destroyed.
+  std::vector<std::unique_ptr<ListenerHandler>> retired_;
   std::unordered_map<Relay*, TrackedRelay> relays_;
   std::mt19937_64 rng_;
   MemberCompletion<Worker, &Worker::on_drain_deadline> drain_op_{this};

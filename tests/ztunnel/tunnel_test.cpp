@@ -315,6 +315,82 @@ TEST(Tunnel, AuthorizedPrincipalIsAllowed) {
   EXPECT_EQ(round_trip(mesh.outbound(), "may I?"), "may I?");
 }
 
+// Sends msg on an open connection and reads the echo back.
+std::string echo_on(int fd, const std::string& msg) {
+  if (!testing::send_all(fd, msg.data(), msg.size())) return {};
+  std::string got;
+  char buf[256];
+  while (got.size() < msg.size()) {
+    ssize_t n = testing::recv_some(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+TEST(Tunnel, PolicyUpdateReachesNewConnectionsAndSparesLiveOnes) {
+  MeshOptions o;
+  o.workers = 2;
+  Mesh mesh(o);
+  auto live = testing::connect_to(mesh.outbound(), 5000);
+  ASSERT_TRUE(live.valid());
+  ASSERT_EQ(echo_on(live.get(), "before"), "before");
+
+  EngineConfig deny = *mesh.b().config();
+  deny.authorizer = std::make_shared<Authorizer>(
+      std::vector<AuthorizationPolicy>{allow_only("only-admin", "cluster.local/ns/default/sa/admin")});
+  auto report = mesh.b().update(deny);
+  EXPECT_EQ(report.failed(), 0u);
+  int err = 0;
+  EXPECT_EQ(round_trip(mesh.outbound(), "now denied", &err), "");
+  EXPECT_EQ(err, -ECONNRESET);
+  EXPECT_EQ(echo_on(live.get(), "still flowing"), "still flowing");
+
+  EngineConfig allow = *mesh.b().config();
+  allow.authorizer = std::make_shared<Authorizer>(std::vector<AuthorizationPolicy>{});
+  EXPECT_EQ(mesh.b().update(allow).failed(), 0u);
+  EXPECT_EQ(round_trip(mesh.outbound(), "allowed again"), "allowed again");
+}
+
+TEST(Tunnel, UpdateOpensNewListenersAndClosesDroppedOnes) {
+  MeshOptions o;
+  o.workers = 2;
+  Mesh mesh(o);
+  EngineConfig more = *mesh.a().config();
+  more.listeners.push_back({ListenerKind::kOutbound, *SocketAddress::parse("127.0.0.1:0"),
+                            "default/sleep", mesh.echo().address()});
+  auto report = mesh.a().update(more);
+  ASSERT_EQ(report.listeners.size(), 2u);
+  ASSERT_TRUE(report.listeners[1].ok()) << report.listeners[1].error().message;
+  SocketAddress added = *report.listeners[1];
+  EXPECT_NE(added.port(), 0);
+  EXPECT_EQ(mesh.a().listener_addresses()[0], mesh.outbound());
+  // Every worker serves it: several connections in a row all get through.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(round_trip(added, "via the new one"), "via the new one");
+
+  // A listener for a workload the table does not know is reported, and the rest applies.
+  EngineConfig bad = more;
+  bad.listeners.push_back({ListenerKind::kOutbound, *SocketAddress::parse("127.0.0.1:0"),
+                           "default/nobody", mesh.echo().address()});
+  auto bad_report = mesh.a().update(bad);
+  EXPECT_EQ(bad_report.failed(), 1u);
+  ASSERT_FALSE(bad_report.listeners[2].ok());
+  EXPECT_NE(bad_report.listeners[2].error().message.find("default/nobody"), std::string::npos);
+
+  EngineConfig fewer = *mesh.a().config();
+  fewer.listeners.resize(1);
+  EXPECT_EQ(mesh.a().update(fewer).failed(), 0u);
+  int err = 0;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto fd = testing::connect_to(added, 1000);
+    if (!fd.valid()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(testing::connect_to(added, 1000).valid());
+  EXPECT_EQ(round_trip(mesh.outbound(), "old one still works", &err), "old one still works");
+}
+
 TEST(Tunnel, ServerWithUnexpectedIdentityIsRefused) {
   MeshOptions o;
   o.expected_server = Identity("cluster.local", "default", "someone-else");
