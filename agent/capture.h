@@ -56,3 +56,12 @@ class Capture {
 };
 
 }  // namespace ambit::agent
+
+namespace ambit::agent {
+
+// mode: "ebpf", "iptables", or "auto" (eBPF when this kernel has every hook, else iptables).
+// The error says what is missing for the mode asked for.
+Result<std::unique_ptr<Capture>> create_capture(const std::string& mode,
+                                                const CaptureSettings& settings);
+
+}  // namespace ambit::agent

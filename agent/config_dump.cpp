@@ -20,7 +20,9 @@ json addresses(const std::vector<IpAddress>& ips) {
 
 }  // namespace
 
-std::string config_dump_json(const LocalConfig& local, const ztunnel::EngineConfig& engine) {
+std::string config_dump_json(const LocalConfig& local, const ztunnel::EngineConfig& engine,
+                             std::span<const Enrollment::PodStatus> pods,
+                             std::string_view capture_mode) {
   json dump;
   dump["node"] = engine.node;
   dump["trustDomain"] = local.trust_domain;
@@ -70,6 +72,11 @@ std::string config_dump_json(const LocalConfig& local, const ztunnel::EngineConf
     listeners.push_back(entry);
   }
   dump["listeners"] = listeners;
+  json enrolled = json::array();
+  for (const auto& p : pods) {
+    enrolled.push_back({{"uid", p.uid}, {"netns", p.netns}, {"state", p.state}});
+  }
+  dump["capture"] = {{"mode", std::string(capture_mode)}, {"pods", enrolled}};
   return dump.dump(2) + "\n";
 }
 

@@ -45,13 +45,21 @@ class ConfigReader {
   LocalConfig read(const YAML::Node& root) {
     YamlObject doc(root, std::make_shared<ConfigLocation>(ConfigLocation{config_.source, ""}), "",
                    {"node", "trustDomain", "trustBundle", "workloads", "services",
-                    "authorizationPolicies", "certificates", "listeners"});
+                    "authorizationPolicies", "certificates", "listeners", "namespaces",
+                    "certificateAuthority"});
     config_.node = doc.required("node").string();
     if (auto td = doc.optional("trustDomain")) {
       check_trust_domain(*td);
       config_.trust_domain = td->string();
     }
     config_.trust_bundle = doc.string_or("trustBundle", "");
+    if (auto ca = doc.optional("certificateAuthority")) {
+      auto o = ca->object({"certificate", "privateKey"});
+      config_.certificate_authority = CertificateAuthorityPaths{
+          o.required("certificate").string(), o.required("privateKey").string()};
+    }
+    // Namespaces first: whether a pod is in the mesh follows its namespace's labels.
+    for_each_item(doc, "namespaces", [&](const YamlValue& v, size_t) { read_namespace(v); });
     for_each_item(doc, "workloads", [&](const YamlValue& v, size_t) { read_workload(v); });
     for_each_item(doc, "services", [&](const YamlValue& v, size_t) { read_service(v); });
     for_each_item(doc, "authorizationPolicies",
@@ -62,10 +70,37 @@ class ConfigReader {
   }
 
  private:
+  void read_namespace(const YamlValue& item) {
+    auto o = item.item_object({"name", "labels"});
+    NamespaceConfig ns;
+    ns.name = o.required("name").kubernetes_name();
+    o.name_object(ns.name);
+    if (auto labels = o.optional("labels")) ns.labels = labels->string_map();
+    for (const auto& existing : config_.namespaces) {
+      if (existing.name == ns.name) item.fail(fmt::format("namespace {} is defined twice", ns.name));
+    }
+    config_.namespaces.push_back(std::move(ns));
+  }
+
+  // In a declared namespace, a pod is in the mesh when the namespace is enrolled
+  // (dataplane-mode=ambient) and the pod does not opt out (dataplane-mode=none); elsewhere it is
+  // in the mesh unless it says `mesh: false`.
+  bool in_mesh_by_labels(const Workload& w, bool default_value) const {
+    for (const auto& ns : config_.namespaces) {
+      if (ns.name != w.ns) continue;
+      for (const char* key : {"ambit.io/dataplane-mode", "istio.io/dataplane-mode"}) {
+        auto it = w.labels.find(key);
+        if (it != w.labels.end() && it->second == "none") return false;
+      }
+      return ns.ambient();
+    }
+    return default_value;
+  }
+
   void read_workload(const YamlValue& item) {
     auto o = item.item_object({"name", "namespace", "serviceAccount", "node", "addresses",
                                "hboneAddress", "labels", "peerAuthentication", "mesh",
-                               "certificate", "privateKey"});
+                               "certificate", "privateKey", "netns", "cgroup"});
     Workload w;
     w.name = o.required("name").kubernetes_name();
     w.ns = o.required("namespace").kubernetes_name();
@@ -83,7 +118,19 @@ class ConfigReader {
       if (!parsed) mode->fail(parsed.error().message);
       w.peer_auth = *parsed;
     }
-    w.mesh = o.boolean_or("mesh", true);
+    if (auto mesh = o.optional("mesh")) {
+      w.mesh = mesh->boolean();
+    } else {
+      w.mesh = in_mesh_by_labels(w, true);
+    }
+    auto netns = o.optional("netns");
+    auto cgroup = o.optional("cgroup");
+    if (netns && !cgroup) o.fail_field("cgroup", "required when netns is set (in-pod capture needs both)");
+    if (cgroup && !netns) o.fail_field("netns", "required when cgroup is set (in-pod capture needs both)");
+    if (netns) {
+      check_hosted_here(*netns, w, config_.node);
+      config_.sandboxes[w.uid()] = SandboxPaths{netns->string(), cgroup->string()};
+    }
     if (auto hbone = o.optional("hboneAddress")) {
       w.hbone_address = hbone->socket_address();
     } else if (w.mesh) {
@@ -220,6 +267,14 @@ std::string resolve_against(const std::filesystem::path& base, const std::string
 
 }  // namespace
 
+bool NamespaceConfig::ambient() const {
+  for (const char* key : {"ambit.io/dataplane-mode", "istio.io/dataplane-mode"}) {
+    auto it = labels.find(key);
+    if (it != labels.end() && it->second == "ambient") return true;
+  }
+  return false;
+}
+
 std::string_view to_string(ListenerKind kind) {
   switch (kind) {
     case ListenerKind::kOutbound:
@@ -256,6 +311,10 @@ Result<LocalConfig> load_local_config(const std::string& path) {
   if (!config) return config;
   auto base = std::filesystem::path(path).parent_path();
   config->trust_bundle = resolve_against(base, config->trust_bundle);
+  if (auto& ca = config->certificate_authority) {
+    ca->certificate = resolve_against(base, ca->certificate);
+    ca->private_key = resolve_against(base, ca->private_key);
+  }
   for (auto& c : config->certificates) {
     c.certificate = resolve_against(base, c.certificate);
     c.private_key = resolve_against(base, c.private_key);

@@ -4,6 +4,7 @@
 // documented in docs/local-config.md.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,25 @@ struct CertificatePaths {
   std::string certificate, private_key;
 };
 
+struct NamespaceConfig {
+  std::string name;
+  ztunnel::Labels labels;
+  // ambit.io/dataplane-mode=ambient (or Istio's istio.io/dataplane-mode=ambient).
+  bool ambient() const;
+};
+
+// Where a pod on this node lives: what in-pod capture needs.
+struct SandboxPaths {
+  std::string netns;   // nsfs file of the pod's network namespace
+  std::string cgroup;  // its cgroup v2 directory
+};
+
+// A CA the agent signs its own pods' certificates with in standalone mode, until the
+// controller's CA does it.
+struct CertificateAuthorityPaths {
+  std::string certificate, private_key;
+};
+
 struct LocalConfig {
   std::string node;
   std::string trust_domain = "cluster.local";
@@ -50,6 +70,9 @@ struct LocalConfig {
   std::vector<AuthorizationPolicy> policies;
   std::vector<CertificatePaths> certificates;
   std::vector<ListenerConfig> listeners;
+  std::vector<NamespaceConfig> namespaces;
+  std::map<std::string, SandboxPaths> sandboxes;  // by workload uid
+  std::optional<CertificateAuthorityPaths> certificate_authority;
   std::string source;  // the file it came from, for error messages
 };
 

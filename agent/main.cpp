@@ -1,18 +1,92 @@
-// ambit-agent: the node agent. For now it runs the ztunnel engine from a local configuration
-// file; the controller replaces the file in a later step.
+// ambit-agent: the node agent. Runs the ztunnel engine, enrolls this node's pods in the mesh
+// (listeners inside each pod's netns, eBPF or iptables capture), and follows changes to its
+// configuration file. The controller replaces the file in a later step.
 #include <CLI/CLI.hpp>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <mutex>
 
 #include "agent/admin_server.h"
+#include "agent/capabilities.h"
+#include "agent/capture.h"
 #include "agent/config_dump.h"
 #include "agent/engine_setup.h"
+#include "agent/enrollment.h"
 #include "agent/local_config.h"
 #include "core/log.h"
 #include "ztunnel/engine.h"
 #include "ztunnel/metrics.h"
+
+namespace {
+
+using namespace ambit;
+using namespace ambit::agent;
+
+// Removes every trace of capture this node has (both modes), for `--uninstall`.
+int uninstall(const CaptureSettings& settings) {
+  int status = 0;
+  for (const char* mode : {"ebpf", "iptables"}) {
+    auto capture = create_capture(mode, settings);
+    if (!capture) {
+      spdlog::info("uninstall: {} capture not available here ({}); nothing to remove", mode,
+                   capture.error().message);
+      continue;
+    }
+    size_t pods = (*capture)->enrolled().size();
+    if (auto ok = (*capture)->uninstall(); !ok) {
+      spdlog::error("uninstall: {}: {}", mode, ok.error().message);
+      status = 1;
+    } else {
+      spdlog::info("uninstall: {} capture removed ({} pods released)", mode, pods);
+    }
+  }
+  return status;
+}
+
+// Watches the directory of the configuration file: editors and `mv` replace files, which a
+// watch on the file itself would miss.
+class ConfigWatch {
+ public:
+  explicit ConfigWatch(const std::string& path)
+      : name_(std::filesystem::path(path).filename().string()) {
+    fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    auto dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    if (fd_.valid() && inotify_add_watch(fd_.get(), dir.c_str(),
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+      spdlog::warn("cannot watch {}: {}; changes are picked up by the periodic resync",
+                   dir.string(), std::strerror(errno));
+      fd_.reset();
+    }
+  }
+  int fd() const { return fd_.get(); }
+  // Drains pending events; true if one was about the configuration file.
+  bool changed() {
+    bool hit = false;
+    alignas(inotify_event) char buf[4096];
+    ssize_t n;
+    while ((n = read(fd_.get(), buf, sizeof(buf))) > 0) {
+      for (char* p = buf; p < buf + n;) {
+        auto* e = reinterpret_cast<inotify_event*>(p);
+        if (e->len > 0 && name_ == e->name) hit = true;
+        p += sizeof(inotify_event) + e->len;
+      }
+    }
+    return hit;
+  }
+
+ private:
+  std::string name_;
+  UniqueFd fd_;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ambit-agent: node agent of the ambit mesh"};
@@ -20,37 +94,69 @@ int main(int argc, char** argv) {
   unsigned workers = 0;
   std::string log_level = "info";
   unsigned drain_ms = 10'000;
-  app.add_option("-c,--config", config_path, "local configuration file (YAML)")->required();
+  std::string capture_mode = "auto";
+  CaptureSettings settings;
+  bool uninstall_only = false;
+  unsigned resync_ms = 10'000;
+  app.add_option("-c,--config", config_path, "configuration file (YAML), watched for changes");
   app.add_option("-w,--workers", workers, "worker threads (0 = one per core)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   app.add_option("--drain-timeout-ms", drain_ms,
                  "on SIGTERM, how long live connections may take to finish");
+  app.add_option("--capture", capture_mode,
+                 "auto|ebpf|iptables|none: how pods' traffic reaches the agent (auto: eBPF when "
+                 "the kernel has the hooks, else iptables; none when no pod is in the config)");
+  app.add_option("--state-dir", settings.state_dir,
+                 "where capture state is pinned/recorded (bpffs), found again after a restart");
+  app.add_option("--resync-ms", resync_ms, "re-apply the configuration this often (retries, certificate renewal)");
+  app.add_flag("--uninstall", uninstall_only,
+               "remove every program, pin, rule and record of capture from this node, then exit");
   std::string admin, metrics, readiness;
   app.add_option("--admin", admin, "admin endpoint ip:port (config_dump, metrics, ready); keep it on localhost");
   app.add_option("--metrics", metrics, "Prometheus endpoint ip:port (/metrics), e.g. 0.0.0.0:15020");
   app.add_option("--readiness", readiness, "readiness endpoint ip:port (/healthz/ready), e.g. 0.0.0.0:15021");
   CLI11_PARSE(app, argc, argv);
-  ambit::init_logging(log_level);
+  init_logging(log_level);
+  signal(SIGPIPE, SIG_IGN);
 
-  auto config = ambit::agent::load_local_config(config_path);
+  if (uninstall_only) return uninstall(settings);
+  if (config_path.empty()) {
+    spdlog::error("--config is required (or --uninstall)");
+    return 1;
+  }
+  auto config = load_local_config(config_path);
   if (!config) {
     spdlog::error("{}", config.error().message);
     return 1;
   }
-  auto engine_config = ambit::agent::engine_config_from(*config);
+  auto engine_config = engine_config_from(*config);
   if (!engine_config) {
     spdlog::error("{}: {}", config_path, engine_config.error().message);
     return 1;
   }
   engine_config->workers = workers;
-  size_t workloads = engine_config->table->workload_count();
-  std::string dump = ambit::agent::config_dump_json(*config, *engine_config);
 
-  ambit::agent::AdminServer::Endpoints endpoints;
+  std::unique_ptr<Capture> capture;
+  if (capture_mode == "auto" && config->sandboxes.empty()) capture_mode = "none";
+  if (capture_mode != "none") {
+    auto created = create_capture(capture_mode, settings);
+    if (!created) {
+      spdlog::error("capture mode {}: {}", capture_mode, created.error().message);
+      return 1;
+    }
+    capture = std::move(*created);
+  }
+  std::string mode = capture ? std::string(capture->mode()) : "none";
+  if (auto missing = missing_capabilities(capabilities_needed(mode)); !missing.empty()) {
+    for (const auto& m : missing) spdlog::error("missing capability {}", m);
+    return 1;
+  }
+
+  AdminServer::Endpoints endpoints;
   for (auto [text, slot] : {std::pair{&admin, &endpoints.admin}, std::pair{&metrics, &endpoints.metrics},
                             std::pair{&readiness, &endpoints.readiness}}) {
     if (text->empty()) continue;
-    auto address = ambit::SocketAddress::parse(*text);
+    auto address = SocketAddress::parse(*text);
     if (!address) {
       spdlog::error("endpoint address: {}", address.error().message);
       return 1;
@@ -58,43 +164,99 @@ int main(int argc, char** argv) {
     *slot = *address;
   }
 
-  // Signals are taken synchronously below; the workers never see them.
+  // Signals are read from a signalfd in the loop below; the workers never see them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
 
-  auto engine = ambit::ztunnel::Engine::start(std::move(*engine_config));
+  auto engine = ztunnel::Engine::start(std::move(*engine_config));
   if (!engine) {
     spdlog::error("{}", engine.error().message);
     return 1;
   }
-  ambit::ztunnel::Engine* running = engine->get();
+  ztunnel::Engine* running = engine->get();
+  Enrollment enrollment(*running, std::move(capture), Enrollment::Options{settings});
+  if (auto ok = enrollment.apply(*config); !ok) {
+    spdlog::error("{}: {}", config_path, ok.error().message);
+    return 1;
+  }
+
+  std::mutex dump_mutex;
+  std::string dump;
+  std::atomic<uint64_t> rejected{0};
+  auto refresh_dump = [&] {
+    auto pods = enrollment.status();
+    std::string text = config_dump_json(*config, *running->config(), pods, enrollment.capture_mode());
+    std::lock_guard lock(dump_mutex);
+    dump = std::move(text);
+  };
+  refresh_dump();
+
   std::atomic<bool> serving{true};  // readiness turns false as soon as draining starts
-  auto admin_server = ambit::agent::AdminServer::start(
-      endpoints, {[running] { return ambit::ztunnel::render_prometheus(running->stats()); },
-                  [dump] { return dump; }, [&serving] { return serving.load(); }});
+  auto admin_server = AdminServer::start(
+      endpoints,
+      {[running, &rejected] {
+         return ztunnel::render_prometheus(running->stats()) +
+                "# HELP ambit_config_rejected_total Configuration changes refused (the last good one stayed in force).\n"
+                "# TYPE ambit_config_rejected_total counter\n"
+                "ambit_config_rejected_total " + std::to_string(rejected.load()) + "\n";
+       },
+       [&] {
+         std::lock_guard lock(dump_mutex);
+         return dump;
+       },
+       [&serving] { return serving.load(); }});
   if (!admin_server) {
     spdlog::error("{}", admin_server.error().message);
     return 1;
   }
   std::string addresses;
-  for (const auto& a : (*engine)->listener_addresses()) {
+  for (const auto& a : running->listener_addresses()) {
     addresses += (addresses.empty() ? "" : " ") + a.to_string();
   }
   for (const auto& a : (*admin_server)->addresses()) addresses += " http://" + a.to_string();
-  spdlog::info("ready node={} workers={} workloads={} listeners=[{}]", config->node,
-               (*engine)->worker_count(), workloads, addresses);
+  spdlog::info("ready node={} workers={} workloads={} capture={} listeners=[{}]", config->node,
+               running->worker_count(), running->config()->table->workload_count(),
+               enrollment.capture_mode(), addresses);
 
+  ConfigWatch watch(config_path);
+  auto next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sig == 0) {
+    pollfd fds[2] = {{signal_fd.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_resync - std::chrono::steady_clock::now());
+    int n = poll(fds, watch.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, wait.count())));
+    if (n < 0 && errno != EINTR) break;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) sig = static_cast<int>(info.ssi_signo);
+      continue;
+    }
+    bool changed = watch.fd() >= 0 && (fds[1].revents & POLLIN) && watch.changed();
+    bool resync = std::chrono::steady_clock::now() >= next_resync;
+    if (!changed && !resync) continue;
+    next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
+    auto reloaded = load_local_config(config_path);
+    Status applied = reloaded ? enrollment.apply(*reloaded) : Status(reloaded.error());
+    if (!applied) {
+      if (changed) rejected.fetch_add(1);
+      spdlog::error("configuration rejected, the last good one stays in force: {}",
+                    applied.error().message);
+      continue;
+    }
+    if (changed) spdlog::info("configuration {} applied", config_path);
+    *config = std::move(*reloaded);
+    refresh_dump();
+  }
   serving = false;
   spdlog::info("received signal {}: draining (deadline {} ms)", sig, drain_ms);
-  (*engine)->drain(std::chrono::milliseconds(drain_ms));
+  running->drain(std::chrono::milliseconds(drain_ms));
   admin_server->reset();
-  const auto& s = (*engine)->stats();
+  const auto& s = running->stats();
   spdlog::info("stopped: outbound={} inbound={} refused={} bytes_sent={} bytes_received={}",
                s.outbound_connections.load(), s.inbound_connections.load(),
                s.refused_connections.load(), s.bytes_sent.load(), s.bytes_received.load());

@@ -1,0 +1,74 @@
+// Enrollment: which of this node's pods are in the mesh, and making it so. From the agent's
+// view (namespaces, pods, policies) it decides the enrolled pods — on this node, in a namespace
+// labelled ambit.io/dataplane-mode=ambient, not opted out, with a known sandbox — opens each
+// one's listeners inside its network namespace through the engine, then turns its capture on.
+// Pods that leave are released in the opposite order: capture off first, then listeners.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/capture.h"
+#include "agent/local_ca.h"
+#include "agent/local_config.h"
+#include "ztunnel/engine.h"
+
+namespace ambit::agent {
+
+class Enrollment {
+ public:
+  struct Options {
+    CaptureSettings capture;
+    std::chrono::seconds certificate_ttl{24 * 3600};
+  };
+
+  // capture may be null: listeners are opened in the pods but nothing steers traffic to them.
+  Enrollment(ztunnel::Engine& engine, std::unique_ptr<Capture> capture, Options options);
+
+  // One reconciliation pass. A view the engine cannot run (bad policy, unreadable certificate,
+  // conflicting addresses) is refused whole and the previous one stays in force. Problems of a
+  // single pod (its netns is gone, a listener cannot bind) leave that pod out and are reported
+  // in status(); the next pass tries again.
+  Status apply(const LocalConfig& config);
+
+  // Turns capture off for every pod this or an earlier run enrolled (for --uninstall).
+  Status release_all();
+
+  struct PodStatus {
+    std::string uid;
+    std::string netns;
+    std::string state;  // "enrolled" or why not
+  };
+  std::vector<PodStatus> status() const;
+  std::string_view capture_mode() const;
+
+ private:
+  struct Pod {
+    PodSandbox sandbox;
+    std::shared_ptr<const NetnsHandle> netns;
+    std::optional<WorkloadCertificate> certificate;  // issued by the local CA
+  };
+
+  Result<ztunnel::WorkloadCredentials> credentials_for(Pod& pod, const Identity& identity,
+                                                      const TrustBundle& bundle);
+  void release(const std::string& uid);
+
+  ztunnel::Engine& engine_;
+  std::unique_ptr<Capture> capture_;
+  Options options_;
+  std::map<std::string, Pod> pods_;  // sandboxes opened so far, by uid
+  // Pods whose capture is on, with the sandbox it was turned on for. Starts with what an
+  // earlier run left (sandbox unknown), so the first pass refreshes or releases those.
+  std::map<std::string, std::optional<PodSandbox>> captured_;
+  std::optional<CertificateAuthorityPaths> ca_paths_;
+  std::optional<LocalCertificateAuthority> ca_;
+  mutable std::mutex status_mutex_;
+  std::vector<PodStatus> status_;
+};
+
+}  // namespace ambit::agent
