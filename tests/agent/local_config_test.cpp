@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iterator>
 #include <ostream>
@@ -386,11 +387,61 @@ INSTANTIATE_TEST_SUITE_P(
                   with_base("authorizationPolicies:\n- name: p\n  namespace: default\n  rules:\n"
                             "  - when: [{key: source.ip}]\n"),
                   "field rules[0].when[0]: a condition needs values or notValues"},
+        BadConfig{"NetnsWithoutCgroup",
+                  "node: a\nworkloads:\n- {name: w, namespace: default, addresses: [10.0.0.1], "
+                  "netns: /run/netns/w}\n",
+                  "field cgroup: required when netns is set"},
+        BadConfig{"SandboxOnAnotherNode",
+                  "node: a\nworkloads:\n- {name: w, namespace: default, node: elsewhere, "
+                  "addresses: [10.0.0.1], netns: /n, cgroup: /c}\n",
+                  "runs on node 'elsewhere'"},
+        BadConfig{"DuplicateNamespace",
+                  with_base("namespaces:\n- {name: a}\n- {name: a}\n"),
+                  "namespaces[1]: namespace a is defined twice"},
+        BadConfig{"CertificateAuthorityWithoutKey",
+                  with_base("certificateAuthority: {certificate: ca.pem}\n"),
+                  "field certificateAuthority.privateKey: required"},
         BadConfig{"DuplicatePolicy",
                   with_base("authorizationPolicies:\n- {name: p, namespace: default}\n"
                             "- {name: p, namespace: default}\n"),
                   "authorizationPolicies[1]: authorization policy default/p is defined twice"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(LocalConfig, EnrollmentFollowsNamespaceLabelsAndPodOptOut) {
+  auto config = parse_local_config(R"(
+node: node-a
+namespaces:
+- {name: shop, labels: {ambit.io/dataplane-mode: ambient}}
+- {name: legacy-istio, labels: {istio.io/dataplane-mode: ambient}}
+- {name: plain}
+workloads:
+- {name: web, namespace: shop, node: node-a, addresses: [10.244.0.10],
+   netns: /run/netns/web, cgroup: /sys/fs/cgroup/unified/web}
+- {name: batch, namespace: shop, node: node-a, addresses: [10.244.0.11],
+   labels: {ambit.io/dataplane-mode: none}}
+- {name: api, namespace: legacy-istio, addresses: [10.244.0.12]}
+- {name: db, namespace: plain, addresses: [10.244.0.13]}
+- {name: other, namespace: undeclared, addresses: [10.244.0.14]}
+)",
+                                   "demo.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  std::map<std::string, bool> mesh;
+  for (const auto& w : config->workloads) mesh[w.uid()] = w.mesh;
+  EXPECT_TRUE(mesh["shop/web"]);
+  EXPECT_FALSE(mesh["shop/batch"]) << "the pod opted out";
+  EXPECT_TRUE(mesh["legacy-istio/api"]) << "Istio's label is accepted";
+  EXPECT_FALSE(mesh["plain/db"]) << "namespace without the label";
+  EXPECT_TRUE(mesh["undeclared/other"]) << "no namespace object: the explicit/default mesh flag";
+  ASSERT_EQ(config->sandboxes.size(), 1u);
+  EXPECT_EQ(config->sandboxes.at("shop/web").netns, "/run/netns/web");
+  EXPECT_EQ(config->sandboxes.at("shop/web").cgroup, "/sys/fs/cgroup/unified/web");
+  // Not in the mesh: no HBONE address, so peers reach it in plaintext.
+  for (const auto& w : config->workloads) {
+    if (w.uid() == "plain/db") {
+      EXPECT_EQ(w.hbone_address.port(), 0);
+    }
+  }
+}
 
 TEST(LocalConfig, L4ConditionsAreTyped) {
   auto config = parse_local_config(with_base(R"(authorizationPolicies:
