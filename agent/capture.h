@@ -30,9 +30,11 @@ struct CaptureSettings {
   uint16_t hbone_port = 15008;
   // SO_MARK of the agent's own sockets: never captured.
   uint32_t agent_mark = 0x539;
-  // Where a mode keeps what it installed (BPF pins, records of enrolled pods), so a restarted
-  // agent finds it and `--uninstall` removes it.
-  std::string state_dir = "/sys/fs/bpf/ambit";
+  // Where a mode records what it installed (enrolled pods), so a restarted agent finds it and
+  // `--uninstall` removes it. A normal directory (tmpfs): records are plain files.
+  std::string state_dir = "/run/ambit";
+  // Where the eBPF mode pins its programs, maps and links (a bpffs directory).
+  std::string bpf_pin_dir = "/sys/fs/bpf/ambit";
 };
 
 class Capture {

@@ -107,7 +107,9 @@ int main(int argc, char** argv) {
                  "auto|ebpf|iptables|none: how pods' traffic reaches the agent (auto: eBPF when "
                  "the kernel has the hooks, else iptables; none when no pod is in the config)");
   app.add_option("--state-dir", settings.state_dir,
-                 "where capture state is pinned/recorded (bpffs), found again after a restart");
+                 "where enrolled pods are recorded, found again after a restart");
+  app.add_option("--bpf-pin-dir", settings.bpf_pin_dir,
+                 "where the eBPF capture pins its programs, maps and links (bpffs)");
   app.add_option("--resync-ms", resync_ms, "re-apply the configuration this often (retries, certificate renewal)");
   app.add_flag("--uninstall", uninstall_only,
                "remove every program, pin, rule and record of capture from this node, then exit");
