@@ -128,7 +128,8 @@ class ConfigReader {
     if (netns && !cgroup) o.fail_field("cgroup", "required when netns is set (in-pod capture needs both)");
     if (cgroup && !netns) o.fail_field("netns", "required when cgroup is set (in-pod capture needs both)");
     if (netns) {
-      check_hosted_here(*netns, w, config_.node);
+      // Kept for pods of other nodes too (one file can serve every node); only the pod's
+      // own node uses it.
       config_.sandboxes[w.uid()] = SandboxPaths{netns->string(), cgroup->string()};
     }
     if (auto hbone = o.optional("hboneAddress")) {

@@ -391,10 +391,6 @@ INSTANTIATE_TEST_SUITE_P(
                   "node: a\nworkloads:\n- {name: w, namespace: default, addresses: [10.0.0.1], "
                   "netns: /run/netns/w}\n",
                   "field cgroup: required when netns is set"},
-        BadConfig{"SandboxOnAnotherNode",
-                  "node: a\nworkloads:\n- {name: w, namespace: default, node: elsewhere, "
-                  "addresses: [10.0.0.1], netns: /n, cgroup: /c}\n",
-                  "runs on node 'elsewhere'"},
         BadConfig{"DuplicateNamespace",
                   with_base("namespaces:\n- {name: a}\n- {name: a}\n"),
                   "namespaces[1]: namespace a is defined twice"},
@@ -432,7 +428,7 @@ workloads:
   EXPECT_TRUE(mesh["legacy-istio/api"]) << "Istio's label is accepted";
   EXPECT_FALSE(mesh["plain/db"]) << "namespace without the label";
   EXPECT_TRUE(mesh["undeclared/other"]) << "no namespace object: the explicit/default mesh flag";
-  ASSERT_EQ(config->sandboxes.size(), 1u);
+  ASSERT_EQ(config->sandboxes.size(), 1u);  // only pods that declare where they live
   EXPECT_EQ(config->sandboxes.at("shop/web").netns, "/run/netns/web");
   EXPECT_EQ(config->sandboxes.at("shop/web").cgroup, "/sys/fs/cgroup/unified/web");
   // Not in the mesh: no HBONE address, so peers reach it in plaintext.
