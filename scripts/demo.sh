@@ -1,152 +1,192 @@
 #!/usr/bin/env bash
-# The main job: two ambit engines ("node-a" and "node-b", on loopback addresses) carry real
-# traffic over HBONE (HTTP/2 CONNECT over mTLS), then print what happened.
+# The main job: a two-node mesh in network namespaces on this machine. Each node runs
+# ambit-agent; pods are namespaces with their own cgroup. The demo enrolls namespace "shop" by
+# labelling it ambit.io/dataplane-mode=ambient, sends traffic from processes inside the pods,
+# and prints what happened: capture, identities on both sides (access logs), bytes, what a
+# packet capture on the node-to-node link saw. Everything is torn down at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 ./scripts/install-deps.sh
-echo "== building ambit-agent (release)"
+echo "== building ambit-agent, ambit-netlab, ambit-probe (release)"
 cmake --preset release >/dev/null
-cmake --build build/release -j"${JOBS:-2}" --target ambit-agent >/dev/null
+cmake --build build/release -j"${JOBS:-2}" --target ambit-agent ambit-netlab ambit-probe >/dev/null
+if [[ $(id -u) -ne 0 ]]; then
+  echo "demo: needs root (network namespaces, cgroups, BPF)" >&2
+  exit 1
+fi
 
+bin=$repo/build/release
+netlab=$bin/tests/e2e/ambit-netlab
+probe=$bin/tests/e2e/ambit-probe
+agent=$bin/agent/ambit-agent
+cluster=demo$$
 work=$(mktemp -d /tmp/ambit-demo.XXXXXX)
+capture=${CAPTURE:-auto}
 pids=()
+
+state_args() { echo "--state-dir /run/ambit-demo/$cluster-$1 --bpf-pin-dir /sys/fs/bpf/ambit-demo-$cluster-$1"; }
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for n in node1 node2; do
+    # shellcheck disable=SC2046
+    "$netlab" exec "$cluster" "$n" -- "$agent" --uninstall $(state_args "$n") >/dev/null 2>&1 || true
+  done
+  "$netlab" down "$cluster" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-./scripts/gen-certs.sh "$work/certs" sleep=default/sleep intruder=default/intruder echo=default/echo
+echo "== cluster: 2 nodes, pods as network namespaces (nothing touches this machine's network)"
+"$netlab" up "$cluster" --nodes 2 \
+  --pods "node1:shop/sleep,node1:shop/web,node2:shop/api,node2:legacy/old" >"$work/cluster.json"
+python3 - "$work/cluster.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for n in d["nodes"]:
+    pods = [f"{p['ns']}/{p['name']} {p['ip']}" for p in d["pods"] if p["node"] == n["name"]]
+    print(f"  {n['name']} {n['ip']}: " + ", ".join(pods))
+PY
+ip_of() { python3 -c "import json,sys; print(next(p['ip'] for p in json.load(open('$work/cluster.json'))['pods'] if p['name']=='$1'))"; }
+./scripts/gen-certs.sh "$work" >/dev/null
 
-workloads() {  # $1 = the node whose certificates are listed
-  local a_certs="" b_certs=""
-  if [[ $1 == node-a ]]; then
-    a_certs=1
-  else
-    b_certs=1
-  fi
-  cat <<YAML
-workloads:
-- name: sleep
-  namespace: default
-  serviceAccount: sleep
-  node: node-a
-  addresses: [127.0.0.11]
-  hboneAddress: 127.0.0.1:15008
-  labels: {app: sleep}
-${a_certs:+  certificate: certs/sleep.pem
-  privateKey: certs/sleep.key}
-- name: intruder
-  namespace: default
-  serviceAccount: intruder
-  node: node-a
-  addresses: [127.0.0.12]
-  hboneAddress: 127.0.0.1:15008
-  labels: {app: intruder}
-${a_certs:+  certificate: certs/intruder.pem
-  privateKey: certs/intruder.key}
-- name: echo
-  namespace: default
-  serviceAccount: echo
-  node: node-b
-  addresses: [127.0.0.21]
-  hboneAddress: 127.0.0.2:15008
-  labels: {app: echo}
-  peerAuthentication: STRICT
-${b_certs:+  certificate: certs/echo.pem
-  privateKey: certs/echo.key}
-services:
-- name: echo
-  namespace: default
-  addresses: [10.96.0.10]
-  ports: [{port: 80, targetPort: 8080}]
-  selector: {app: echo}
-YAML
-}
-
-{
-  echo "node: node-a"
-  echo "trustBundle: certs/root.pem"
-  workloads node-a
-  cat <<'YAML'
-listeners:
-- {kind: outbound, address: "127.0.0.1:15001", workload: default/sleep, destination: "10.96.0.10:80"}
-- {kind: outbound, address: "127.0.0.1:16001", workload: default/intruder, destination: "10.96.0.10:80"}
-YAML
-} > "$work/node-a.yaml"
-{
-  echo "node: node-b"
-  echo "trustBundle: certs/root.pem"
-  workloads node-b
-  cat <<'YAML'
+# One view of the cluster per node; $1 = node, $2 = labels of namespace shop.
+write_config() {
+  python3 - "$work/cluster.json" "$1" "$2" >"$work/$1.yaml.tmp" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+node, shop_labels = sys.argv[2], sys.argv[3]
+print(f"node: {node}")
+print("certificateAuthority: {certificate: root.pem, privateKey: root.key}")
+print("namespaces:")
+print(f"- {{name: shop, labels: {{{shop_labels}}}}}")
+print("- {name: legacy}")
+print("workloads:")
+for p in d["pods"]:
+    strict = ", peerAuthentication: STRICT" if p["name"] == "api" else ""
+    print(f"- {{name: {p['name']}, namespace: {p['ns']}, serviceAccount: {p['name']}, "
+          f"node: {p['node']}, addresses: [{p['ip']}], labels: {{app: {p['name']}}}, "
+          f"netns: {p['netns_path']}, cgroup: {p['cgroup_path']}{strict}}}")
+print("""services:
+- {name: api, namespace: shop, addresses: [10.96.0.20], ports: [{port: 80, targetPort: 8080}], selector: {app: api}}
 authorizationPolicies:
-- name: echo-allow-sleep
-  namespace: default
-  selector: {matchLabels: {app: echo}}
+- name: api-allow-sleep
+  namespace: shop
+  selector: {matchLabels: {app: api}}
   action: ALLOW
   rules:
-  - from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"]}}]
-listeners:
-- {kind: inbound, address: "127.0.0.2:15008", workload: default/echo}
-- {kind: inboundPlaintext, address: "127.0.0.2:15006", workload: default/echo, destination: "127.0.0.21:8080"}
-YAML
-} > "$work/node-b.yaml"
+  - from: [{source: {principals: ["cluster.local/ns/shop/sa/sleep"]}}]""")
+PY
+  mv "$work/$1.yaml.tmp" "$work/$1.yaml"
+}
+for n in node1 node2; do write_config "$n" ""; done
 
-wait_port() {  # bounded: 10 s
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+echo "== agents (capture: $capture)"
+for n in node1 node2; do
+  # shellcheck disable=SC2046
+  "$netlab" exec "$cluster" "$n" -- "$agent" --config "$work/$n.yaml" --workers 1 \
+    --capture "$capture" --resync-ms 1000 $(state_args "$n") >"$work/$n.log" 2>&1 &
+  pids+=($!)
+done
+for p in web api old; do
+  "$netlab" exec "$cluster" "$p" -- "$probe" serve --port 8080 --echo >/dev/null 2>&1 &
+  pids+=($!)
+done
+sleep 0.5
+
+wait_log() {  # $1 node, $2 text; bounded: 15 s
+  for _ in $(seq 150); do
+    grep -q "$2" "$work/$1.log" && return 0
     sleep 0.1
   done
-  echo "timed out waiting for $1:$2" >&2
+  echo "timed out waiting for '$2' in $1's log:" >&2
+  tail -5 "$work/$1.log" >&2
   return 1
 }
+wait_log node1 "ready node=node1"
+wait_log node2 "ready node=node2"
 
-python3 scripts/demo/traffic.py serve 127.0.0.21:8080 >"$work/echo.log" 2>&1 &
-pids+=($!)
-build/release/agent/ambit-agent --config "$work/node-b.yaml" --workers 1 \
-  --admin 127.0.0.2:15000 --metrics 127.0.0.2:15020 --readiness 127.0.0.2:15021 >"$work/node-b.log" 2>&1 &
-pids+=($!)
-build/release/agent/ambit-agent --config "$work/node-a.yaml" --workers 1 \
-  --admin 127.0.0.1:15000 --metrics 127.0.0.1:15020 --readiness 127.0.0.1:15021 >"$work/node-a.log" 2>&1 &
-pids+=($!)
-wait_port 127.0.0.21 8080
-wait_port 127.0.0.2 15008
-wait_port 127.0.0.1 15001
-wait_port 127.0.0.1 15021
-
-http_get() {  # $1 host, $2 port, $3 path; plain bash, no curl needed
-  exec 3<>"/dev/tcp/$1/$2"
-  printf 'GET %s HTTP/1.0\r\n\r\n' "$3" >&3
-  sed '1,/^\r$/d' <&3
-  exec 3<&-
+# $1 pod, $2 destination, $3 message; prints ok/refused.
+send() {
+  if "$netlab" exec "$cluster" "$1" -- "$probe" connect "$2" --message "$3" --expect-echo \
+    --timeout-ms 2000 >/dev/null 2>&1; then echo ok; else echo refused; fi
+}
+sniff_start() {  # packet capture on the node-to-node bridge
+  "$netlab" exec "$cluster" fabric -- tcpdump -i br0 -nn -U -w "$work/$1.pcap" tcp >/dev/null 2>&1 &
+  sniffer=$!
+  sleep 0.5
+}
+sniff_stop() {  # prints what crossed the link: frames to 8080 (plaintext app) and 15008 (HBONE)
+  sleep 0.3
+  kill -INT "$sniffer" 2>/dev/null || true
+  wait "$sniffer" 2>/dev/null || true
+  local app hbone marker
+  app=$(tcpdump -nn -r "$work/$1.pcap" 'tcp port 8080' 2>/dev/null | wc -l)
+  hbone=$(tcpdump -nn -r "$work/$1.pcap" 'tcp port 15008' 2>/dev/null | wc -l)
+  marker=$(tcpdump -nn -A -r "$work/$1.pcap" 2>/dev/null | grep -c "$2" || true)
+  echo "  node-to-node link: $app packets on app port 8080, $hbone on HBONE 15008; message seen in clear: $marker times"
 }
 
-echo "== traffic"
+api=$(ip_of api)
 status=0
-python3 scripts/demo/traffic.py client 127.0.0.1:15001 127.0.0.1:16001 127.0.0.2:15006 || status=1
+echo "== before enrollment: namespace shop has no label"
+sniff_start before
+echo "  sleep -> api $api:8080 : $(send sleep "$api:8080" secret-before)"
+sniff_stop before secret-before
 
-echo "== metrics (http://127.0.0.x:15020/metrics)"
-for node in "node-a 127.0.0.1" "node-b 127.0.0.2"; do
-  set -- $node
-  echo "$1: $(http_get "$2" 15020 /metrics | grep -v '^#' | sed 's/ambit_//' | paste -sd' ')"
+echo "== label namespace shop ambit.io/dataplane-mode=ambient"
+start=$(date +%s%N)
+for n in node1 node2; do write_config "$n" "ambit.io/dataplane-mode: ambient"; done
+wait_log node1 "enrolled pod shop/sleep"
+wait_log node1 "enrolled pod shop/web"
+wait_log node2 "enrolled pod shop/api"
+echo "  pods captured $(( ($(date +%s%N) - start) / 1000000 )) ms after the label changed:"
+grep -h "enrolled pod" "$work/node1.log" "$work/node2.log" | sed 's/.*enrolled pod/    enrolled pod/'
+
+echo "== traffic in the mesh"
+sniff_start after
+expect() {  # $1 expected, $2 what, then send args
+  local want=$1 what=$2 got
+  shift 2
+  got=$(send "$@")
+  printf '  %-52s %-8s (expected %s)\n' "$what" "$got" "$want"
+  [[ $got == "$want" ]] || status=1
+}
+for i in $(seq 20); do
+  [[ $(send sleep 10.96.0.20:80 "secret-after-$i") == ok ]] || status=1
 done
-echo "== node-b's view (http://127.0.0.2:15000/config_dump, abridged)"
-http_get 127.0.0.2 15000 /config_dump | python3 scripts/demo/traffic.py summarize-dump
+echo "  sleep -> service api 10.96.0.20:80, 20 connections:  $( ((status == 0)) && echo ok || echo FAILED)"
+expect ok "sleep (shop) -> api $api:8080" sleep "$api:8080" secret-after
+expect refused "web (shop, not allowed by policy) -> api" web "$api:8080" secret-after
+expect refused "old (legacy, plaintext) -> api (STRICT)" old "$api:8080" secret-after
+expect ok "sleep -> web (same node)" sleep "$(ip_of web):8080" secret-after
+sniff_stop after secret-after
 
-# Stop the agents cleanly (SIGTERM drains) so every access-log line is written.
-kill -TERM "${pids[2]}" "${pids[1]}"
-wait "${pids[2]}" "${pids[1]}" 2>/dev/null || true
+echo "== capture on the nodes"
+for n in node1 node2; do
+  echo "  $n: $(grep -o 'capture=[a-z]*' "$work/$n.log" | head -1), $(grep -c 'enrolled pod' "$work/$n.log") pods enrolled"
+done
+if command -v bpftool >/dev/null && bpftool prog show 2>/dev/null | grep -q ambit; then
+  echo "  bpftool prog show (ambit programs):"
+  bpftool prog show 2>/dev/null | grep -o 'name ambit[a-z0-9_]*' | sort | uniq -c | sed 's/^/   /'
+fi
+
+# Stop the agents (SIGTERM drains) so every access-log line is written.
+kill -TERM "${pids[0]}" "${pids[1]}" 2>/dev/null || true
+wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true
 
 echo "== what the agents saw (access logs)"
-for node in node-a node-b; do
-  log="$work/$node.log"
+for n in node1 node2; do
+  log="$work/$n.log"
   total=$(grep -c 'connection complete' "$log" || true)
   failed=$(grep 'connection complete' "$log" | grep -c 'error=' || true)
   bytes=$(grep 'connection complete' "$log" | grep -o 'bytes_sent=[0-9]*' | cut -d= -f2 | awk '{s+=$1} END {print s+0}')
-  echo "$node: $total connections closed ($failed refused or failed), $((${bytes:-0} >> 20)) MiB sent to destinations"
-  grep 'connection complete' "$log" | grep 'bytes_sent=[1-9]' | grep -v 'error=' | head -1 | sed 's/^/  e.g. /'
-  grep 'connection complete' "$log" | grep 'error=' | head -2 | sed 's/^/  refused: /'
+  echo "$n: $total connections closed ($failed refused), $bytes bytes sent to destinations"
+  grep 'connection complete' "$log" | grep 'direction="outbound"' | grep -v 'error=' | head -1 | sed 's/^.*connection complete/  outbound:/'
+  grep 'connection complete' "$log" | grep 'direction="inbound"' | grep -v 'error=' | head -1 | sed 's/^.*connection complete/  inbound: /'
+  grep 'connection complete' "$log" | grep 'error=' | head -2 | sed 's/^.*connection complete/  refused: /'
 done
+echo "== teardown: uninstall capture, remove the cluster"
 if [[ $status -eq 0 ]]; then echo "demo: OK"; else echo "demo: FAILED"; fi
 exit $status
