@@ -76,8 +76,10 @@ struct PodHook {
 };
 
 const PodHook kPodHooks[] = {
-    {"cgroup_connect4", AttachTo::kCgroup, [](ambit_capture* s) { return s->progs.ambit_connect4; }},
-    {"cgroup_connect6", AttachTo::kCgroup, [](ambit_capture* s) { return s->progs.ambit_connect6; }},
+    {"cgroup_connect4", AttachTo::kCgroup,
+     [](ambit_capture* s) { return s->progs.ambit_connect4; }},
+    {"cgroup_connect6", AttachTo::kCgroup,
+     [](ambit_capture* s) { return s->progs.ambit_connect6; }},
     {"cgroup_sockops", AttachTo::kCgroup, [](ambit_capture* s) { return s->progs.ambit_sockops; }},
     {"netns_sk_lookup", AttachTo::kNetns, [](ambit_capture* s) { return s->progs.ambit_inbound; }},
 };
@@ -208,8 +210,8 @@ Status CapturePrograms::attach_agent_getsockopt() {
   // Two links answering at once is harmless: the first deletes the entry, the second passes.
   bpf_link* link = bpf_program__attach_cgroup(skel_->progs.ambit_sockopt, cgroup_fd->get());
   if (link == nullptr) {
-    return Error::format("attach ambit_sockopt (cgroup/getsockopt) to agent cgroup {}: {}",
-                         cgroup, std::strerror(errno));
+    return Error::format("attach ambit_sockopt (cgroup/getsockopt) to agent cgroup {}: {}", cgroup,
+                         std::strerror(errno));
   }
   std::string path = options_.pin_dir + "/agent/" + kAgentGetsockoptPin;
   if (auto old = detach_pinned_link(path); !old) {
@@ -244,9 +246,8 @@ Status CapturePrograms::attach_pod(const std::string& pod_id, int cgroup_fd, int
       // Defunct or unreadable: replace it.
       if (auto s = detach_pinned_link(path); !s) return s;
     }
-    bpf_link* link = hook.target == AttachTo::kCgroup
-                         ? bpf_program__attach_cgroup(prog, cgroup_fd)
-                         : bpf_program__attach_netns(prog, netns_fd);
+    bpf_link* link = hook.target == AttachTo::kCgroup ? bpf_program__attach_cgroup(prog, cgroup_fd)
+                                                      : bpf_program__attach_netns(prog, netns_fd);
     if (link == nullptr) {
       return Error::format("attach {} ({}) for pod {} to {} fd {}: {}", bpf_program__name(prog),
                            bpf_program__section_name(prog), pod_id,
@@ -263,8 +264,7 @@ Status CapturePrograms::attach_pod(const std::string& pod_id, int cgroup_fd, int
   return update_maps_for(pod_ips, /*enroll=*/true);
 }
 
-Status CapturePrograms::set_inbound_listener(std::span<const IpAddress> pod_ips,
-                                             int listener_fd) {
+Status CapturePrograms::set_inbound_listener(std::span<const IpAddress> pod_ips, int listener_fd) {
   int map_fd = bpf_map__fd(skel_->maps.ambit_inb_lsn);
   __u64 value = static_cast<__u64>(listener_fd);
   for (const auto& ip : pod_ips) {
@@ -302,8 +302,7 @@ Status CapturePrograms::update_maps_for(std::span<const IpAddress> pod_ips, bool
   return {};
 }
 
-Status CapturePrograms::detach_pod(const std::string& pod_id,
-                                   std::span<const IpAddress> pod_ips) {
+Status CapturePrograms::detach_pod(const std::string& pod_id, std::span<const IpAddress> pod_ips) {
   if (!valid_pod_id(pod_id)) return Error::format("invalid pod id '{}'", pod_id);
   std::string dir = options_.pin_dir + "/pods/" + pod_id;
   if (auto s = detach_links_in(dir); !s) return s;

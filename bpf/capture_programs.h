@@ -1,10 +1,10 @@
 // The eBPF traffic capture of the node agent: one RAII type over the BPF object.
 //
-// Programs (bpf/*.bpf.c, one object so they share maps):
-//   ambit_connect4/6  cgroup/connect4/6   pod cgroup   TCP connect -> agent's 127.0.0.1/[::1]:15001
-//   ambit_sockops     sockops             pod cgroup   original dst -> ambit_orig_dst by app's ip:port
-//   ambit_sockopt     cgroup/getsockopt   AGENT cgroup answers SO_ORIGINAL_DST on accepted sockets
-//   ambit_inbound     sk_lookup           pod netns    TCP to pod IPs -> agent's 15006 listener
+// Programs (bpf/*.bpf.c, one object so they share maps), and where each is attached:
+//   ambit_connect4/6  cgroup/connect4/6  pod cgroup    TCP connect -> 127.0.0.1/[::1]:15001
+//   ambit_sockops     sockops            pod cgroup    original dst -> ambit_orig_dst by app ip:port
+//   ambit_sockopt     cgroup/getsockopt  AGENT cgroup  SO_ORIGINAL_DST on accepted 15001 sockets
+//   ambit_inbound     sk_lookup          pod netns     TCP to pod IPs -> agent's 15006 listener
 //
 // Where the getsockopt program is attached: cgroup socket hooks run for the cgroup a socket was
 // *created* in, and an accepted socket inherits its listener's. The agent creates the 15001

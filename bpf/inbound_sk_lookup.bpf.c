@@ -1,7 +1,8 @@
-// sk_lookup on a pod's netns: TCP to an enrolled pod IP arriving from outside the netns goes to the agent's inbound listener for that IP (ambit_inb_lsn), except the agent's own
-// ports. Fails closed: an enrolled IP without a listener (agent down) is dropped, so a STRICT pod
-// is never reachable in plaintext around the mesh. The accepted socket's local address is the
-// original destination.
+// sk_lookup on a pod's netns: TCP to an enrolled pod IP arriving from outside the netns goes
+// to the agent's inbound listener for that IP (ambit_inb_lsn), except the agent's own ports.
+// Fails closed: an enrolled IP without a listener (agent down) is refused (SK_DROP: the SYN gets
+// a RST), so a STRICT pod is never reachable in plaintext around the mesh. The accepted socket's
+// local address is the original destination.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 

@@ -25,7 +25,8 @@ class CaptureTest : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (BPF, netns, cgroups)";
     auto missing = CapturePrograms::missing_hooks();
-    if (!missing.empty()) GTEST_SKIP() << "kernel lacks: " << fmt::format("{}", fmt::join(missing, "; "));
+    if (!missing.empty())
+      GTEST_SKIP() << "kernel lacks: " << fmt::format("{}", fmt::join(missing, "; "));
 
     pin_dir_ = fmt::format("/sys/fs/bpf/ambit-test-{}", ::getpid());
     ASSERT_TRUE(CapturePrograms::uninstall(pin_dir_).ok());
@@ -49,7 +50,8 @@ class CaptureTest : public ::testing::Test {
     for (const auto& [ns, cmd] : std::vector<std::pair<NetnsHandle*, std::string>>{
              {&pod_ns_, "ip link set lo up"},
              {&client_ns_, "ip link set lo up"},
-             {&pod_ns_, "ip link add vpod type veth peer name vclient netns " + netns_path(client_ns_)},
+             {&pod_ns_,
+              "ip link add vpod type veth peer name vclient netns " + netns_path(client_ns_)},
              {&pod_ns_, "ip addr add 10.99.0.2/24 dev vpod"},
              {&pod_ns_, "ip addr add fd99::2/64 dev vpod nodad"},
              {&pod_ns_, "ip link set vpod up"},

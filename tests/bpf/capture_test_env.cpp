@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -96,7 +96,8 @@ Result<UniqueFd> listen_in(const NetnsHandle& ns, const SocketAddress& addr) {
     if (!fd.valid()) return Error::format("socket: {}", std::strerror(errno));
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (addr.family() == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (addr.family() == AF_INET6)
+      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     sockaddr_storage ss{};
     socklen_t len = addr.to_sockaddr(&ss);
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
@@ -179,9 +180,11 @@ int connect_from_pod(const std::string& cgroup_dir, const NetnsHandle& ns, int f
   return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
 }
 
-Result<SocketAddress> original_dst(int fd, int level) {
+Result<SocketAddress> original_dst(int fd, int level, bool exact_buffer) {
   sockaddr_storage ss{};
-  socklen_t len = level == SOL_IP ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  socklen_t len = !exact_buffer     ? sizeof(ss)
+                  : level == SOL_IP ? sizeof(sockaddr_in)
+                                    : sizeof(sockaddr_in6);
   if (::getsockopt(fd, level, 80 /* SO_ORIGINAL_DST */, &ss, &len) != 0) {
     return Error::format("getsockopt SO_ORIGINAL_DST: {}", std::strerror(errno));
   }

@@ -57,7 +57,8 @@ int connect_within(const SocketAddress& to, int timeout_ms, UniqueFd* out = null
 int connect_from_pod(const std::string& cgroup_dir, const NetnsHandle& ns, int family,
                      const SocketAddress& to, uint32_t mark, int timeout_ms = 3000);
 
-// SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST on fd at level SOL_IP or SOL_IPV6.
-Result<SocketAddress> original_dst(int fd, int level);
+// SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST on fd at level SOL_IP or SOL_IPV6, with a
+// sockaddr_storage buffer (as ztunnel/original_destination.cpp asks) or an exact-size one.
+Result<SocketAddress> original_dst(int fd, int level, bool exact_buffer = false);
 
 }  // namespace ambit::bpf::testing

@@ -14,7 +14,7 @@ namespace ambit::bpf::testing {
 namespace {
 
 struct LookupRun {
-  int err = 0;        // errno of BPF_PROG_TEST_RUN, 0 if it ran
+  int err = 0;  // errno of BPF_PROG_TEST_RUN, 0 if it ran
   uint32_t verdict = 0;
   uint64_t selected_cookie = 0;
 };
@@ -66,9 +66,8 @@ TEST_F(CaptureTest, ProgRunSkLookupVerdicts) {
 
   UniqueFd listener = pod_listener("0.0.0.0:15006");
   ASSERT_TRUE(capture_->set_inbound_listener(std::span(pod_ips_).first(1), listener.get()).ok());
-  LookupRun steered = *in_netns(pod_ns_, [&]() -> Result<LookupRun> {
-    return run_lookup(prog, "10.99.0.2", 8080);
-  });
+  LookupRun steered = *in_netns(
+      pod_ns_, [&]() -> Result<LookupRun> { return run_lookup(prog, "10.99.0.2", 8080); });
   EXPECT_EQ(steered.verdict, SK_PASS);
   EXPECT_EQ(steered.selected_cookie, cookie_of(listener.get()));
 }

@@ -11,7 +11,8 @@ namespace {
 TEST_F(CaptureTest, Ipv4ConnectLandsOnOutboundListenerWithOriginalDestination) {
   UniqueFd listener = pod_listener("127.0.0.1:15001");
   ASSERT_TRUE(listener.valid());
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.1.2.3:80"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.1.2.3:80"), 0), 0);
 
   UniqueFd conn = accept_within(listener.get(), 2000);
   ASSERT_TRUE(conn.valid()) << "the connect did not reach 127.0.0.1:15001";
@@ -27,10 +28,23 @@ TEST_F(CaptureTest, Ipv4ConnectLandsOnOutboundListenerWithOriginalDestination) {
   EXPECT_EQ(type, SOCK_STREAM);
 }
 
+TEST_F(CaptureTest, OriginalDstFitsAnExactSizeBuffer) {
+  UniqueFd listener = pod_listener("127.0.0.1:15001");
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.1.2.3:80"), 0), 0);
+  UniqueFd conn = accept_within(listener.get(), 2000);
+  ASSERT_TRUE(conn.valid());
+  auto orig = original_dst(conn.get(), SOL_IP, /*exact_buffer=*/true);
+  ASSERT_TRUE(orig.ok()) << orig.error().message;
+  EXPECT_EQ(orig->to_string(), "10.1.2.3:80");
+}
+
 TEST_F(CaptureTest, Ipv6ConnectLandsOnIpv6OutboundListener) {
   UniqueFd listener = pod_listener("[::1]:15001");
   ASSERT_TRUE(listener.valid());
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET6, *SocketAddress::parse("[fd00::1]:443"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET6, *SocketAddress::parse("[fd00::1]:443"), 0),
+      0);
   UniqueFd conn = accept_within(listener.get(), 2000);
   ASSERT_TRUE(conn.valid()) << "the connect did not reach [::1]:15001";
   auto orig = original_dst(conn.get(), SOL_IPV6);
@@ -41,7 +55,9 @@ TEST_F(CaptureTest, Ipv6ConnectLandsOnIpv6OutboundListener) {
 TEST_F(CaptureTest, V4MappedConnectOnIpv6SocketIsCapturedAsIpv4) {
   UniqueFd listener = pod_listener("127.0.0.1:15001");
   ASSERT_TRUE(listener.valid());
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET6, *SocketAddress::parse("10.1.2.3:8443"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET6, *SocketAddress::parse("10.1.2.3:8443"), 0),
+      0);
   UniqueFd conn = accept_within(listener.get(), 2000);
   ASSERT_TRUE(conn.valid()) << "the v4-mapped connect did not reach 127.0.0.1:15001";
   auto orig = original_dst(conn.get(), SOL_IP);
@@ -61,7 +77,8 @@ TEST_F(CaptureTest, SocketWithAgentMarkIsNotRedirected) {
   EXPECT_FALSE(accept_within(outbound.get(), 100).valid());
 
   // The same connect without the mark is captured.
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.99.0.1:80"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.99.0.1:80"), 0), 0);
   EXPECT_TRUE(accept_within(outbound.get(), 2000).valid());
   EXPECT_FALSE(accept_within(remote->get(), 100).valid());
 }
@@ -70,7 +87,9 @@ TEST_F(CaptureTest, LoopbackConnectIsNotRedirected) {
   UniqueFd outbound = pod_listener("127.0.0.1:15001");
   UniqueFd app = pod_listener("127.0.0.1:9090");
   ASSERT_TRUE(outbound.valid() && app.valid());
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("127.0.0.1:9090"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("127.0.0.1:9090"), 0),
+      0);
   EXPECT_TRUE(accept_within(app.get(), 2000).valid());
   EXPECT_FALSE(accept_within(outbound.get(), 100).valid());
 }
@@ -88,7 +107,8 @@ TEST_F(CaptureTest, AfterDetachNothingIsRedirected) {
   EXPECT_TRUE(capture_->attached_pods().empty());
   EXPECT_TRUE(capture_->detach_pod(kPodId, pod_ips_).ok()) << "detach is idempotent";
 
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.99.0.1:80"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.99.0.1:80"), 0), 0);
   EXPECT_TRUE(accept_within(remote->get(), 2000).valid());
   EXPECT_FALSE(accept_within(outbound.get(), 100).valid());
 
@@ -119,7 +139,8 @@ TEST_F(CaptureTest, RestartReusesPinnedMapsAndLinks) {
   EXPECT_TRUE(accept_within(inbound.get(), 2000).valid());
 
   UniqueFd outbound = pod_listener("127.0.0.1:15001");
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.1.2.3:80"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.1.2.3:80"), 0), 0);
   UniqueFd conn = accept_within(outbound.get(), 2000);
   ASSERT_TRUE(conn.valid());
   auto orig = original_dst(conn.get(), SOL_IP);
@@ -137,7 +158,8 @@ TEST_F(CaptureTest, UninstallLeavesNoPins) {
   // And the pod is no longer captured.
   auto remote = listen_in(client_ns_, *SocketAddress::parse("10.99.0.1:80"));
   ASSERT_TRUE(remote.ok());
-  ASSERT_EQ(connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.99.0.1:80"), 0), 0);
+  ASSERT_EQ(
+      connect_from_pod(pod_cgroup_, pod_ns_, AF_INET, *SocketAddress::parse("10.99.0.1:80"), 0), 0);
   EXPECT_TRUE(accept_within(remote->get(), 2000).valid());
 }
 
