@@ -1,5 +1,9 @@
 #include "agent/capture.h"
 
+#include <spdlog/spdlog.h>
+
+#include "agent/bpf_capture.h"
+
 namespace ambit::agent {
 
 Result<std::unique_ptr<Capture>> create_capture(const std::string& mode,
@@ -7,7 +11,16 @@ Result<std::unique_ptr<Capture>> create_capture(const std::string& mode,
   if (mode != "auto" && mode != "ebpf" && mode != "iptables") {
     return Error::format("'{}' is not a capture mode (auto | ebpf | iptables | none)", mode);
   }
-  return Error::format("{} capture is not built into this agent yet", mode);
+  std::string why_not_ebpf;
+  if (mode == "auto" || mode == "ebpf") {
+    auto ebpf = BpfCapture::create(settings);
+    if (ebpf) return std::unique_ptr<Capture>(std::move(*ebpf));
+    if (mode == "ebpf") return ebpf.error();
+    why_not_ebpf = ebpf.error().message;
+    spdlog::warn("eBPF capture unavailable ({}); trying the iptables fallback", why_not_ebpf);
+  }
+  return Error::format("iptables capture is not built into this agent yet{}",
+                       why_not_ebpf.empty() ? "" : "; eBPF: " + why_not_ebpf);
 }
 
 }  // namespace ambit::agent

@@ -46,6 +46,9 @@ int uninstall(const CaptureSettings& settings) {
       spdlog::info("uninstall: {} capture removed ({} pods released)", mode, pods);
     }
   }
+  // The state directory itself, once nothing is recorded in it.
+  std::error_code ec;
+  if (std::filesystem::is_empty(settings.state_dir, ec)) std::filesystem::remove(settings.state_dir, ec);
   return status;
 }
 

@@ -55,6 +55,7 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
     }
     auto cluster = Cluster::create(spec);
     ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+    sweep_stale_capture_state();
     cluster_ = std::move(*cluster);
     dir_ = cluster_->run_dir() + "/mesh";
     std::filesystem::create_directories(dir_);
@@ -68,6 +69,27 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
     // Whatever a test left enrolled is removed, so no pin or rule outlives the cluster.
     for (const auto& n : cluster_->nodes()) uninstall(n.name);
     cluster_.reset();
+  }
+
+  // Capture state of clusters that no longer exist (a run killed before its teardown): removed
+  // with the agent's own --uninstall, as an operator would.
+  void sweep_stale_capture_state() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const auto& root : {fs::path("/sys/fs/bpf"), fs::path("/run/ambit-e2e")}) {
+      for (const auto& entry : fs::directory_iterator(root, ec)) {
+        std::string name = entry.path().filename().string();
+        std::string rest = name.starts_with("ambit-e2e-") ? name.substr(10) : name;
+        if (root == "/sys/fs/bpf" && !name.starts_with("ambit-e2e-")) continue;
+        std::string owner = rest.substr(0, rest.rfind('-'));
+        if (fs::exists(std::string(Cluster::kRunRoot) + "/" + owner)) continue;
+        std::string node = rest.substr(rest.rfind('-') + 1);
+        SpawnOptions o;
+        o.argv = {AMBIT_AGENT_PATH, "--uninstall", "--state-dir", "/run/ambit-e2e/" + rest,
+                  "--bpf-pin-dir", "/sys/fs/bpf/ambit-e2e-" + rest};
+        (void)run_command(o, {}, 20s);
+      }
+    }
   }
 
   void make_ca() {
@@ -153,6 +175,24 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::string agent_log(const std::string& node) { return agents_[node]->stderr_text(); }
+
+  size_t count_in_log(const std::string& node, const std::string& text) {
+    std::string log = agent_log(node);
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  }
+
+  // Waits (bounded) until text has appeared at least `times` times in the agent's log.
+  bool wait_for_count(const std::string& node, const std::string& text, size_t times,
+                      std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (count_in_log(node, text) >= times) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
 
   void start_agents_and_wait(const std::vector<std::string>& enrolled) {
     write_config();
@@ -266,11 +306,8 @@ TEST_P(MeshTest, UnlabelledNamespacesAndOptedOutPodsAreNotCaptured) {
   // Label back: captured again. Then the client opts out with its pod label.
   namespaces_["shop"] = {{"istio.io/dataplane-mode", "ambient"}};
   write_config();
-  ASSERT_TRUE(wait_for_log("node0", "enrolled pod shop/client", 10s));
-  std::string log0 = agent_log("node0");
-  ASSERT_NE(log0.find("enrolled pod shop/client", log0.find("released pod shop/client")),
-            std::string::npos);
-  ASSERT_TRUE(wait_for_log("node1", "enrolled pod shop/api"));
+  ASSERT_TRUE(wait_for_count("node0", "enrolled pod shop/client", 2)) << agent_log("node0");
+  ASSERT_TRUE(wait_for_count("node1", "enrolled pod shop/api", 2)) << agent_log("node1");
   auto again = cluster_->capture_fabric();
   ASSERT_TRUE(again->start().ok());
   EXPECT_TRUE(echo_from("client", at("api"), marker_ + "-again"));
@@ -279,19 +316,7 @@ TEST_P(MeshTest, UnlabelledNamespacesAndOptedOutPodsAreNotCaptured) {
 
   pods_[0].labels = {{"ambit.io/dataplane-mode", "none"}};
   write_config();
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  size_t releases = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::string log = agent_log("node0");
-    releases = 0;
-    for (size_t at = log.find("released pod shop/client"); at != std::string::npos;
-         at = log.find("released pod shop/client", at + 1)) {
-      ++releases;
-    }
-    if (releases >= 2) break;
-    std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_GE(releases, 2u) << agent_log("node0");
+  ASSERT_TRUE(wait_for_count("node0", "released pod shop/client", 2)) << agent_log("node0");
   auto opted_out = cluster_->capture_fabric();
   ASSERT_TRUE(opted_out->start().ok());
   EXPECT_TRUE(echo_from("client", at("api"), marker_ + "-opted-out"));
@@ -311,6 +336,7 @@ TEST_P(MeshTest, StrictPodRefusesPlaintextFromOutsideTheMesh) {
 
 TEST_P(MeshTest, AgentKilledAndRestartedRecoversAndDropsStaleState) {
   pods_.push_back({"gone", "node1", "shop", "gone", {}});
+  ASSERT_TRUE(cluster_->add_pod("node1", {"gone", "shop", {}}).ok());
   start_agents_and_wait({"shop/client", "shop/api", "shop/gone"});
   serve("api");
   ASSERT_TRUE(echo_from("client", at("api"), marker_ + "-before"));
