@@ -40,6 +40,13 @@ IpAddress IpAddress::from_in6(const in6_addr& in) {
   return a;
 }
 
+bool IpAddress::is_loopback() const {
+  if (is_v4()) return bytes_[0] == 127;
+  static constexpr std::array<uint8_t, 16> kV6Loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                       0, 0, 0, 0, 0, 0, 0, 1};
+  return bytes_ == kV6Loopback;
+}
+
 std::string IpAddress::to_string() const {
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(family_, bytes_.data(), buf, sizeof(buf));

@@ -23,6 +23,8 @@ class IpAddress {
   static IpAddress from_in6(const in6_addr& a);
 
   bool is_v4() const { return family_ == AF_INET; }
+  // 127.0.0.0/8 or ::1.
+  bool is_loopback() const;
   int family() const { return family_; }
   // Network-order bytes; 4 significant bytes for IPv4, 16 for IPv6.
   const std::array<uint8_t, 16>& bytes() const { return bytes_; }

@@ -112,10 +112,15 @@ send() {
   if "$netlab" exec "$cluster" "$1" -- "$probe" connect "$2" --message "$3" --expect-echo \
     --timeout-ms 2000 >/dev/null 2>&1; then echo ok; else echo refused; fi
 }
-sniff_start() {  # packet capture on the node-to-node bridge
-  "$netlab" exec "$cluster" fabric -- tcpdump -i br0 -nn -U -w "$work/$1.pcap" tcp >/dev/null 2>&1 &
+sniff_start() {  # packet capture on the node-to-node bridge; returns once tcpdump listens
+  "$netlab" exec "$cluster" fabric -- tcpdump -i br0 -nn -U -w "$work/$1.pcap" tcp >/dev/null 2>"$work/$1.tcpdump" &
   sniffer=$!
-  sleep 0.5
+  for _ in $(seq 50); do
+    grep -q "listening on" "$work/$1.tcpdump" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "tcpdump did not start: $(cat "$work/$1.tcpdump")" >&2
+  return 1
 }
 sniff_stop() {  # prints what crossed the link: frames to 8080 (plaintext app) and 15008 (HBONE)
   sleep 0.3

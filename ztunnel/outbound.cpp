@@ -68,6 +68,16 @@ void OutboundListener::on_accept(UniqueFd fd) {
   }
   record.src_workload = source->uid();
   record.src_identity = source->identity;
+  // In-pod capture hands the connection over loopback; the client is the pod itself, and its
+  // address is what peers must see (Forwarded, policies on source.ip, access logs).
+  if (record.src.ip().is_loopback()) {
+    for (const auto& a : source->addresses) {
+      if (a.family() == record.src.family()) {
+        record.src = SocketAddress(a, record.src.port());
+        break;
+      }
+    }
+  }
 
   auto dst = original_destination(fd.get(), address(), spec_.destination);
   if (!dst) {

@@ -48,3 +48,18 @@ TEST(Cidr, MatchesPrefixes) {
 
 }  // namespace
 }  // namespace ambit
+
+namespace ambit {
+namespace {
+
+TEST(IpAddress, LoopbackIsRecognisedInBothFamilies) {
+  EXPECT_TRUE(IpAddress::parse("127.0.0.1")->is_loopback());
+  EXPECT_TRUE(IpAddress::parse("127.3.2.1")->is_loopback());
+  EXPECT_TRUE(IpAddress::parse("::1")->is_loopback());
+  EXPECT_FALSE(IpAddress::parse("10.244.0.10")->is_loopback());
+  EXPECT_FALSE(IpAddress::parse("::2")->is_loopback());
+  EXPECT_FALSE(IpAddress::parse("::ffff:10.0.0.1")->is_loopback());
+}
+
+}  // namespace
+}  // namespace ambit
