@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 
@@ -76,8 +76,7 @@ Result<CommandOutput> run_tool(const std::string& program, std::vector<std::stri
 
 // Loads the rules into a namespace that dies with the tool: proves the tool, the nf_tables
 // NAT/REDIRECT support and our rule syntax without touching any real namespace.
-Status probe(const std::string& restore, const CaptureSettings& settings,
-             iptables::Family family) {
+Status probe(const std::string& restore, const CaptureSettings& settings, iptables::Family family) {
   auto script = iptables::enroll_script(settings, family, {});
   auto run = run_tool(restore, {"--noflush"}, script, NetnsTarget::scratch());
   if (!run.ok()) return run.error();
@@ -211,9 +210,10 @@ Status IptablesCapture::enroll(const PodSandbox& pod, int /*inbound_listener*/) 
   if (ip6_) {
     if (auto ok = install(*ns, *ip6_, iptables::Family::kIpv6); !ok) {
       if (v6 != pod.addresses.end()) return fail(iptables::Family::kIpv6, ok.error());
-      spdlog::warn("iptables enroll {}: IPv6 rules not installed ({}); the pod has no IPv6 "
-                   "address",
-                   pod.uid, ok.error().message);
+      spdlog::warn(
+          "iptables enroll {}: IPv6 rules not installed ({}); the pod has no IPv6 "
+          "address",
+          pod.uid, ok.error().message);
       record.ipv6 = false;
       (void)write_record(record);
     }
@@ -246,9 +246,9 @@ Status IptablesCapture::release_locked(const std::string& uid) {
                          std::strerror(errno));
   }
   NetnsHandle ns(std::move(fd));
+  auto inode = ns.valid() && is_netns(ns.fd()) ? ns.inode() : Result<unsigned long>(0UL);
   // The namespace is gone (and its rules with it), or the path now names another one.
-  if (!ns.valid() || !is_netns(ns.fd()) || ns.inode().ok() == false ||
-      *ns.inode() != pod.netns_inode) {
+  if (!inode.ok() || *inode != pod.netns_inode) {
     spdlog::info("iptables capture: {}'s network namespace {} is gone; dropping its record", uid,
                  pod.netns_path);
     return drop_record();
@@ -265,8 +265,7 @@ Status IptablesCapture::release_locked(const std::string& uid) {
     }
   } else if (pod.ipv6) {
     return Error::format(
-        "iptables release {}: IPv6 rules were installed but ip6tables-nft is not usable now",
-        uid);
+        "iptables release {}: IPv6 rules were installed but ip6tables-nft is not usable now", uid);
   }
   spdlog::info("iptables capture: released {}", uid);
   return drop_record();
@@ -346,7 +345,7 @@ Result<std::optional<IptablesCapture::PodRecord>> IptablesCapture::read_record(
     if (key == "netns_inode") r.netns_inode = std::strtoul(value.c_str(), nullptr, 10);
     if (key == "ipv6") r.ipv6 = value == "1";
   }
-  if (r.uid != uid || r.netns_path.empty()) {
+  if (r.uid != uid || r.netns_path.empty() || r.netns_inode == 0) {
     return Error::format("record {} is not a record of {}", path, uid);
   }
   return std::optional<PodRecord>(std::move(r));

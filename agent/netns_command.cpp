@@ -21,10 +21,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Only async-signal-safe calls between fork and exec: the agent is multithreaded.
-[[noreturn]] void exec_child(const Command& command, NetnsTarget where, int stdin_fd,
-                             int stdout_fd, int stderr_fd, char* const* argv, char* const* envp) {
+[[noreturn]] void exec_child(const Command& command, NetnsTarget where, int stdin_fd, int stdout_fd,
+                             int stderr_fd, char* const* argv, char* const* envp) {
   auto fail = [&](const char* what) {
-    const char* reason = std::strerror(errno);  // glibc's table; no allocation
+    const char* reason = ::strerrordesc_np(errno);  // untranslated: no locale, no allocation
+    if (reason == nullptr) reason = "unknown error";
     (void)!::write(stderr_fd, what, std::strlen(what));
     (void)!::write(stderr_fd, ": ", 2);
     (void)!::write(stderr_fd, reason, std::strlen(reason));
@@ -107,11 +108,11 @@ Result<CommandOutput> run_command(const Command& command, NetnsTarget where) {
   if (!input.valid()) return Error::format("memfd_create: {}", std::strerror(errno));
   size_t written = 0;
   while (written < command.input.size()) {
-    ssize_t n = ::write(input.get(), command.input.data() + written,
-                        command.input.size() - written);
+    ssize_t n =
+        ::write(input.get(), command.input.data() + written, command.input.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error::format("writing the input of {}: {}", command.program,
-                                     std::strerror(errno));
+    if (n <= 0)
+      return Error::format("writing the input of {}: {}", command.program, std::strerror(errno));
     written += static_cast<size_t>(n);
   }
   ::lseek(input.get(), 0, SEEK_SET);
@@ -141,9 +142,9 @@ Result<CommandOutput> run_command(const Command& command, NetnsTarget where) {
   err_write.reset();
 
   CommandOutput output;
-  bool finished = set_nonblocking(out_read.get()).ok() && set_nonblocking(err_read.get()).ok() &&
-                  collect_output(out_read.get(), err_read.get(),
-                                 Clock::now() + command.timeout, &output);
+  bool finished =
+      set_nonblocking(out_read.get()).ok() && set_nonblocking(err_read.get()).ok() &&
+      collect_output(out_read.get(), err_read.get(), Clock::now() + command.timeout, &output);
   if (!finished) {
     ::kill(pid, SIGKILL);
     wait_for(pid);

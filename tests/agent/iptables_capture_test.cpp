@@ -22,8 +22,8 @@
 namespace ambit::agent {
 namespace {
 
-constexpr int kWaitMs = 3000;      // for something that must happen
-constexpr int kAbsenceMs = 300;    // for something that must not
+constexpr int kWaitMs = 3000;    // for something that must happen
+constexpr int kAbsenceMs = 300;  // for something that must not
 
 Status ip(std::vector<std::string> args) {
   auto program = find_program("ip");
@@ -195,8 +195,8 @@ class IptablesCaptureTest : public ::testing::Test {
   }
 
   std::string nat_table(const TestNetns& ns, const char* tool = "iptables-nft-save") {
-    auto run = run_command(Command{*find_program(tool), {"-t", "nat"}, ""},
-                           NetnsTarget::of(ns.handle()));
+    auto run =
+        run_command(Command{*find_program(tool), {"-t", "nat"}, ""}, NetnsTarget::of(ns.handle()));
     EXPECT_TRUE(run.ok() && run->ok());
     return run.ok() ? run->out : "";
   }
@@ -264,8 +264,7 @@ TEST_F(IptablesCaptureTest, EnrollIsIdempotentAndReleaseRemovesEverything) {
   EXPECT_EQ(count_lines(nat, "-A OUTPUT -p tcp -j AMBIT_OUTPUT"), 1) << nat;
   EXPECT_EQ(count_lines(nat, "-A PREROUTING -p tcp -j AMBIT_PREROUTING"), 1) << nat;
   EXPECT_EQ(count_lines(nat, "-A AMBIT_OUTPUT -p tcp -j REDIRECT --to-ports 15001"), 1) << nat;
-  EXPECT_EQ(count_lines(nat, "-A AMBIT_PREROUTING -p tcp -j REDIRECT --to-ports 15006"), 1)
-      << nat;
+  EXPECT_EQ(count_lines(nat, "-A AMBIT_PREROUTING -p tcp -j REDIRECT --to-ports 15006"), 1) << nat;
   if (capture_->ipv6_available()) {
     std::string nat6 = nat_table(*pod_, "ip6tables-nft-save");
     EXPECT_EQ(count_lines(nat6, "-A OUTPUT -p tcp -j AMBIT_OUTPUT"), 1) << nat6;
