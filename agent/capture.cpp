@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/bpf_capture.h"
+#include "agent/iptables_capture.h"
 
 namespace ambit::agent {
 
@@ -19,8 +20,11 @@ Result<std::unique_ptr<Capture>> create_capture(const std::string& mode,
     why_not_ebpf = ebpf.error().message;
     spdlog::warn("eBPF capture unavailable ({}); trying the iptables fallback", why_not_ebpf);
   }
-  return Error::format("iptables capture is not built into this agent yet{}",
-                       why_not_ebpf.empty() ? "" : "; eBPF: " + why_not_ebpf);
+  auto iptables = IptablesCapture::create(settings);
+  if (iptables) return std::unique_ptr<Capture>(std::move(*iptables));
+  if (why_not_ebpf.empty()) return iptables.error();
+  return Error::format("no capture mode works here: eBPF: {}; iptables: {}", why_not_ebpf,
+                       iptables.error().message);
 }
 
 }  // namespace ambit::agent

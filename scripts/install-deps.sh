@@ -11,7 +11,8 @@ BUILD_PKGS=(
   libbpf-dev bpftool clang llvm
   protobuf-compiler libprotobuf-dev
 )
-TEST_PKGS=( iproute2 openssl procps psmisc tcpdump )
+# iptables: the agent's fallback capture mode runs it (in pods' netns) and its test needs it.
+TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables )
 BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
