@@ -34,8 +34,10 @@ Status BpfCapture::enroll(const PodSandbox& pod, int inbound_listener) {
   }
   auto netns = NetnsHandle::open(pod.netns_path);
   if (!netns) return netns.error();
+  auto inode = netns->inode();
+  if (!inode) return inode.error();
   // The record first: whatever happens next, a later release() knows what to clean.
-  if (auto ok = records_.write(pod); !ok) return ok;
+  if (auto ok = records_.write(PodRecord{pod, *inode, {}}); !ok) return ok;
   // The listener before the attach: an enrolled address without one refuses connections.
   if (auto ok = programs_->set_inbound_listener(pod.addresses, inbound_listener); !ok) return ok;
   return programs_->attach_pod(PodRecords::encode(pod.uid), cgroup.get(), netns->fd(),
@@ -46,7 +48,7 @@ Status BpfCapture::release(const std::string& uid) {
   auto record = records_.read(uid);
   if (!record) return record.error();
   std::vector<IpAddress> addresses;
-  if (*record) addresses = (*record)->addresses;
+  if (*record) addresses = (*record)->pod.addresses;
   if (auto ok = programs_->detach_pod(PodRecords::encode(uid), addresses); !ok) return ok;
   return records_.remove(uid);
 }

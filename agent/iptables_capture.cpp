@@ -18,27 +18,6 @@
 namespace ambit::agent {
 namespace {
 
-constexpr std::string_view kRecordSuffix = ".pod";
-
-// A uid is <namespace>/<name>; a file name keeps [A-Za-z0-9_-] and %-encodes the rest.
-// Names too long for a directory entry keep a prefix and a stable hash of the whole uid.
-std::string encode_uid(const std::string& uid) {
-  std::string out;
-  for (unsigned char c : uid) {
-    if (std::isalnum(c) || c == '_' || c == '-') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  if (out.size() > 200) {
-    uint64_t h = 14695981039346656037ULL;  // FNV-1a
-    for (unsigned char c : uid) h = (h ^ c) * 1099511628211ULL;
-    out = fmt::format("{}~{:016x}", out.substr(0, 180), h);
-  }
-  return out;
-}
-
 Status make_dirs(const std::string& path) {
   std::string partial;
   size_t pos = 0;
@@ -139,7 +118,7 @@ IptablesCapture::IptablesCapture(CaptureSettings settings, Tools ip4, std::optio
     : settings_(std::move(settings)),
       ip4_(std::move(ip4)),
       ip6_(std::move(ip6)),
-      records_dir_(std::move(records_dir)) {}
+      records_(std::move(records_dir)) {}
 
 Status IptablesCapture::install(const NetnsHandle& ns, const Tools& tools,
                                 iptables::Family family) {
@@ -192,8 +171,10 @@ Status IptablesCapture::enroll(const PodSandbox& pod, int /*inbound_listener*/) 
   }
 
   // The record comes first: a crash after the rules are in leaves something release() finds.
-  PodRecord record{pod.uid, pod.netns_path, *inode, ip6_.has_value()};
-  if (auto ok = write_record(record); !ok) {
+  // notes["ipv6"]: whether IPv6 rules were installed too (release must then remove them).
+  const std::string with_ipv6 = "1", without_ipv6 = "0";
+  PodRecord record{pod, *inode, {{"ipv6", ip6_ ? with_ipv6 : without_ipv6}}};
+  if (auto ok = records_.write(record); !ok) {
     return Error::format("iptables enroll {}: {}", pod.uid, ok.error().message);
   }
   auto fail = [&](iptables::Family family, const Error& error) -> Status {
@@ -214,8 +195,8 @@ Status IptablesCapture::enroll(const PodSandbox& pod, int /*inbound_listener*/) 
           "iptables enroll {}: IPv6 rules not installed ({}); the pod has no IPv6 "
           "address",
           pod.uid, ok.error().message);
-      record.ipv6 = false;
-      (void)write_record(record);
+      record.notes.insert_or_assign("ipv6", without_ipv6);
+      (void)records_.write(record);
     }
   }
   spdlog::info("iptables capture: enrolled {} (netns {})", pod.uid, pod.netns_path);
@@ -228,17 +209,12 @@ Status IptablesCapture::release(const std::string& uid) {
 }
 
 Status IptablesCapture::release_locked(const std::string& uid) {
-  auto record = read_record(uid);
+  auto record = records_.read(uid);
   if (!record.ok()) return Error::format("iptables release {}: {}", uid, record.error().message);
   if (!*record) return {};  // not enrolled: nothing to do
-  const PodRecord& pod = **record;
-  auto drop_record = [&]() -> Status {
-    if (::unlink(record_path(uid).c_str()) != 0 && errno != ENOENT) {
-      return Error::format("iptables release {}: unlink {}: {}", uid, record_path(uid),
-                           std::strerror(errno));
-    }
-    return {};
-  };
+  const PodSandbox& pod = (*record)->pod;
+  const bool ipv6 = (*record)->notes["ipv6"] == "1";
+  auto drop_record = [&]() -> Status { return records_.remove(uid); };
 
   UniqueFd fd(::open(pod.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid() && errno != ENOENT && errno != ENOTDIR) {
@@ -248,7 +224,7 @@ Status IptablesCapture::release_locked(const std::string& uid) {
   NetnsHandle ns(std::move(fd));
   auto inode = ns.valid() && is_netns(ns.fd()) ? ns.inode() : Result<unsigned long>(0UL);
   // The namespace is gone (and its rules with it), or the path now names another one.
-  if (!inode.ok() || *inode != pod.netns_inode) {
+  if (!inode.ok() || *inode != (*record)->netns_inode) {
     spdlog::info("iptables capture: {}'s network namespace {} is gone; dropping its record", uid,
                  pod.netns_path);
     return drop_record();
@@ -259,11 +235,11 @@ Status IptablesCapture::release_locked(const std::string& uid) {
                          ok.error().message);
   }
   if (ip6_) {
-    if (auto ok = remove(ns, *ip6_); !ok && pod.ipv6) {
+    if (auto ok = remove(ns, *ip6_); !ok && ipv6) {
       return Error::format("iptables release {} (IPv6, netns {}): {}", uid, pod.netns_path,
                            ok.error().message);
     }
-  } else if (pod.ipv6) {
+  } else if (ipv6) {
     return Error::format(
         "iptables release {}: IPv6 rules were installed but ip6tables-nft is not usable now", uid);
   }
@@ -273,113 +249,21 @@ Status IptablesCapture::release_locked(const std::string& uid) {
 
 std::vector<std::string> IptablesCapture::enrolled() const {
   std::lock_guard lock(mu_);
-  std::vector<std::string> uids;
-  for (const auto& r : read_all_records()) uids.push_back(r.uid);
-  std::sort(uids.begin(), uids.end());
-  return uids;
+  return records_.uids();
 }
 
 Status IptablesCapture::uninstall() {
   std::lock_guard lock(mu_);
   std::string errors;
-  for (const auto& record : read_all_records()) {
-    if (auto ok = release_locked(record.uid); !ok) {
+  for (const auto& uid : records_.uids()) {
+    if (auto ok = release_locked(uid); !ok) {
       errors += (errors.empty() ? "" : "; ") + ok.error().message;
     }
   }
   if (!errors.empty()) return Error{errors};
-  // Leftovers that are not records (an interrupted write's temporary file).
-  if (DIR* dir = ::opendir(records_dir_.c_str())) {
-    while (dirent* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (name != "." && name != "..") ::unlink((records_dir_ + "/" + name).c_str());
-    }
-    ::closedir(dir);
-  }
-  if (::rmdir(records_dir_.c_str()) != 0 && errno != ENOENT) {
-    return Error::format("iptables uninstall: rmdir {}: {}", records_dir_, std::strerror(errno));
-  }
+  if (auto ok = records_.remove_all(); !ok) return Error::format("iptables uninstall: {}", ok.error().message);
   spdlog::info("iptables capture: uninstalled");
   return {};
-}
-
-std::string IptablesCapture::record_path(const std::string& uid) const {
-  return records_dir_ + "/" + encode_uid(uid) + std::string(kRecordSuffix);
-}
-
-Status IptablesCapture::write_record(const PodRecord& r) const {
-  if (auto ok = make_dirs(records_dir_); !ok) return ok;  // uninstall() may have removed it
-  std::string path = record_path(r.uid);
-  std::string tmp = path + ".tmp";
-  std::string text = fmt::format(
-      "# ambit iptables capture: an enrolled pod\nuid={}\nnetns={}\nnetns_inode={}\nipv6={}\n",
-      r.uid, r.netns_path, r.netns_inode, r.ipv6 ? 1 : 0);
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Error::format("record {}: {}", tmp, std::strerror(errno));
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    return Error::format("record {}: {}", tmp, std::strerror(errno));
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Error::format("record {}: {}", path, std::strerror(errno));
-  }
-  return {};
-}
-
-Result<std::optional<IptablesCapture::PodRecord>> IptablesCapture::read_record(
-    const std::string& uid) const {
-  std::string path = record_path(uid);
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT) return std::optional<PodRecord>();
-    return Error::format("record {}: {}", path, std::strerror(errno));
-  }
-  PodRecord r;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "uid") r.uid = value;
-    if (key == "netns") r.netns_path = value;
-    if (key == "netns_inode") r.netns_inode = std::strtoul(value.c_str(), nullptr, 10);
-    if (key == "ipv6") r.ipv6 = value == "1";
-  }
-  if (r.uid != uid || r.netns_path.empty() || r.netns_inode == 0) {
-    return Error::format("record {} is not a record of {}", path, uid);
-  }
-  return std::optional<PodRecord>(std::move(r));
-}
-
-std::vector<IptablesCapture::PodRecord> IptablesCapture::read_all_records() const {
-  std::vector<PodRecord> records;
-  DIR* dir = ::opendir(records_dir_.c_str());
-  if (dir == nullptr) return records;
-  std::vector<std::string> files;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.size() > kRecordSuffix.size() &&
-        name.compare(name.size() - kRecordSuffix.size(), kRecordSuffix.size(), kRecordSuffix) ==
-            0) {
-      files.push_back(records_dir_ + "/" + name);
-    }
-  }
-  ::closedir(dir);
-  for (const auto& file : files) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("uid=", 0) != 0) continue;
-      auto record = read_record(line.substr(4));
-      if (record.ok() && *record) {
-        records.push_back(**record);
-      } else {
-        spdlog::warn("iptables capture: ignoring unreadable record {}", file);
-      }
-      break;
-    }
-  }
-  return records;
 }
 
 }  // namespace ambit::agent

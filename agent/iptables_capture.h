@@ -14,6 +14,7 @@
 #include "agent/capture.h"
 #include "agent/iptables_rules.h"
 #include "agent/netns_command.h"
+#include "agent/pod_records.h"
 
 namespace ambit::agent {
 
@@ -31,18 +32,12 @@ class IptablesCapture final : public Capture {
   Status uninstall() override;
 
   bool ipv6_available() const { return ip6_.has_value(); }
-  const std::string& records_dir() const { return records_dir_; }
+  const std::string& records_dir() const { return records_.dir(); }
 
  private:
   struct Tools {
     std::string restore;  // iptables-nft-restore or ip6tables-nft-restore
     std::string save;
-  };
-  struct PodRecord {
-    std::string uid;
-    std::string netns_path;
-    unsigned long netns_inode = 0;
-    bool ipv6 = false;
   };
 
   IptablesCapture(CaptureSettings settings, Tools ip4, std::optional<Tools> ip6,
@@ -52,15 +47,11 @@ class IptablesCapture final : public Capture {
   Status remove(const NetnsHandle& ns, const Tools& tools);
   Status release_locked(const std::string& uid);
 
-  std::string record_path(const std::string& uid) const;
-  Status write_record(const PodRecord& record) const;
-  Result<std::optional<PodRecord>> read_record(const std::string& uid) const;
-  std::vector<PodRecord> read_all_records() const;
 
   CaptureSettings settings_;
   Tools ip4_;
   std::optional<Tools> ip6_;
-  std::string records_dir_;
+  PodRecords records_;
   mutable std::mutex mu_;  // one enroll/release at a time: each reads, then rewrites a table
 };
 
