@@ -324,6 +324,28 @@ TEST_P(MeshTest, UnlabelledNamespacesAndOptedOutPodsAreNotCaptured) {
   EXPECT_TRUE(opted_out->contains(marker_ + "-opted-out"));
 }
 
+TEST_P(MeshTest, NewPodInAnEnrolledNamespaceIsCapturedBeforeItsTrafficFlows) {
+  start_agents_and_wait({"shop/client", "shop/api"});
+  serve("api");
+  // The pod appears (its sandbox exists, nothing runs in it yet) and the agent learns of it.
+  ASSERT_TRUE(cluster_->add_pod("node0", {"late", "shop", {}}).ok());
+  pods_.push_back({"late", "node0", "shop", "late", {}});
+  auto announced = std::chrono::steady_clock::now();
+  write_config();
+  ASSERT_TRUE(wait_for_log("node0", "enrolled pod shop/late")) << agent_log("node0");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - announced);
+  RecordProperty("enrolled_after_ms", std::to_string(ms.count()));
+  // Its first connection already goes through the mesh.
+  auto capture = cluster_->capture_fabric();
+  ASSERT_TRUE(capture->start().ok());
+  EXPECT_TRUE(echo_from("late", at("api"), marker_ + "-late"));
+  capture->stop();
+  EXPECT_FALSE(capture->contains(marker_ + "-late"));
+  std::string a = agent_log("node0");
+  EXPECT_NE(a.find("src.identity=\"spiffe://cluster.local/ns/shop/sa/late\""), std::string::npos) << a;
+}
+
 TEST_P(MeshTest, StrictPodRefusesPlaintextFromOutsideTheMesh) {
   strict_ = {"api"};
   start_agents_and_wait({"shop/client", "shop/api"});
