@@ -163,12 +163,15 @@ Status Enrollment::apply(const LocalConfig& config) {
     if (problem.empty() && capture_ && !current) {
       const auto& plaintext = specs[indexes.back()];
       UniqueFd fd = engine_.duplicate_listener_fd(plaintext);
+      auto started = std::chrono::steady_clock::now();
       if (auto ok = capture_->enroll(pod.sandbox, fd.get()); !ok) {
         problem = fmt::format("{} capture: {}", capture_->mode(), ok.error().message);
       } else {
         captured_[uid] = pod.sandbox;
-        SPDLOG_INFO("enrolled pod {} (netns {}, {} capture)", uid, pod.sandbox.netns_path,
-                    capture_->mode());
+        auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - started);
+        SPDLOG_INFO("enrolled pod {} (netns {}, {} capture in {} µs)", uid,
+                    pod.sandbox.netns_path, capture_->mode(), took.count());
       }
     }
     if (!problem.empty()) {

@@ -34,6 +34,7 @@ cleanup() {
     "$netlab" exec "$cluster" "$n" -- "$agent" --uninstall $(state_args "$n") >/dev/null 2>&1 || true
   done
   "$netlab" down "$cluster" >/dev/null 2>&1 || true
+  rmdir /run/ambit-demo 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -188,9 +189,9 @@ for n in node1 node2; do
   failed=$(grep 'connection complete' "$log" | grep -c 'error=' || true)
   bytes=$(grep 'connection complete' "$log" | grep -o 'bytes_sent=[0-9]*' | cut -d= -f2 | awk '{s+=$1} END {print s+0}')
   echo "$n: $total connections closed ($failed refused), $bytes bytes sent to destinations"
-  grep 'connection complete' "$log" | grep 'direction="outbound"' | grep -v 'error=' | head -1 | sed 's/^.*connection complete/  outbound:/'
-  grep 'connection complete' "$log" | grep 'direction="inbound"' | grep -v 'error=' | head -1 | sed 's/^.*connection complete/  inbound: /'
-  grep 'connection complete' "$log" | grep 'error=' | head -2 | sed 's/^.*connection complete/  refused: /'
+  { grep 'connection complete' "$log" | grep 'direction="outbound"' | grep -v 'error=' | head -1 | sed 's/^.*connection complete/  outbound:/'
+    grep 'connection complete' "$log" | grep 'direction="inbound"' | grep -v 'error=' | head -1 | sed 's/^.*connection complete/  inbound: /'
+    grep 'connection complete' "$log" | grep 'error=' | head -2 | sed 's/^.*connection complete/  refused: /'; } || true
 done
 echo "== teardown: uninstall capture, remove the cluster"
 if [[ $status -eq 0 ]]; then echo "demo: OK"; else echo "demo: FAILED"; fi

@@ -69,6 +69,8 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
     // Whatever a test left enrolled is removed, so no pin or rule outlives the cluster.
     for (const auto& n : cluster_->nodes()) uninstall(n.name);
     cluster_.reset();
+    std::error_code ec;
+    std::filesystem::remove("/run/ambit-e2e", ec);  // only if empty
   }
 
   // Capture state of clusters that no longer exist (a run killed before its teardown): removed
