@@ -141,8 +141,19 @@ int main(int argc, char** argv) {
   }
   engine_config->workers = workers;
 
-  std::unique_ptr<Capture> capture;
+  // Capabilities first, so a missing one is named instead of surfacing as some EPERM later.
   if (capture_mode == "auto" && config->sandboxes.empty()) capture_mode = "none";
+  if (capture_mode == "auto") {
+    if (auto missing = missing_capabilities(capabilities_needed("ebpf")); !missing.empty()) {
+      spdlog::warn("eBPF capture needs {}; trying the iptables fallback", missing.front());
+      capture_mode = "iptables";
+    }
+  }
+  if (auto missing = missing_capabilities(capabilities_needed(capture_mode)); !missing.empty()) {
+    for (const auto& m : missing) spdlog::error("missing capability {}", m);
+    return 1;
+  }
+  std::unique_ptr<Capture> capture;
   if (capture_mode != "none") {
     auto created = create_capture(capture_mode, settings);
     if (!created) {
@@ -150,11 +161,6 @@ int main(int argc, char** argv) {
       return 1;
     }
     capture = std::move(*created);
-  }
-  std::string mode = capture ? std::string(capture->mode()) : "none";
-  if (auto missing = missing_capabilities(capabilities_needed(mode)); !missing.empty()) {
-    for (const auto& m : missing) spdlog::error("missing capability {}", m);
-    return 1;
   }
 
   AdminServer::Endpoints endpoints;
