@@ -36,8 +36,12 @@ std::vector<ztunnel::ListenerSpec> pod_listeners(const std::string& uid, bool ip
 }  // namespace
 
 Enrollment::Enrollment(ztunnel::Engine& engine, std::unique_ptr<Capture> capture,
-                       Options options)
-    : engine_(engine), capture_(std::move(capture)), options_(std::move(options)) {
+                       Options options, std::unique_ptr<CertificateSource> certificates)
+    : engine_(engine),
+      capture_(std::move(capture)),
+      options_(std::move(options)),
+      certificates_(std::move(certificates)),
+      external_certificates_(certificates_ != nullptr) {
   if (capture_) {
     for (const auto& uid : capture_->enrolled()) captured_.emplace(uid, std::nullopt);
   }
@@ -45,52 +49,43 @@ Enrollment::Enrollment(ztunnel::Engine& engine, std::unique_ptr<Capture> capture
 
 std::string_view Enrollment::capture_mode() const { return capture_ ? capture_->mode() : "none"; }
 
-Result<ztunnel::WorkloadCredentials> Enrollment::credentials_for(Pod& pod,
-                                                                 const Identity& identity,
-                                                                 const TrustBundle& bundle) {
-  if (!ca_) return Error{"no certificate: give the workload certificate/privateKey or the agent a certificateAuthority"};
-  auto now = std::chrono::system_clock::now();
-  bool renew = !pod.certificate || pod.certificate->identity() != identity ||
-               now >= pod.certificate->not_before() +
-                          (pod.certificate->not_after() - pod.certificate->not_before()) / 2;
-  if (renew) {
-    auto cert = ca_->issue(identity, options_.certificate_ttl);
-    if (!cert) return cert.error();
-    auto ttl = std::chrono::duration_cast<std::chrono::seconds>(cert->not_after() - now);
-    SPDLOG_INFO("issued a certificate for {} ({}), valid for {} s", pod.sandbox.uid,
-                identity.to_string(), ttl.count());
-    pod.certificate = std::move(*cert);
+Status Enrollment::use_configured_ca(const LocalConfig& config) {
+  if (external_certificates_) return {};
+  if (!config.certificate_authority) {
+    certificates_.reset();
+    ca_paths_.reset();
+    ca_pem_.clear();
+    return {};
   }
-  auto client = TlsContext::client(*pod.certificate, bundle);
-  if (!client) return client.error();
-  auto server = TlsContext::server(*pod.certificate, bundle);
-  if (!server) return server.error();
-  return ztunnel::WorkloadCredentials{identity, std::move(*client), std::move(*server)};
+  const auto& paths = *config.certificate_authority;
+  if (ca_paths_ && ca_paths_->certificate == paths.certificate &&
+      ca_paths_->private_key == paths.private_key) {
+    return {};
+  }
+  auto ca = LocalCertificateAuthority::load(paths);
+  if (!ca) return ca.error();
+  ca_pem_ = ca->certificate_pem();
+  certificates_ = std::make_unique<LocalCaCertificates>(std::move(*ca), options_.certificate_ttl);
+  ca_paths_ = paths;
+  return {};
 }
 
 Status Enrollment::apply(const LocalConfig& config) {
+  std::lock_guard serial(apply_mutex_);
   auto next = engine_config_from(config);
   if (!next) return next.error();
-  if (config.certificate_authority) {
-    const auto& paths = *config.certificate_authority;
-    if (!ca_paths_ || ca_paths_->certificate != paths.certificate ||
-        ca_paths_->private_key != paths.private_key) {
-      auto ca = LocalCertificateAuthority::load(paths);
-      if (!ca) return ca.error();
-      ca_ = std::move(*ca);
-      ca_paths_ = paths;
-    }
-  } else {
-    ca_.reset();
-    ca_paths_.reset();
-  }
+  if (auto ok = use_configured_ca(config); !ok) return ok;
   std::optional<TrustBundle> bundle;
-  if (!config.trust_bundle.empty()) {
+  if (!config.trust_bundle_pem.empty()) {
+    auto parsed = TrustBundle::from_pem(config.trust_bundle_pem);
+    if (!parsed) return Error::format("trust bundle: {}", parsed.error().message);
+    bundle = std::move(*parsed);
+  } else if (!config.trust_bundle.empty()) {
     auto loaded = TrustBundle::load_pem_file(config.trust_bundle);
     if (!loaded) return Error::format("trustBundle {}: {}", config.trust_bundle, loaded.error().message);
     bundle = std::move(*loaded);
-  } else if (ca_) {
-    auto from_ca = TrustBundle::from_pem(ca_->certificate_pem());
+  } else if (!ca_pem_.empty()) {
+    auto from_ca = TrustBundle::from_pem(ca_pem_);
     if (!from_ca) return from_ca.error();
     bundle = std::move(*from_ca);
   }
@@ -115,13 +110,28 @@ Status Enrollment::apply(const LocalConfig& config) {
     }
     pod.sandbox = sandbox;
     if (!next->credentials.contains(w.uid())) {
-      auto creds = bundle ? credentials_for(pod, w.identity, *bundle)
-                          : Result<ztunnel::WorkloadCredentials>(Error{"no trust bundle"});
-      if (!creds) {
-        status.push_back({w.uid(), sandbox.netns_path, creds.error().message});
+      std::string problem;
+      if (!bundle) {
+        problem = "no trust bundle";
+      } else if (!certificates_) {
+        problem = "no certificate: give the workload certificate/privateKey or the agent a certificateAuthority";
+      } else if (auto cert = certificates_->current(w.uid(), w.identity); !cert) {
+        problem = "waiting for its certificate";
+      } else {
+        // TLS contexts copy what they need from the certificate.
+        auto client = TlsContext::client(*cert, *bundle);
+        auto server = TlsContext::server(*cert, *bundle);
+        if (!client || !server) {
+          problem = (!client ? client.error() : server.error()).message;
+        } else {
+          next->credentials[w.uid()] =
+              ztunnel::WorkloadCredentials{w.identity, std::move(*client), std::move(*server)};
+        }
+      }
+      if (!problem.empty()) {
+        status.push_back({w.uid(), sandbox.netns_path, problem});
         continue;
       }
-      next->credentials[w.uid()] = std::move(*creds);
     }
     next->netns[w.uid()] = pod.netns;
     bool ipv6 = false;

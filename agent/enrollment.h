@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agent/capture.h"
-#include "agent/local_ca.h"
+#include "agent/certificates.h"
 #include "agent/local_config.h"
 #include "ztunnel/engine.h"
 
@@ -28,9 +28,12 @@ class Enrollment {
   };
 
   // capture may be null: listeners are opened in the pods but nothing steers traffic to them.
-  Enrollment(ztunnel::Engine& engine, std::unique_ptr<Capture> capture, Options options);
+  // certificates may be null: then the configuration's certificateAuthority (standalone mode)
+  // signs the pods' certificates.
+  Enrollment(ztunnel::Engine& engine, std::unique_ptr<Capture> capture, Options options,
+             std::unique_ptr<CertificateSource> certificates = nullptr);
 
-  // One reconciliation pass. A view the engine cannot run (bad policy, unreadable certificate,
+  // One reconciliation pass. Thread-safe (passes are serialised). A view the engine cannot run (bad policy, unreadable certificate,
   // conflicting addresses) is refused whole and the previous one stays in force. Problems of a
   // single pod (its netns is gone, a listener cannot bind) leave that pod out and are reported
   // in status(); the next pass tries again.
@@ -51,11 +54,9 @@ class Enrollment {
   struct Pod {
     PodSandbox sandbox;
     std::shared_ptr<const NetnsHandle> netns;
-    std::optional<WorkloadCertificate> certificate;  // issued by the local CA
   };
 
-  Result<ztunnel::WorkloadCredentials> credentials_for(Pod& pod, const Identity& identity,
-                                                      const TrustBundle& bundle);
+  Status use_configured_ca(const LocalConfig& config);
   void release(const std::string& uid);
 
   ztunnel::Engine& engine_;
@@ -65,8 +66,11 @@ class Enrollment {
   // Pods whose capture is on, with the sandbox it was turned on for. Starts with what an
   // earlier run left (sandbox unknown), so the first pass refreshes or releases those.
   std::map<std::string, std::optional<PodSandbox>> captured_;
+  std::unique_ptr<CertificateSource> certificates_;
+  bool external_certificates_ = false;  // given by the caller, not from the configuration
   std::optional<CertificateAuthorityPaths> ca_paths_;
-  std::optional<LocalCertificateAuthority> ca_;
+  std::string ca_pem_;
+  std::mutex apply_mutex_;
   mutable std::mutex status_mutex_;
   std::vector<PodStatus> status_;
 };

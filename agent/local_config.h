@@ -65,6 +65,7 @@ struct LocalConfig {
   std::string node;
   std::string trust_domain = "cluster.local";
   std::string trust_bundle;  // path; empty when not given
+  std::string trust_bundle_pem;  // in memory (pushed by the controller); wins over the path
   std::vector<Workload> workloads;
   std::vector<Service> services;
   std::vector<AuthorizationPolicy> policies;

@@ -56,8 +56,10 @@ void PacketCapture::run() {
     pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {wakeup_.get(), POLLIN, 0}};
     int n = ::poll(fds, 2, 200);
     if (n < 0 && errno != EINTR) break;
-    if (fds[1].revents) break;
-    if (!(fds[0].revents & POLLIN)) continue;
+    // Stopping: take what the socket already holds first, so frames of the exchange that just
+    // finished are counted even if stop() came before this thread saw them.
+    bool stopping = fds[1].revents != 0;
+    if (!stopping && !(fds[0].revents & POLLIN)) continue;
     // Drain what is queued before polling again.
     for (;;) {
       sockaddr_ll from{};
@@ -70,6 +72,7 @@ void PacketCapture::run() {
       if (from.sll_pkttype == PACKET_OUTGOING) continue;
       record(buf.data(), std::min(static_cast<size_t>(len), buf.size()));
     }
+    if (stopping) break;
   }
   running_ = false;
 }
