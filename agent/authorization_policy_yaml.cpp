@@ -71,16 +71,6 @@ AuthzOperation read_operation(const YamlValue& value) {
   return op;
 }
 
-bool is_l7_condition_key(std::string_view key) {
-  constexpr std::array<std::string_view, 5> kPrefixes = {
-      "request.headers[", "request.regex.headers[", "request.auth.", "connection.sni",
-      "experimental.envoy.filters."};
-  for (auto prefix : kPrefixes) {
-    if (key.substr(0, prefix.size()) == prefix) return true;
-  }
-  return false;
-}
-
 // Returns false for a condition on an L7 attribute (validated, then left to the fail-safe).
 bool read_condition(const YamlValue& value, AuthzCondition& out) {
   auto o = value.object({"key", "values", "notValues"});
@@ -102,7 +92,7 @@ bool read_condition(const YamlValue& value, AuthzCondition& out) {
     out.key = Key::kSourceNamespace;
   } else if (key == "destination.port") {
     out.key = Key::kDestinationPort;
-  } else if (is_l7_condition_key(key)) {
+  } else if (ztunnel::is_l7_condition_key(key)) {
     if (values) values->strings();
     if (not_values) not_values->strings();
     return false;

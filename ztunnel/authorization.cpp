@@ -222,4 +222,14 @@ AuthzDecision Authorizer::check(const ConnectionAttributes& connection) const {
   return {true, "no DENY policy matched (" + count_phrase(deny_count) + ") and no ALLOW policy"};
 }
 
+bool is_l7_condition_key(std::string_view key) {
+  constexpr std::string_view kPrefixes[] = {"request.headers[", "request.regex.headers[",
+                                            "request.auth.", "connection.sni",
+                                            "experimental.envoy.filters."};
+  for (auto prefix : kPrefixes) {
+    if (key.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
 }  // namespace ambit::ztunnel

@@ -114,4 +114,7 @@ class Authorizer {
 // Matches an Istio string pattern: exact, "*" (non-empty), "prefix*" or "*suffix".
 bool authz_pattern_matches(std::string_view pattern, std::string_view value);
 
+// `when` keys only an L7 proxy can evaluate (request headers, JWT claims, SNI, Envoy filters).
+bool is_l7_condition_key(std::string_view key);
+
 }  // namespace ambit::ztunnel

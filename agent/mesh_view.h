@@ -1,0 +1,37 @@
+// The agent's copy of the mesh as the controller pushed it: applies snapshots and deltas, and
+// turns the objects into the configuration the enrollment and the engine run from. An update
+// that does not convert is refused (nack) and the previous view stays in force.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "agent/local_config.h"
+#include "ambit/v1/control.pb.h"
+
+namespace ambit::agent {
+
+class MeshView {
+ public:
+  // The view with `update` applied (snapshot: replaces everything; else adds/changes/removes),
+  // or why it cannot be applied. This view is unchanged either way; commit with operator=.
+  Result<MeshView> with(const ambit::v1::Update& update) const;
+
+  // The configuration for node's agent: namespaces, workloads (with the sandboxes of this
+  // node's pods), services, L4 policies, trust bundle.
+  Result<LocalConfig> to_local_config(const std::string& node) const;
+
+  uint64_t version() const { return version_; }
+  size_t size() const { return resources_.size(); }
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // kind, uid
+  std::map<Key, ambit::v1::Resource> resources_;
+  uint64_t version_ = 0;
+};
+
+// The kind name a Resource carries ("Workload", "Service", ...), "" when unset.
+std::string resource_kind(const ambit::v1::Resource& r);
+
+}  // namespace ambit::agent
