@@ -66,6 +66,7 @@ class CaptureTest : public ::testing::Test {
     CaptureOptions options;
     options.pin_dir = pin_dir_;
     options.agent_cgroup = agent_cgroup_;
+    options.sockmap_fast_path = sockmap_fast_path_;
     auto loaded = CapturePrograms::load(options);
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     capture_ = std::move(*loaded);
@@ -98,6 +99,7 @@ class CaptureTest : public ::testing::Test {
     });
   }
 
+  bool sockmap_fast_path_ = false;  // set by a derived fixture's constructor
   std::string pin_dir_;
   std::vector<IpAddress> pod_ips_;
   std::optional<TestCgroups> cgroups_;

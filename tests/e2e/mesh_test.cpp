@@ -30,7 +30,7 @@ bool have_tool(const std::string& name) {
 // Why this machine cannot run a capture mode, or empty when it can.
 std::string unavailable(const std::string& mode) {
   if (geteuid() != 0) return "needs root (network namespaces, cgroups, BPF)";
-  if (mode == "ebpf" && !std::filesystem::exists("/sys/kernel/btf/vmlinux")) {
+  if (mode.starts_with("ebpf") && !std::filesystem::exists("/sys/kernel/btf/vmlinux")) {
     return "kernel without BTF";
   }
   if (mode == "iptables" && !have_tool("iptables-restore")) return "iptables is not installed";
@@ -46,7 +46,8 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (auto why = unavailable(GetParam()); !why.empty()) GTEST_SKIP() << why;
-    std::string name = "m" + std::to_string(getpid() % 100000) + GetParam().substr(0, 1);
+    std::string name = "m" + std::to_string(getpid() % 100000) +
+                       (GetParam() == "ebpf-sockmap" ? "s" : GetParam().substr(0, 1));
     ClusterSpec spec{name, {{"node0", {}}, {"node1", {}}}};
     for (const auto& p : pods_) {
       for (auto& n : spec.nodes) {
@@ -143,11 +144,16 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // "ebpf-sockmap": eBPF capture with the optional sockmap fast path (--capture-sockmap).
+  bool sockmap() const { return GetParam() == "ebpf-sockmap"; }
+
   Process& start_agent(const std::string& node) {
-    auto p = cluster_->spawn_in_node(
-        node, {AMBIT_AGENT_PATH, "--config", config_path(node), "--workers", "1", "--capture",
-               GetParam(), "--state-dir", state_dir(node), "--bpf-pin-dir", pin_dir(node),
-               "--resync-ms", "1000", "--log-level", "info"});
+    std::vector<std::string> argv = {
+        AMBIT_AGENT_PATH, "--config", config_path(node), "--workers", "1", "--capture",
+        sockmap() ? std::string("ebpf") : GetParam(), "--state-dir", state_dir(node),
+        "--bpf-pin-dir", pin_dir(node), "--resync-ms", "1000", "--log-level", "info"};
+    if (sockmap()) argv.push_back("--capture-sockmap");
+    auto p = cluster_->spawn_in_node(node, argv);
     EXPECT_TRUE(p.ok()) << p.error().message;
     agents_[node] = std::move(*p);
     return *agents_[node];
@@ -400,8 +406,12 @@ TEST_P(MeshTest, UninstallLeavesTheNodeClean) {
   EXPECT_TRUE(capture->contains(marker_ + "-uninstalled"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Capture, MeshTest, ::testing::Values("ebpf", "iptables"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Capture, MeshTest, ::testing::Values("ebpf", "iptables", "ebpf-sockmap"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::erase(name, '-');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace ambit::netlab
