@@ -1,6 +1,8 @@
 // Key building shared by the sockmap fast-path programs. struct bpf_sock_ops and struct
 // sk_msg_md name their address fields alike (local_port host order, remote_port network
-// order), so one macro fills the key from either context.
+// order), so one macro fills the key from either context. remote_port: both contexts load the
+// 16-bit network-order port shifted into the upper half on little-endian (historical ABI), so
+// take whichever half holds it.
 #pragma once
 
 #include <bpf/bpf_endian.h>
@@ -13,7 +15,8 @@
   ({                                                                                            \
     int __ok = 0;                                                                               \
     (key)->local_port = bpf_htons((__u16)(ctx)->local_port);                                    \
-    (key)->remote_port = (__u16)(ctx)->remote_port;                                             \
+    __u32 __rp = (ctx)->remote_port;                                                            \
+    (key)->remote_port = (__u16)(__rp > 0xffff ? __rp >> 16 : __rp);                            \
     if ((ctx)->family == AMBIT_AF_INET) {                                                       \
       (key)->family = AMBIT_AF_INET;                                                            \
       (key)->local[0] = (ctx)->local_ip4;                                                       \

@@ -406,6 +406,39 @@ TEST_P(MeshTest, UninstallLeavesTheNodeClean) {
   EXPECT_TRUE(capture->contains(marker_ + "-uninstalled"));
 }
 
+// The sockmap fast path is used, not just loaded: while a pod's connection is open, both of its
+// loopback ends (the app's socket and the agent's accepted 15001 socket) sit in ambit_sockmap,
+// and the bytes still flow both ways through the agent's io_uring receive path.
+TEST_P(MeshTest, SockmapFastPathCarriesLiveConnections) {
+  if (!sockmap()) GTEST_SKIP() << "only with --capture-sockmap";
+  start_agents_and_wait({"shop/client", "shop/api"});
+  ASSERT_TRUE(wait_for_log("node0", "sockmap fast path on")) << agent_log("node0");
+  serve("api");
+  auto rr = cluster_->spawn_in_pod(
+      "client", {AMBIT_PROBE_PATH, "rr", at("api"), "--size", "16384", "--count", "200000"});
+  ASSERT_TRUE(rr.ok()) << rr.error().message;
+  auto entries = [&] {
+    SpawnOptions o;
+    o.argv = {"bpftool", "-j", "map", "dump", "pinned", pin_dir("node0") + "/maps/ambit_sockmap"};
+    auto out = run_command(o, {}, 5s);
+    if (!out.ok()) return size_t{0};
+    size_t n = 0;
+    for (size_t at = out->find("\"key\""); at != std::string::npos; at = out->find("\"key\"", at + 1)) ++n;
+    return n;
+  };
+  size_t seen = 0;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (seen < 2 && (*rr)->running() && std::chrono::steady_clock::now() < deadline) {
+    seen = std::max(seen, entries());
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GE(seen, 2u) << "the app's and the agent's ends should be in ambit_sockmap";
+  ASSERT_TRUE((*rr)->kill(SIGTERM).ok());
+  (void)(*rr)->wait_for_exit(5s);
+  // And a fresh connection still gets its echo through the mesh.
+  EXPECT_TRUE(echo_from("client", at("api"), marker_ + "-sockmap"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Capture, MeshTest, ::testing::Values("ebpf", "iptables", "ebpf-sockmap"),
                          [](const auto& info) {
                            std::string name = info.param;
