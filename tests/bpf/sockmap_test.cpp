@@ -211,3 +211,61 @@ TEST_F(CaptureTest, SockmapFastPathIsOffByDefault) {
 
 }  // namespace
 }  // namespace ambit::bpf::testing
+
+namespace ambit::bpf::testing {
+namespace {
+
+// The half-close pattern (HTTP/1.0 clients, `nc -N`, ambit-probe connect): the app sends, shuts
+// down its write side, then reads the reply to EOF. The reply is redirected into the app's psock
+// queue; if the agent's FIN reaches the app (FIN_WAIT2 -> TIME_WAIT, the socket leaves the map)
+// before the app read it, what is that reply?
+TEST_F(SockmapTest, HalfClosedAppGetsTheReply) {
+  UniqueFd listener = pod_listener("127.0.0.1:15001");
+  ASSERT_TRUE(listener.valid());
+  std::string procs = pod_cgroup_ + "/cgroup.procs";
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(80);
+  to.sin_addr.s_addr = htonl(0x0a010203);
+  int lost = 0, rounds = 20;
+  for (int round = 0; round < rounds; ++round) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int cg = ::open(procs.c_str(), O_WRONLY);
+      if (cg < 0 || ::write(cg, "0", 1) != 1) ::_exit(100);
+      if (::setns(pod_ns_.fd(), CLONE_NEWNET) != 0) ::_exit(101);
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      timeval tv{3, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) ::_exit(102);
+      if (::send(fd, "ping", 4, 0) != 4) ::_exit(103);
+      ::shutdown(fd, SHUT_WR);
+      char buf[16];
+      size_t got = 0;
+      for (;;) {
+        ssize_t n = ::recv(fd, buf + got, sizeof(buf) - got, 0);
+        if (n < 0) ::_exit(errno == EAGAIN ? 110 : 111);
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+      }
+      ::_exit(got == 4 && std::memcmp(buf, "pong", 4) == 0 ? 0 : 112);
+    }
+    UniqueFd conn = accept_within(listener.get(), 3000);
+    ASSERT_TRUE(conn.valid());
+    std::string req;
+    EXPECT_TRUE(recv_exact(conn.get(), req, 4));
+    char eof;
+    pollfd p{conn.get(), POLLIN, 0};
+    ::poll(&p, 1, 2000);
+    EXPECT_EQ(::recv(conn.get(), &eof, 1, 0), 0);
+    EXPECT_TRUE(send_all(conn.get(), "pong"));
+    conn.reset();  // as the agent does once the upstream closed
+    int code = wait_child(pid, 6s);
+    if (code != 0) ++lost;
+    if (code != 0) std::fprintf(stderr, "round %d: app exit %d\n", round, code);
+  }
+  EXPECT_EQ(lost, 0) << lost << " of " << rounds << " half-closed apps lost the reply";
+}
+
+}  // namespace
+}  // namespace ambit::bpf::testing
