@@ -6,8 +6,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include <spdlog/spdlog.h>
-
 #include "core/netns.h"
 
 namespace ambit::agent {
@@ -24,13 +22,8 @@ Result<std::unique_ptr<BpfCapture>> BpfCapture::create(const CaptureSettings& se
   options.outbound_port = settings.outbound_port;
   options.inbound_port = settings.inbound_plaintext_port;
   options.hbone_port = settings.hbone_port;
-  options.sockmap_fast_path = settings.sockmap_fast_path;
   auto programs = bpf::CapturePrograms::load(options);
   if (!programs) return programs.error();
-  if (options.sockmap_fast_path) {
-    spdlog::info("eBPF capture: sockmap fast path on (sock_ops + sk_msg on {}/maps/ambit_sockmap)",
-                 options.pin_dir);
-  }
   return std::unique_ptr<BpfCapture>(new BpfCapture(settings, std::move(*programs)));
 }
 

@@ -20,9 +20,6 @@ Result<std::unique_ptr<Capture>> create_capture(const std::string& mode,
     why_not_ebpf = ebpf.error().message;
     spdlog::warn("eBPF capture unavailable ({}); trying the iptables fallback", why_not_ebpf);
   }
-  if (settings.sockmap_fast_path) {
-    spdlog::warn("--capture-sockmap applies to eBPF capture only; ignored in iptables mode");
-  }
   auto iptables = IptablesCapture::create(settings);
   if (iptables) return std::unique_ptr<Capture>(std::move(*iptables));
   if (why_not_ebpf.empty()) return iptables.error();

@@ -35,9 +35,6 @@ struct CaptureSettings {
   std::string state_dir = "/run/ambit";
   // Where the eBPF mode pins its programs, maps and links (a bpffs directory).
   std::string bpf_pin_dir = "/sys/fs/bpf/ambit";
-  // eBPF mode only: the optional sock_ops + sk_msg sockmap fast path between the app and the
-  // agent's outbound (15001) socket. Off by default; see docs/capture.md for what it measured.
-  bool sockmap_fast_path = false;
 };
 
 class Capture {

@@ -113,9 +113,6 @@ int main(int argc, char** argv) {
                  "where enrolled pods are recorded, found again after a restart");
   app.add_option("--bpf-pin-dir", settings.bpf_pin_dir,
                  "where the eBPF capture pins its programs, maps and links (bpffs)");
-  app.add_flag("--capture-sockmap", settings.sockmap_fast_path,
-              "eBPF capture: also carry app <-> agent (15001) bytes over the sock_ops + sk_msg "
-              "sockmap fast path instead of loopback TCP (off by default; docs/capture.md)");
   app.add_option("--resync-ms", resync_ms, "re-apply the configuration this often (retries, certificate renewal)");
   app.add_flag("--uninstall", uninstall_only,
                "remove every program, pin, rule and record of capture from this node, then exit");

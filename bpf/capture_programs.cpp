@@ -22,7 +22,6 @@ namespace {
 static_assert(sizeof(ambit_ip) == 20);
 static_assert(sizeof(ambit_orig_dst) == 20);
 static_assert(sizeof(ambit_conn_key) == 32);
-static_assert(sizeof(ambit_sock_key) == 48);
 
 // libbpf messages go to spdlog; while a load runs, warnings (the verifier log) are also kept so
 // that the returned error can show why the kernel refused.
@@ -74,7 +73,6 @@ struct PodHook {
   const char* pin_name;
   AttachTo target;
   bpf_program* (*program)(ambit_capture*);
-  bool sockmap = false;  // only with CaptureOptions::sockmap_fast_path
 };
 
 const PodHook kPodHooks[] = {
@@ -84,14 +82,9 @@ const PodHook kPodHooks[] = {
      [](ambit_capture* s) { return s->progs.ambit_connect6; }},
     {"cgroup_sockops", AttachTo::kCgroup, [](ambit_capture* s) { return s->progs.ambit_sockops; }},
     {"netns_sk_lookup", AttachTo::kNetns, [](ambit_capture* s) { return s->progs.ambit_inbound; }},
-    {"cgroup_sockmap_ops", AttachTo::kCgroup,
-     [](ambit_capture* s) { return s->progs.ambit_sockmap_ops; }, /*sockmap=*/true},
 };
 
 constexpr const char* kAgentGetsockoptPin = "cgroup_getsockopt";
-constexpr const char* kAgentSockmapPin = "cgroup_sockmap_ops";
-
-bool is_sockmap_program(const std::string& name) { return name.rfind("ambit_sockmap_", 0) == 0; }
 
 bool valid_pod_id(const std::string& id) {
   return !id.empty() && id != "." && id != ".." && id.find('/') == std::string::npos &&
@@ -135,7 +128,6 @@ Status detach_links_in(const std::string& dir) {
   for (const auto& hook : kPodHooks) {
     if (auto s = detach_pinned_link(dir + "/" + hook.pin_name); !s) return s;
   }
-  if (auto s = detach_pinned_link(dir + "/" + kAgentSockmapPin); !s) return s;
   return detach_pinned_link(dir + "/" + kAgentGetsockoptPin);
 }
 
@@ -170,13 +162,8 @@ Result<std::unique_ptr<CapturePrograms>> CapturePrograms::load(const CaptureOpti
   skel->rodata->inbound_skip_ports[2] = options.inbound_port;
 
   // libbpf reuses a map already pinned at its pin path (if compatible) or pins the new one.
-  if (!options.sockmap_fast_path) {
-    bpf_program__set_autoload(skel->progs.ambit_sockmap_ops, false);
-    bpf_program__set_autoload(skel->progs.ambit_sockmap_msg, false);
-  }
   for (bpf_map* map : {skel->maps.ambit_conn_dst, skel->maps.ambit_orig_dst,
-                       skel->maps.ambit_inb_lsn, skel->maps.ambit_enrolled,
-                       skel->maps.ambit_sockmap}) {
+                       skel->maps.ambit_inb_lsn, skel->maps.ambit_enrolled}) {
     std::string path = pin + "/maps/" + bpf_map__name(map);
     if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0) {
       return Error::format("set pin path {}: {}", path, errno_text(err));
@@ -190,7 +177,6 @@ Result<std::unique_ptr<CapturePrograms>> CapturePrograms::load(const CaptureOpti
   }
   if (auto pinned = self->pin_programs(); !pinned) return pinned.error();
   if (auto attached = self->attach_agent_getsockopt(); !attached) return attached.error();
-  if (auto sockmap = self->set_up_sockmap(); !sockmap) return sockmap.error();
   return self;
 }
 
@@ -203,7 +189,6 @@ Status CapturePrograms::pin_programs() {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return Error::format("replace pinned program {}: {}", path, std::strerror(errno));
     }
-    if (!bpf_program__autoload(prog)) continue;  // not loaded (optional, off)
     if (int err = bpf_program__pin(prog, path.c_str()); err != 0) {
       return Error::format("pin program {} at {}: {}", bpf_program__name(prog), path,
                            errno_text(err));
@@ -213,27 +198,6 @@ Status CapturePrograms::pin_programs() {
 }
 
 Status CapturePrograms::attach_agent_getsockopt() {
-  return attach_agent_cgroup(skel_->progs.ambit_sockopt, kAgentGetsockoptPin);
-}
-
-Status CapturePrograms::set_up_sockmap() {
-  if (!options_.sockmap_fast_path) {
-    // An earlier run may have had it on: its agent-side link goes (pods' links go in
-    // attach_pod). Connections already in the map keep their redirect until they close.
-    return detach_pinned_link(options_.pin_dir + "/agent/" + kAgentSockmapPin);
-  }
-  // sk_msg attaches to the map itself (replacing the program of an earlier load on a reused
-  // map); it lives as long as the pinned map, so there is no link to keep.
-  if (bpf_prog_attach(bpf_program__fd(skel_->progs.ambit_sockmap_msg),
-                      bpf_map__fd(skel_->maps.ambit_sockmap), BPF_SK_MSG_VERDICT, 0) != 0) {
-    return Error::format("attach ambit_sockmap_msg (sk_msg) to map ambit_sockmap: {}",
-                         std::strerror(errno));
-  }
-  // The agent's end of each connection is an accepted socket, made in the agent's cgroup.
-  return attach_agent_cgroup(skel_->progs.ambit_sockmap_ops, kAgentSockmapPin);
-}
-
-Status CapturePrograms::attach_agent_cgroup(bpf_program* prog, const char* pin_name) {
   std::string cgroup = options_.agent_cgroup;
   if (cgroup.empty()) {
     auto own = own_cgroup_dir(options_.cgroup2_root);
@@ -243,14 +207,13 @@ Status CapturePrograms::attach_agent_cgroup(bpf_program* prog, const char* pin_n
   auto cgroup_fd = open_dir(cgroup);
   if (!cgroup_fd) return Error::format("agent cgroup: {}", cgroup_fd.error().message);
   // Attach the new link before dropping the old one, so SO_ORIGINAL_DST never goes unanswered.
-  // Two links answering at once is harmless: the first deletes the entry, the second passes
-  // (for the sockmap sockops, the second update of the same key is a no-op).
-  bpf_link* link = bpf_program__attach_cgroup(prog, cgroup_fd->get());
+  // Two links answering at once is harmless: the first deletes the entry, the second passes.
+  bpf_link* link = bpf_program__attach_cgroup(skel_->progs.ambit_sockopt, cgroup_fd->get());
   if (link == nullptr) {
-    return Error::format("attach {} ({}) to agent cgroup {}: {}", bpf_program__name(prog),
-                         bpf_program__section_name(prog), cgroup, std::strerror(errno));
+    return Error::format("attach ambit_sockopt (cgroup/getsockopt) to agent cgroup {}: {}", cgroup,
+                         std::strerror(errno));
   }
-  std::string path = options_.pin_dir + "/agent/" + pin_name;
+  std::string path = options_.pin_dir + "/agent/" + kAgentGetsockoptPin;
   if (auto old = detach_pinned_link(path); !old) {
     bpf_link__destroy(link);
     return old;
@@ -273,10 +236,6 @@ Status CapturePrograms::attach_pod(const std::string& pod_id, int cgroup_fd, int
   for (const auto& hook : kPodHooks) {
     bpf_program* prog = hook.program(skel_);
     std::string path = dir + "/" + hook.pin_name;
-    if (hook.sockmap && !options_.sockmap_fast_path) {
-      if (auto s = detach_pinned_link(path); !s) return s;  // on in an earlier run
-      continue;
-    }
     if (path_exists(path)) {
       // Already attached (agent restart or a repeated call): move it to this load's program.
       if (bpf_link* old = bpf_link__open(path.c_str())) {
@@ -374,9 +333,7 @@ std::vector<std::string> CapturePrograms::missing_hooks() {
   if (probe == nullptr) return {std::string("BPF object: ") + std::strerror(errno)};
   std::vector<std::string> names;
   bpf_program* prog = nullptr;
-  bpf_object__for_each_program(prog, probe->obj) {
-    if (!is_sockmap_program(bpf_program__name(prog))) names.emplace_back(bpf_program__name(prog));
-  }
+  bpf_object__for_each_program(prog, probe->obj) names.emplace_back(bpf_program__name(prog));
   ambit_capture__destroy(probe);
 
   for (const auto& name : names) {

@@ -15,10 +15,8 @@
 // Pin layout under pin_dir (default /sys/fs/bpf/ambit):
 //   maps/ambit_conn_dst ambit_orig_dst ambit_inb_lsn ambit_enrolled   reused across restarts
 //   progs/ambit_connect4 ... ambit_inbound                             the running programs
-//   maps/ambit_sockmap, progs/ambit_sockmap_ops ambit_sockmap_msg      sockmap fast path (option)
-//   agent/cgroup_getsockopt [cgroup_sockmap_ops]                       links on the agent cgroup
+//   agent/cgroup_getsockopt                                            link on the agent cgroup
 //   pods/<pod_id>/cgroup_connect4 cgroup_connect6 cgroup_sockops netns_sk_lookup   links
-//   pods/<pod_id>/cgroup_sockmap_ops                                   link (sockmap fast path)
 //
 // Destroying a CapturePrograms closes its fds but leaves the pins: capture keeps working while
 // the agent restarts (fail closed for enrolled pods until the new agent re-registers listeners).
@@ -35,7 +33,6 @@
 #include "core/result.h"
 
 struct ambit_capture;  // the generated skeleton (gen/ambit_capture.skel.h)
-struct bpf_program;
 
 namespace ambit::bpf {
 
@@ -51,12 +48,6 @@ struct CaptureOptions {
   // program is attached there. Empty: this process's own cgroup from /proc/self/cgroup.
   std::string agent_cgroup;
   std::string cgroup2_root = "/sys/fs/cgroup/unified";
-  // Optional fast path between an app and the agent's outbound listener (measured in
-  // docs/capture.md): ambit_sockmap_ops (sockops) on the pod's AND the agent's cgroup puts both
-  // ends of each loopback connection to outbound_port into ambit_sockmap, and ambit_sockmap_msg
-  // (sk_msg on that map) hands what one end sends straight to the other's receive queue.
-  // Off: those programs are not even loaded, and links left by an earlier run are removed.
-  bool sockmap_fast_path = false;
 };
 
 class CapturePrograms {
@@ -98,8 +89,7 @@ class CapturePrograms {
   static Status uninstall(const std::string& pin_dir);
 
   // Hooks this kernel lacks ("cgroup/connect4", "sk_lookup", ...), each followed by the reason;
-  // empty when full eBPF capture is available (the optional sockmap programs are not probed:
-  // load() with sockmap_fast_path says so if they fail). Loads each program alone, so it checks the
+  // empty when full eBPF capture is available. Loads each program alone, so it checks the
   // verifier and the helpers, not just the program type. Needs root (CAP_BPF + CAP_NET_ADMIN).
   static std::vector<std::string> missing_hooks();
 
@@ -108,8 +98,6 @@ class CapturePrograms {
       : options_(std::move(options)), skel_(skel) {}
   Status pin_programs();
   Status attach_agent_getsockopt();
-  Status attach_agent_cgroup(bpf_program* prog, const char* pin_name);
-  Status set_up_sockmap();
   Status update_maps_for(std::span<const IpAddress> pod_ips, bool enroll);
 
   CaptureOptions options_;

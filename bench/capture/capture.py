@@ -5,8 +5,6 @@ For each mode, in one run and on one fresh two-node netlab cluster per mode:
   direct    no agents, plain TCP between the pods (the floor)
   ebpf      agents with eBPF capture (cgroup connect + sk_lookup) and the mTLS tunnel
   iptables  agents with the in-pod iptables REDIRECT fallback and the same tunnel
-  ebpf-sockmap  ebpf plus the optional sock_ops + sk_msg sockmap fast path between the app and
-            the agent's 15001 socket (agents started with --capture ebpf --capture-sockmap)
 it measures connection setup (connect + one 1 KiB exchange + close, one after another), the
 1 KiB round trip on one open connection, and a bulk round trip (--bulk-size, 64 KiB by default:
 send it all, read the echo back; MB/s = bytes one way / mean round trip), with ambit-probe
@@ -88,14 +86,12 @@ class Bench:
 
     def start_agents(self, mode, pods):
         logs = {}
-        capture = ["--capture", "ebpf", "--capture-sockmap"] if mode == "ebpf-sockmap" else \
-            ["--capture", mode]
         for node in ("node1", "node2"):
             cfg = self.write_config(node, pods)
             logs[node] = open(os.path.join(self.tmp, f"{self.cluster}-{node}.log"), "w+")
             self.procs.append(subprocess.Popen(
                 [self.netlab, "exec", self.cluster, node, "--", self.agent, "--config", cfg,
-                 *capture, "--workers", "1", *self.state_args(node)],
+                 "--capture", mode, "--workers", "1", *self.state_args(node)],
                 stdout=subprocess.DEVNULL, stderr=logs[node]))
         deadline = time.time() + 15
         want = {"node1": "enrolled pod shop/client", "node2": "enrolled pod shop/server"}
@@ -122,8 +118,7 @@ class Bench:
         return json.loads(out.strip().splitlines()[-1])
 
     def measure(self, mode):
-        short = {"ebpf-sockmap": "esm"}.get(mode, mode[:4])
-        name = f"bc{short}{os.getpid() % 10000}"
+        name = f"bc{mode[:4]}{os.getpid() % 10000}"
         pods = self.up(name)
         try:
             if mode != "direct":
@@ -199,18 +194,18 @@ def main():
         sys.exit(130)
 
     direct = results.get("direct", {})
-    print(f"{'mode':13} {'conns/s':>9} {'setup p50':>10} {'setup p99':>10} {'+setup':>8} "
+    print(f"{'mode':10} {'conns/s':>9} {'setup p50':>10} {'setup p99':>10} {'+setup':>8} "
           f"{'rr p50':>8} {'rr p99':>8} {'+rr':>7} {'bulk p50':>9} {'bulk MB/s':>9}"
           f"   (µs; + = added over direct; bulk = {args.bulk_size} B echoed)")
     for mode, r in results.items():
         if "error" in r:
-            print(f"{mode:13} unavailable: {r['error']}")
+            print(f"{mode:10} unavailable: {r['error']}")
             continue
         add_setup = r["setup_p50_us"] - direct.get("setup_p50_us", 0) if direct else 0
         add_rr = r["rr_p50_us"] - direct.get("rr_p50_us", 0) if direct else 0
         r["added_setup_p50_us"] = round(add_setup, 1)
         r["added_rr_p50_us"] = round(add_rr, 1)
-        print(f"{mode:13} {r['conns_per_s']:9.0f} {r['setup_p50_us']:10.1f} "
+        print(f"{mode:10} {r['conns_per_s']:9.0f} {r['setup_p50_us']:10.1f} "
               f"{r['setup_p99_us']:10.1f} {add_setup:8.1f} {r['rr_p50_us']:8.1f} "
               f"{r['rr_p99_us']:8.1f} {add_rr:7.1f} {r.get('bulk_p50_us', 0):9.1f} "
               f"{r.get('bulk_mb_per_s', 0):9.1f}")

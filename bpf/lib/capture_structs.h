@@ -23,14 +23,3 @@ struct ambit_conn_key {
   __u32 pad;
   __u32 addr[4];
 };
-
-// One end of a loopback TCP connection, as that socket sees it (ambit_sockmap key). IPv4 is
-// addr[0]; a v4-mapped IPv6 socket is keyed as IPv4, so both ends of a connection agree.
-struct ambit_sock_key {
-  __u64 netns_cookie;
-  __u32 family;
-  __u16 local_port;   // network order
-  __u16 remote_port;  // network order
-  __u32 local[4];
-  __u32 remote[4];
-};

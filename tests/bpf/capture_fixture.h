@@ -66,7 +66,6 @@ class CaptureTest : public ::testing::Test {
     CaptureOptions options;
     options.pin_dir = pin_dir_;
     options.agent_cgroup = agent_cgroup_;
-    options.sockmap_fast_path = sockmap_fast_path_;
     auto loaded = CapturePrograms::load(options);
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     capture_ = std::move(*loaded);
@@ -99,7 +98,6 @@ class CaptureTest : public ::testing::Test {
     });
   }
 
-  bool sockmap_fast_path_ = false;  // set by a derived fixture's constructor
   std::string pin_dir_;
   std::vector<IpAddress> pod_ips_;
   std::optional<TestCgroups> cgroups_;
