@@ -5,9 +5,11 @@ For each mode, in one run and on one fresh two-node netlab cluster per mode:
   direct    no agents, plain TCP between the pods (the floor)
   ebpf      agents with eBPF capture (cgroup connect + sk_lookup) and the mTLS tunnel
   iptables  agents with the in-pod iptables REDIRECT fallback and the same tunnel
-it measures connection setup (connect + one 1 KiB exchange + close, one after another) and the
-1 KiB round trip on one open connection, with ambit-probe inside the client pod. ebpf and
-iptables carry the same tunnel, so their difference is the capture itself.
+it measures connection setup (connect + one 1 KiB exchange + close, one after another), the
+1 KiB round trip on one open connection, and a bulk round trip (--bulk-size, 64 KiB by default:
+send it all, read the echo back; MB/s = bytes one way / mean round trip), with ambit-probe
+inside the client pod. ebpf and iptables carry the same tunnel, so their difference is the
+capture itself.
 
 Prints a table, then as the last line one JSON object with every figure.
 """
@@ -110,9 +112,9 @@ class Bench:
         if "listening" not in line:
             raise RuntimeError("server did not start")
 
-    def probe_rr(self, to, *extra):
+    def probe_rr(self, to, *extra, size=1024):
         out = self.sh(self.netlab, "exec", self.cluster, "client", "--", self.probe, "rr", to,
-                      "--size", "1024", *extra, timeout=300).stdout
+                      "--size", str(size), *extra, timeout=300).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     def measure(self, mode):
@@ -124,17 +126,28 @@ class Bench:
             self.serve(pods)
             to = f"{pods['server']['ip']}:8080"
             self.probe_rr(to, "--connections", "200")  # warm-up: pools, ARP, caches
-            setup, rr = [], []
+            setup, rr, bulk = [], [], []
             for _ in range(self.args.runs):
                 setup.append(self.probe_rr(to, "--connections", str(self.args.connections)))
                 rr.append(self.probe_rr(to, "--count", str(self.args.count)))
+                if self.args.bulk_count > 0:
+                    bulk.append(self.probe_rr(to, "--count", str(self.args.bulk_count),
+                                              size=self.args.bulk_size))
+            bulk_fields = {}
+            if bulk:
+                bulk_fields = {
+                    "bulk_p50_us": statistics.median(r["p50_us"] for r in bulk),
+                    "bulk_mb_per_s": statistics.median(
+                        self.args.bulk_size / r["mean_us"] for r in bulk),
+                }
             return {
+                **bulk_fields,
                 "conns_per_s": statistics.median(r["conns_per_s"] for r in setup),
                 "setup_p50_us": statistics.median(r["p50_us"] for r in setup),
                 "setup_p99_us": statistics.median(r["p99_us"] for r in setup),
                 "rr_p50_us": statistics.median(r["p50_us"] for r in rr),
                 "rr_p99_us": statistics.median(r["p99_us"] for r in rr),
-                "samples": {"setup": setup, "rr": rr},
+                "samples": {"setup": setup, "rr": rr, "bulk": bulk},
             }
         finally:
             self.down()
@@ -148,12 +161,14 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="median of this many runs per figure")
     ap.add_argument("--connections", type=int, default=2000, help="new connections per run")
     ap.add_argument("--count", type=int, default=10000, help="round trips per run")
+    ap.add_argument("--bulk-size", type=int, default=65536, help="bytes per bulk round trip")
+    ap.add_argument("--bulk-count", type=int, default=2000, help="bulk round trips per run (0: none)")
     ap.add_argument("--quick", action="store_true", help="1 run, 500 connections, 2000 round trips")
     ap.add_argument("--build-dir", default=os.path.join(repo, "build/release"))
     args = ap.parse_args()
     args.repo = repo
     if args.quick:
-        args.runs, args.connections, args.count = 1, 500, 2000
+        args.runs, args.connections, args.count, args.bulk_count = 1, 500, 2000, 500
     bench = Bench(args)
     results = {}
     interrupted = False
@@ -180,7 +195,8 @@ def main():
 
     direct = results.get("direct", {})
     print(f"{'mode':10} {'conns/s':>9} {'setup p50':>10} {'setup p99':>10} {'+setup':>8} "
-          f"{'rr p50':>8} {'rr p99':>8} {'+rr':>7}   (µs; + = added over direct)")
+          f"{'rr p50':>8} {'rr p99':>8} {'+rr':>7} {'bulk p50':>9} {'bulk MB/s':>9}"
+          f"   (µs; + = added over direct; bulk = {args.bulk_size} B echoed)")
     for mode, r in results.items():
         if "error" in r:
             print(f"{mode:10} unavailable: {r['error']}")
@@ -191,9 +207,11 @@ def main():
         r["added_rr_p50_us"] = round(add_rr, 1)
         print(f"{mode:10} {r['conns_per_s']:9.0f} {r['setup_p50_us']:10.1f} "
               f"{r['setup_p99_us']:10.1f} {add_setup:8.1f} {r['rr_p50_us']:8.1f} "
-              f"{r['rr_p99_us']:8.1f} {add_rr:7.1f}")
+              f"{r['rr_p99_us']:8.1f} {add_rr:7.1f} {r.get('bulk_p50_us', 0):9.1f} "
+              f"{r.get('bulk_mb_per_s', 0):9.1f}")
     summary = {"benchmark": "capture", "runs": args.runs, "connections": args.connections,
-               "round_trips": args.count, "results": results}
+               "round_trips": args.count, "bulk_size": args.bulk_size,
+               "bulk_round_trips": args.bulk_count, "results": results}
     e, i = results.get("ebpf", {}), results.get("iptables", {})
     if "setup_p50_us" in e and "setup_p50_us" in i:
         summary["ebpf_vs_iptables_setup_p50"] = round(e["setup_p50_us"] / i["setup_p50_us"], 3)
