@@ -68,6 +68,7 @@ Result<std::string> ControlClient::request_certificate(const std::string& worklo
 }
 
 void ControlClient::run() {
+  block_sigpipe_in_this_thread();
   std::mt19937_64 rng(std::random_device{}());
   auto backoff = options_.backoff_initial;
   while (!stopping_.load()) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -52,6 +53,13 @@ void put_length_prefix(std::string& out, size_t n) {
 }
 
 }  // namespace
+
+void block_sigpipe_in_this_thread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 Result<SslCtxPtr> make_control_context(bool server, const Credentials& credentials,
                                        std::string_view root_pem) {

@@ -22,6 +22,11 @@ namespace ambit::controller {
 // Large enough for a full view of a big mesh; a longer frame is refused, never buffered.
 inline constexpr size_t kMaxFrameBytes = 64u << 20;
 
+// OpenSSL writes with write(2): a peer that went away would raise SIGPIPE. Each thread that drives
+// a connection calls this first, so the write fails with EPIPE instead (thread-directed, no
+// process-wide handler to impose on the binary that embeds us).
+void block_sigpipe_in_this_thread();
+
 // TLS 1.3 only, peer certificate required and verified against `root_pem`.
 Result<SslCtxPtr> make_control_context(bool server, const Credentials& credentials,
                                        std::string_view root_pem);

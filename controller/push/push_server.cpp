@@ -282,6 +282,7 @@ void PushServer::reap_finished() {
 }
 
 void PushServer::serve(UniqueFd fd, std::string peer_address) {
+  block_sigpipe_in_this_thread();
   auto conn = ControlConnection::handshake(std::move(fd), tls_.get(), true,
                                            options_.handshake_timeout);
   if (!conn) {
