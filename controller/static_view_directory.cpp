@@ -42,7 +42,8 @@ Result<std::vector<v1::Resource>> parse_resource_file(const fs::path& file) {
 
 StaticViewDirectory::StaticViewDirectory(fs::path path, std::string trust_domain,
                                          std::vector<v1::Resource> extra)
-    : path_(std::move(path)), trust_domain_(std::move(trust_domain)), extra_(std::move(extra)) {
+    : path_(std::move(path)), trust_domain_(std::move(trust_domain)) {
+  for (auto& r : extra) extra_.push_back(ViewResource::make(std::move(r)));
   dir_ = fs::is_directory(path_) ? path_ : path_.parent_path();
   if (dir_.empty()) dir_ = ".";
 }
@@ -78,14 +79,16 @@ bool StaticViewDirectory::reload() {
     auto mtime = fs::last_write_time(p, ec);
     auto size = fs::file_size(p, ec);
     File& f = files_[p];
-    if (!f.resources.empty() || !f.error.empty()) {
-      if (f.mtime == mtime && f.size == size) continue;
-    }
+    if (f.loaded && f.mtime == mtime && f.size == size) continue;
+    f.loaded = true;
     f.mtime = mtime;
     f.size = size;
     auto parsed = parse_resource_file(p);
     if (parsed) {
-      f.resources = std::move(*parsed);
+      // Objects are made once per read of their file; the other files' objects keep their
+      // pointers, which is what makes a one-file change cheap to push.
+      f.resources.clear();
+      for (auto& r : *parsed) f.resources.push_back(ViewResource::make(std::move(r)));
       f.error.clear();
     } else {
       spdlog::warn("config: {} (keeping its last good content)", parsed.error().message);
@@ -97,13 +100,13 @@ bool StaticViewDirectory::reload() {
 }
 
 std::shared_ptr<const ViewSource> StaticViewDirectory::build() {
-  std::vector<v1::Resource> all = extra_;
+  std::vector<ResourcePtr> all = extra_;
   std::vector<std::string> errors;
   for (const auto& [p, f] : files_) {
     all.insert(all.end(), f.resources.begin(), f.resources.end());
     if (!f.error.empty()) errors.push_back(f.error);
   }
-  return StaticViewSource::create(std::move(all), trust_domain_, interner_, std::move(errors));
+  return StaticViewSource::create(std::move(all), trust_domain_, std::move(errors));
 }
 
 Status StaticViewDirectory::start(OnChange on_change) {

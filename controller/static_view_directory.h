@@ -26,8 +26,9 @@ class StaticViewDirectory : public ConfigSource {
   struct File {
     std::filesystem::file_time_type mtime;
     uintmax_t size = 0;
-    std::vector<v1::Resource> resources;
+    std::vector<ResourcePtr> resources;
     std::string error;
+    bool loaded = false;
   };
   // Re-reads changed files; true if anything changed.
   bool reload();
@@ -37,9 +38,8 @@ class StaticViewDirectory : public ConfigSource {
   std::filesystem::path path_;
   std::filesystem::path dir_;
   std::string trust_domain_;
-  std::vector<v1::Resource> extra_;
+  std::vector<ResourcePtr> extra_;
   std::map<std::filesystem::path, File> files_;
-  ResourceInterner interner_;
   OnChange on_change_;
   UniqueFd inotify_;
   UniqueFd stop_fd_;

@@ -25,30 +25,38 @@ void sort_view(View& view) {
 std::shared_ptr<const StaticViewSource> StaticViewSource::create(
     std::vector<v1::Resource> resources, std::string trust_domain, ResourceInterner& interner,
     std::vector<std::string> errors) {
+  std::vector<ResourcePtr> interned;
+  interned.reserve(resources.size());
+  for (auto& r : resources) interned.push_back(interner.intern(std::move(r)));
+  interner.end_version();
+  return create(std::move(interned), std::move(trust_domain), std::move(errors));
+}
+
+std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<ResourcePtr> resources,
+                                                                 std::string trust_domain,
+                                                                 std::vector<std::string> errors) {
   auto source = std::shared_ptr<StaticViewSource>(new StaticViewSource());
   source->trust_domain_ = std::move(trust_domain);
   source->errors_ = std::move(errors);
   auto base = std::make_shared<View>();
   base->reserve(resources.size());
   for (auto& r : resources) {
-    if (r.has_workload()) {
-      const v1::Workload& w = r.workload();
+    if (r->resource().has_workload()) {
+      const v1::Workload& w = r->resource().workload();
       auto gw = w.labels().find("gateway.networking.k8s.io/gateway-name");
-      source->workloads_[r.uid()] = {w.node(), w.namespace_(), w.service_account(),
-                                     gw == w.labels().end() ? "" : gw->second};
+      source->workloads_[r->uid()] = {w.node(), w.namespace_(), w.service_account(),
+                                      gw == w.labels().end() ? "" : gw->second};
       if (!w.netns().empty() || !w.cgroup().empty()) {
-        std::string node = w.node();
-        v1::Resource stripped = r;
+        v1::Resource stripped = r->resource();
         stripped.mutable_workload()->clear_netns();
         stripped.mutable_workload()->clear_cgroup();
-        source->node_local_[node].push_back(interner.intern(std::move(r), "local"));
-        base->push_back(interner.intern(std::move(stripped)));
+        source->node_local_[w.node()].push_back(r);
+        base->push_back(ViewResource::make(std::move(stripped)));
         continue;
       }
     }
-    base->push_back(interner.intern(std::move(r)));
+    base->push_back(std::move(r));
   }
-  interner.end_version();
   sort_view(*base);
   base->erase(std::unique(base->begin(), base->end(),
                           [](const ResourcePtr& a, const ResourcePtr& b) {

@@ -21,6 +21,12 @@ class StaticViewSource : public ViewSource {
                                                         std::string trust_domain,
                                                         ResourceInterner& interner,
                                                         std::vector<std::string> errors = {});
+  // For sources that keep ViewResources themselves (one per object, full form; node-local fields
+  // are stripped here for other nodes' views). Unchanged objects keep their pointers, so a new
+  // state costs a sort of pointers, not a re-serialization of the mesh.
+  static std::shared_ptr<const StaticViewSource> create(std::vector<ResourcePtr> resources,
+                                                        std::string trust_domain,
+                                                        std::vector<std::string> errors = {});
 
   ViewPtr view_for(const v1::Subscribe& who) const override;
   bool workload_on_node(std::string_view workload_uid, std::string_view node) const override;
