@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""bench/run control: the controller with a large mesh and many simulated agents.
+
+Generates 10,000 workloads (on 200 nodes), 1,000 services and 1,000 authorization policies as a
+--static-view directory, starts ambit-controller on it and ambit-bench-control-load with 200
+agent connections, then measures:
+  snapshot   first connect -> every client has applied its full snapshot
+  change     one policy file rewritten (rename) -> every client has applied the change
+             (p50/p99 over --changes edits)
+  rss, cpu   the controller's resident memory (now and peak) and CPU time during the changes
+The table goes to stdout; the last line is one JSON object. Progress goes to stderr.
+"""
+import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+
+TARGETS = {"change_p99_ms": 100.0, "snapshot_s": 2.0, "rss_mb": 150.0}
+
+
+def log(*a):
+    print("control:", *a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+    os.rename(tmp, path)
+
+
+def policy(uid, marker):
+    ns, name = uid.split("/")
+    return {"uid": uid, "authorizationPolicy": {
+        "uid": uid, "name": name, "namespace": ns, "selector": {"app": "app-%d" % (hash(name) % 1000)},
+        "action": "ALLOW",
+        "rules": [{"from": [{"principals": [marker, "spiffe://cluster.local/ns/%s/sa/client" % ns]}],
+                   "to": [{"ports": ["8080"], "methods": ["GET"]}]}]}}
+
+
+def generate(view_dir, workloads, services, policies, nodes, namespaces=20):
+    os.makedirs(view_dir)
+    ns_objs = [{"uid": "ns-%d" % i, "namespace": {"name": "ns-%d" % i, "ambient": True,
+                                                  "labels": {"ambit.io/dataplane-mode": "ambient"}}}
+               for i in range(namespaces)]
+    wl = []
+    for i in range(workloads):
+        ns = "ns-%d" % (i % namespaces)
+        name = "pod-%d" % i
+        ip = "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+        wl.append({"uid": ns + "/" + name, "workload": {
+            "uid": ns + "/" + name, "name": name, "namespace": ns, "serviceAccount": "sa-%d" % (i % 1000),
+            "node": "node-%d" % (i % nodes), "addresses": [ip], "labels": {"app": "app-%d" % (i % services)},
+            "mesh": True, "hboneAddress": ip + ":15008", "peerAuth": "STRICT"}})
+    svc = []
+    for i in range(services):
+        ns = "ns-%d" % (i % namespaces)
+        name = "svc-%d" % i
+        svc.append({"uid": ns + "/" + name, "service": {
+            "uid": ns + "/" + name, "name": name, "namespace": ns,
+            "vips": ["10.96.%d.%d" % (i >> 8, i & 255)], "ports": [{"port": 80, "targetPort": 8080, "protocol": "HTTP"}],
+            "selector": {"app": "app-%d" % i}, "hosts": ["%s.%s.svc.cluster.local" % (name, ns)]}})
+    pol = [policy("ns-%d/policy-%d" % (i % namespaces, i), "spiffe://cluster.local/ns/x/sa/y") for i in range(policies - 1)]
+    write_json(os.path.join(view_dir, "namespaces.json"), ns_objs)
+    write_json(os.path.join(view_dir, "workloads.json"), wl)
+    write_json(os.path.join(view_dir, "services.json"), svc)
+    write_json(os.path.join(view_dir, "policies.json"), pol)
+    write_json(os.path.join(view_dir, "bench-policy.json"), [policy("bench/changing", "change-0")])
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024.0
+    return out.get("VmRSS", 0.0), out.get("VmHWM", 0.0)
+
+
+def percentile(values, p):
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * (len(s) - 1)))))
+    return s[k]
+
+
+def read_event(proc, want, timeout):
+    deadline = time.time() + timeout
+    import select
+    while time.time() < deadline:
+        r, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.time()))
+        if not r:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("load client exited")
+        parts = line.split()
+        if parts and parts[0] == want[0] and (len(want) == 1 or parts[1] == want[1]):
+            return parts
+    raise RuntimeError("timed out waiting for %s" % " ".join(want))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "build", "release"))
+    ap.add_argument("--workloads", type=int, default=10000)
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--policies", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--changes", type=int, default=50)
+    ap.add_argument("--quick", action="store_true", help="20 changes")
+    args = ap.parse_args()
+    if args.quick:
+        args.changes = 20
+    controller_bin = os.path.join(args.build_dir, "controller", "ambit-controller")
+    load_bin = os.path.join(args.build_dir, "bench", "ambit-bench-control-load")
+    tmp = tempfile.mkdtemp(prefix="ambit-bench-control-")
+    procs = []
+    try:
+        view = os.path.join(tmp, "view")
+        t = time.time()
+        generate(view, args.workloads, args.services, args.policies, args.clients)
+        log("generated %d workloads, %d services, %d policies in %.1fs" % (args.workloads, args.services, args.policies, time.time() - t))
+        port, mon = free_port(), free_port()
+        ca = os.path.join(tmp, "ca")
+        ctl = subprocess.Popen([controller_bin, "--ca-dir", ca, "--static-view", view,
+                                "--listen", "127.0.0.1:%d" % port, "--monitor", "127.0.0.1:%d" % mon,
+                                "--log-level", "warn"])
+        procs.append(ctl)
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/healthz/ready" % mon, timeout=1).read()
+                break
+            except Exception:
+                if time.time() > deadline or ctl.poll() is not None:
+                    raise RuntimeError("controller did not start")
+                time.sleep(0.1)
+        rss_idle, _ = rss_mb(ctl.pid)
+        log("controller up (pid %d, RSS %.1f MB with the mesh loaded)" % (ctl.pid, rss_idle))
+        load = subprocess.Popen([load_bin, "--controller", "127.0.0.1:%d" % port, "--ca-dir", ca,
+                                 "--clients", str(args.clients)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(load)
+        cpu0 = cpu_seconds(ctl.pid)
+        ev = read_event(load, ["SNAPSHOT"], 120)
+        load_cpu_snapshot = cpu_seconds(load.pid)
+        snapshot_s = (int(ev[2]) - int(ev[1])) / 1e9
+        cpu_snapshot = cpu_seconds(ctl.pid) - cpu0
+        log("snapshot to %d clients: %.3fs" % (args.clients, snapshot_s))
+        time.sleep(0.5)
+        latencies = []
+        cpu1 = cpu_seconds(ctl.pid)
+        policy_path = os.path.join(view, "bench-policy.json")
+        for i in range(1, args.changes + 1):
+            marker = "change-%d" % i
+            t0 = time.time_ns()
+            write_json(policy_path, [policy("bench/changing", marker)])
+            ev = read_event(load, ["ACKED", marker], 30)
+            latencies.append((int(ev[2]) - t0) / 1e6)
+            time.sleep(0.05)
+        cpu_changes = cpu_seconds(ctl.pid) - cpu1
+        rss_now, rss_peak = rss_mb(ctl.pid)
+        status = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/status" % mon, timeout=5).read())
+        in_sync = sum(1 for c in status["clients"] if c["in_sync"])
+        result = {
+            "bench": "control", "workloads": args.workloads, "services": args.services,
+            "policies": args.policies, "clients": args.clients, "changes": args.changes,
+            "change_p50_ms": round(percentile(latencies, 50), 2),
+            "change_p99_ms": round(percentile(latencies, 99), 2),
+            "change_max_ms": round(max(latencies), 2),
+            "snapshot_s": round(snapshot_s, 3),
+            "controller_cpu_snapshot_s": round(cpu_snapshot, 2),
+            "load_client_cpu_snapshot_s": round(load_cpu_snapshot, 2),
+            "controller_cpu_per_change_ms": round(cpu_changes / args.changes * 1000, 1),
+            "rss_mb": round(rss_now, 1), "rss_peak_mb": round(rss_peak, 1),
+            "clients_in_sync": in_sync,
+        }
+        result["targets_met"] = (result["change_p99_ms"] <= TARGETS["change_p99_ms"] and
+                                 result["snapshot_s"] <= TARGETS["snapshot_s"] and
+                                 result["rss_peak_mb"] <= TARGETS["rss_mb"])
+        print("%-34s %12s %10s" % ("measure", "value", "target"))
+        print("%-34s %12.2f %10s" % ("change -> all acked p50 (ms)", result["change_p50_ms"], ""))
+        print("%-34s %12.2f %10s" % ("change -> all acked p99 (ms)", result["change_p99_ms"], "<= 100"))
+        print("%-34s %12.3f %10s" % ("full snapshot to all clients (s)", result["snapshot_s"], "<= 2"))
+        print("%-34s %12.1f %10s" % ("controller RSS now (MB)", result["rss_mb"], ""))
+        print("%-34s %12.1f %10s" % ("controller RSS peak (MB)", result["rss_peak_mb"], "<= 150"))
+        print("%-34s %12.2f %10s" % ("controller CPU, snapshot (s)", result["controller_cpu_snapshot_s"], ""))
+        print("%-34s %12.2f %10s" % ("load client CPU, snapshot (s)", result["load_client_cpu_snapshot_s"], ""))
+        print("%-34s %12.1f %10s" % ("controller CPU per change (ms)", result["controller_cpu_per_change_ms"], ""))
+        print("%-34s %12d %10s" % ("clients in sync (from /status)", in_sync, args.clients))
+        print(json.dumps(result))
+        return 0 if result["targets_met"] else 1
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                if p.stdin:
+                    try:
+                        p.stdin.close()
+                    except Exception:
+                        pass
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+// The controller's listener on 15012: accepts control clients over mutual TLS, checks that the
+// certificate's node (or waypoint) is the one the client subscribes as, streams its view
+// (snapshot, then deltas; a delta from the version it has when it reconnects), records its acks
+// and nacks, and signs workload certificates for workloads on that client's node.
+//
+// One thread per connection: at 200 clients that is cheaper to reason about than an event loop
+// and measured well within the push targets (bench/run control).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "controller/ca/certificate_authority.h"
+#include "controller/push/push_state.h"
+#include "core/net_address.h"
+#include "core/openssl_ptr.h"
+#include "core/unique_fd.h"
+
+namespace ambit::controller {
+
+class ControlConnection;
+
+struct PushServerOptions {
+  SocketAddress listen;  // port 0 picks one (tests)
+  std::chrono::seconds certificate_ttl = std::chrono::hours(24);
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // A client that does not take a write (or finish a frame) for this long is dropped.
+  std::chrono::milliseconds io_timeout{30'000};
+};
+
+class PushServer {
+ public:
+  // `ca` and `state` must outlive the server.
+  static Result<std::unique_ptr<PushServer>> start(const PushServerOptions& options,
+                                                   const CertificateAuthority& ca,
+                                                   PushState& state);
+  ~PushServer();  // stop()
+
+  const SocketAddress& address() const { return address_; }
+  // Closes the listener and every connection, and waits for their threads.
+  void stop();
+
+ private:
+  PushServer(const PushServerOptions& options, const CertificateAuthority& ca, PushState& state)
+      : options_(options), ca_(ca), state_(state) {}
+  void accept_loop();
+  void serve(UniqueFd fd, std::string peer_address);
+  void reap_finished();
+
+  PushServerOptions options_;
+  const CertificateAuthority& ca_;
+  PushState& state_;
+  SslCtxPtr tls_;
+  UniqueFd listener_;
+  UniqueFd stop_fd_;
+  SocketAddress address_;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+
+  std::mutex mu_;
+  uint64_t next_connection_ = 1;
+  std::map<uint64_t, std::thread> connections_;
+  std::map<uint64_t, int> connection_fds_;  // for shutdown() on stop
+  std::vector<uint64_t> finished_;
+};
+
+}  // namespace ambit::controller

@@ -1,0 +1,140 @@
+#include "controller/static_view_directory.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/log.h"
+
+namespace ambit::controller {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<v1::Resource>> parse_resource_file(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return Error::format("{}: cannot open", file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded()) return Error::format("{}: not valid JSON", file.string());
+  if (doc.is_object() && doc.contains("resources")) doc = doc["resources"];
+  if (!doc.is_array()) return Error::format("{}: expected a JSON array of resources", file.string());
+  std::vector<v1::Resource> out;
+  out.reserve(doc.size());
+  for (size_t i = 0; i < doc.size(); ++i) {
+    v1::Resource r;
+    auto status = google::protobuf::util::JsonStringToMessage(doc[i].dump(), &r);
+    if (!status.ok()) {
+      return Error::format("{}: resource {}: {}", file.string(), i, status.ToString());
+    }
+    if (r.uid().empty() || resource_kind(r).empty()) {
+      return Error::format("{}: resource {}: needs a uid and a kind", file.string(), i);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+StaticViewDirectory::StaticViewDirectory(fs::path path, std::string trust_domain,
+                                         std::vector<v1::Resource> extra)
+    : path_(std::move(path)), trust_domain_(std::move(trust_domain)) {
+  for (auto& r : extra) extra_.push_back(ViewResource::make(std::move(r)));
+  dir_ = fs::is_directory(path_) ? path_ : path_.parent_path();
+  if (dir_.empty()) dir_ = ".";
+}
+
+StaticViewDirectory::~StaticViewDirectory() {
+  if (stop_fd_.valid()) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof(one));
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool StaticViewDirectory::reload() {
+  std::vector<fs::path> wanted;
+  std::error_code ec;
+  if (fs::is_directory(path_, ec)) {
+    for (const auto& entry : fs::directory_iterator(path_, ec)) {
+      if (entry.path().extension() == ".json" && entry.is_regular_file()) wanted.push_back(entry.path());
+    }
+  } else if (fs::exists(path_, ec)) {
+    wanted.push_back(path_);
+  }
+  bool changed = false;
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (std::find(wanted.begin(), wanted.end(), it->first) == wanted.end()) {
+      it = files_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  for (const fs::path& p : wanted) {
+    auto mtime = fs::last_write_time(p, ec);
+    auto size = fs::file_size(p, ec);
+    File& f = files_[p];
+    if (f.loaded && f.mtime == mtime && f.size == size) continue;
+    f.loaded = true;
+    f.mtime = mtime;
+    f.size = size;
+    auto parsed = parse_resource_file(p);
+    if (parsed) {
+      // Objects are made once per read of their file; the other files' objects keep their
+      // pointers, which is what makes a one-file change cheap to push.
+      f.resources.clear();
+      for (auto& r : *parsed) f.resources.push_back(ViewResource::make(std::move(r)));
+      f.error.clear();
+    } else {
+      spdlog::warn("config: {} (keeping its last good content)", parsed.error().message);
+      f.error = parsed.error().message;
+    }
+    changed = true;
+  }
+  return changed;
+}
+
+std::shared_ptr<const ViewSource> StaticViewDirectory::build() {
+  std::vector<ResourcePtr> all = extra_;
+  std::vector<std::string> errors;
+  for (const auto& [p, f] : files_) {
+    all.insert(all.end(), f.resources.begin(), f.resources.end());
+    if (!f.error.empty()) errors.push_back(f.error);
+  }
+  return StaticViewSource::create(std::move(all), trust_domain_, std::move(errors));
+}
+
+Status StaticViewDirectory::start(OnChange on_change) {
+  on_change_ = std::move(on_change);
+  inotify_.reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!inotify_.valid() ||
+      inotify_add_watch(inotify_.get(), dir_.c_str(),
+                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
+    return Error::format("watching '{}': {}", dir_.string(), std::strerror(errno));
+  }
+  reload();
+  on_change_(build());
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC));
+  thread_ = std::thread([this] { watch_loop(); });
+  return {};
+}
+
+void StaticViewDirectory::watch_loop() {
+  pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+  char buf[16 * 1024];
+  while (true) {
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (fds[1].revents) return;
+    if (!(fds[0].revents & POLLIN)) continue;
+    while (::read(inotify_.get(), buf, sizeof(buf)) > 0) {
+    }
+    if (reload()) on_change_(build());
+  }
+}
+
+}  // namespace ambit::controller

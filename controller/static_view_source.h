@@ -1,0 +1,56 @@
+// A ViewSource over a fixed list of mesh objects: for tests, the benchmark, `--static-view`, and
+// until the config model is wired in. It cuts views the way the model should:
+//   agent (node N):  every Namespace, Workload, Service, AuthorizationPolicy and TrustBundle, with
+//                    a workload's netns/cgroup only in the view of the agent on its own node;
+//   waypoint (ns/n): Namespaces, TrustBundles, AuthorizationPolicies, the Services whose waypoint
+//                    is ns/n and the Workloads those services select.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "controller/view_source.h"
+
+namespace ambit::controller {
+
+class StaticViewSource : public ViewSource {
+ public:
+  // `interner` carries object identity from the previous state to this one (see ResourceInterner).
+  static std::shared_ptr<const StaticViewSource> create(std::vector<v1::Resource> resources,
+                                                        std::string trust_domain,
+                                                        ResourceInterner& interner,
+                                                        std::vector<std::string> errors = {});
+  // For sources that keep ViewResources themselves (one per object, full form; node-local fields
+  // are stripped here for other nodes' views). Unchanged objects keep their pointers, so a new
+  // state costs a sort of pointers, not a re-serialization of the mesh.
+  static std::shared_ptr<const StaticViewSource> create(std::vector<ResourcePtr> resources,
+                                                        std::string trust_domain,
+                                                        std::vector<std::string> errors = {});
+
+  ViewPtr view_for(const v1::Subscribe& who) const override;
+  bool workload_on_node(std::string_view workload_uid, std::string_view node) const override;
+  std::optional<Identity> identity_of(std::string_view workload_uid) const override;
+  std::vector<std::string> config_errors() const override { return errors_; }
+
+ private:
+  ViewPtr agent_view(const std::string& node) const;
+  ViewPtr waypoint_view(const std::string& waypoint) const;
+
+  std::string trust_domain_;
+  ViewPtr base_;  // the agent view without node-local fields
+  std::map<std::string, std::vector<ResourcePtr>> node_local_;  // node -> full workload variants
+  struct WorkloadFacts {
+    std::string node;
+    std::string ns;
+    std::string service_account;
+    std::string gateway_name;  // set on waypoint pods
+  };
+  std::unordered_map<std::string, WorkloadFacts> workloads_;
+  std::vector<std::string> errors_;
+
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, ViewPtr> cache_;  // role:node -> view
+};
+
+}  // namespace ambit::controller
