@@ -1,6 +1,7 @@
-// ambit-agent: the node agent. Runs the ztunnel engine, enrolls this node's pods in the mesh
-// (listeners inside each pod's netns, eBPF or iptables capture), and follows changes to its
-// configuration file. The controller replaces the file in a later step.
+// ambit-agent: the node agent. Runs the ztunnel engine and enrolls this node's pods in the mesh
+// (listeners inside each pod's netns, eBPF or iptables capture). Its view of the mesh comes from
+// the controller (--controller: pushed over mTLS, certificates by CSR) or, standalone, from a
+// configuration file it watches (--config).
 #include <CLI/CLI.hpp>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include <sys/eventfd.h>
+
 #include "agent/admin_server.h"
 #include "agent/capabilities.h"
 #include "agent/capture.h"
@@ -19,7 +22,10 @@
 #include "agent/engine_setup.h"
 #include "agent/enrollment.h"
 #include "agent/local_config.h"
+#include "agent/mesh_view.h"
+#include "controller/client/control_client.h"
 #include "core/log.h"
+#include "core/x509.h"
 #include "ztunnel/engine.h"
 #include "ztunnel/metrics.h"
 
@@ -89,6 +95,30 @@ class ConfigWatch {
   UniqueFd fd_;
 };
 
+struct ControlClientSetup {
+  controller::ControlClientOptions options;
+};
+
+// Options for the control channel from the command line and the bootstrap credentials.
+Result<ControlClientSetup> controller_setup(const std::string& address, const std::string& node,
+                                            const std::string& dir) {
+  if (node.empty()) return Error{"--node is required with --controller"};
+  if (dir.empty()) return Error{"--credentials is required with --controller"};
+  auto at = SocketAddress::parse(address);
+  if (!at) return Error::format("--controller {}: {}", address, at.error().message);
+  ControlClientSetup setup;
+  setup.options.controller = *at;
+  setup.options.node = node;
+  for (auto [file, slot] : {std::pair{"node.pem", &setup.options.credentials.certificate_chain_pem},
+                            std::pair{"node.key", &setup.options.credentials.key_pem},
+                            std::pair{"root.pem", &setup.options.root_pem}}) {
+    auto text = read_pem_file(dir + "/" + file);
+    if (!text) return Error::format("--credentials {}: {}", dir, text.error().message);
+    *slot = std::move(*text);
+  }
+  return setup;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,6 +132,12 @@ int main(int argc, char** argv) {
   bool uninstall_only = false;
   unsigned resync_ms = 10'000;
   app.add_option("-c,--config", config_path, "configuration file (YAML), watched for changes");
+  std::string controller_address, node_name, credentials_dir;
+  app.add_option("--controller", controller_address,
+                 "controller ip:port (15012): take the view and certificates from it");
+  app.add_option("--node", node_name, "this node's name (with --controller)");
+  app.add_option("--credentials", credentials_dir,
+                 "directory with node.pem, node.key and root.pem from `ambit-controller bootstrap-node`");
   app.add_option("-w,--workers", workers, "worker threads (0 = one per core)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   app.add_option("--drain-timeout-ms", drain_ms,
@@ -125,14 +161,28 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   if (uninstall_only) return uninstall(settings);
-  if (config_path.empty()) {
-    spdlog::error("--config is required (or --uninstall)");
+  const bool from_controller = !controller_address.empty();
+  if (from_controller == !config_path.empty()) {
+    spdlog::error("give either --config (standalone) or --controller (with --node and --credentials)");
     return 1;
   }
-  auto config = load_local_config(config_path);
-  if (!config) {
-    spdlog::error("{}", config.error().message);
-    return 1;
+  // The view the agent starts from: the file, or nothing until the controller's snapshot.
+  Result<LocalConfig> config = LocalConfig{};
+  ControlClientSetup controller;
+  if (from_controller) {
+    auto setup = controller_setup(controller_address, node_name, credentials_dir);
+    if (!setup) {
+      spdlog::error("{}", setup.error().message);
+      return 1;
+    }
+    controller = std::move(*setup);
+    config->node = node_name;
+  } else {
+    config = load_local_config(config_path);
+    if (!config) {
+      spdlog::error("{}", config.error().message);
+      return 1;
+    }
   }
   auto engine_config = engine_config_from(*config);
   if (!engine_config) {
@@ -142,7 +192,8 @@ int main(int argc, char** argv) {
   engine_config->workers = workers;
 
   // Capabilities first, so a missing one is named instead of surfacing as some EPERM later.
-  if (capture_mode == "auto" && config->sandboxes.empty()) capture_mode = "none";
+  // Standalone without pods needs no capture; the controller may send pods at any time.
+  if (capture_mode == "auto" && !from_controller && config->sandboxes.empty()) capture_mode = "none";
   if (capture_mode == "auto") {
     if (auto missing = missing_capabilities(capabilities_needed("ebpf")); !missing.empty()) {
       spdlog::warn("eBPF capture needs {}; trying the iptables fallback", missing.front());
@@ -189,22 +240,73 @@ int main(int argc, char** argv) {
     return 1;
   }
   ztunnel::Engine* running = engine->get();
-  Enrollment enrollment(*running, std::move(capture), Enrollment::Options{settings});
-  if (auto ok = enrollment.apply(*config); !ok) {
-    spdlog::error("{}: {}", config_path, ok.error().message);
-    return 1;
+  // A certificate that lands (controller mode) wakes the loop below to apply it at once.
+  UniqueFd wake_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  auto wake = [&wake_fd] {
+    uint64_t one = 1;
+    (void)!write(wake_fd.get(), &one, sizeof(one));
+  };
+  std::unique_ptr<CertificateSource> certificates;
+  std::atomic<controller::ControlClient*> client_ptr{nullptr};
+  if (from_controller) {
+    certificates = std::make_unique<RemoteCertificates>(
+        [&client_ptr](const std::string& uid, const std::string& csr) -> Result<std::string> {
+          controller::ControlClient* client = client_ptr.load();
+          if (client == nullptr) return Error{"not connected to the controller yet"};
+          return client->request_certificate(uid, csr, std::chrono::seconds(10));
+        });
+    certificates->set_on_ready(wake);
+  }
+  Enrollment enrollment(*running, std::move(capture), Enrollment::Options{settings},
+                        std::move(certificates));
+  if (!from_controller) {
+    if (auto ok = enrollment.apply(*config); !ok) {
+      spdlog::error("{}: {}", config_path, ok.error().message);
+      return 1;
+    }
   }
 
-  std::mutex dump_mutex;
+  std::mutex dump_mutex;  // guards dump and *config (the controller's thread replaces it)
   std::string dump;
   std::atomic<uint64_t> rejected{0};
   auto refresh_dump = [&] {
     auto pods = enrollment.status();
-    std::string text = config_dump_json(*config, *running->config(), pods, enrollment.capture_mode());
     std::lock_guard lock(dump_mutex);
-    dump = std::move(text);
+    dump = config_dump_json(*config, *running->config(), pods, enrollment.capture_mode());
   };
   refresh_dump();
+
+  // Controller mode: every update is applied on the client's thread and acked, or nacked with
+  // the reason while the last good view stays in force.
+  MeshView view;
+  std::unique_ptr<controller::ControlClient> client;
+  if (from_controller) {
+    auto started = controller::ControlClient::start(
+        std::move(controller.options), [&](const ambit::v1::Update& update) -> Status {
+          auto next = view.with(update);
+          if (!next) return next.error();
+          auto next_config = next->to_local_config(node_name);
+          if (!next_config) return next_config.error();
+          if (auto ok = enrollment.apply(*next_config); !ok) {
+            rejected.fetch_add(1);
+            return ok;
+          }
+          view = std::move(*next);
+          {
+            std::lock_guard lock(dump_mutex);
+            *config = std::move(*next_config);
+          }
+          refresh_dump();
+          spdlog::info("controller view v{} applied ({} objects)", view.version(), view.size());
+          return {};
+        });
+    if (!started) {
+      spdlog::error("controller {}: {}", controller_address, started.error().message);
+      return 1;
+    }
+    client = std::move(*started);
+    client_ptr = client.get();
+  }
 
   std::atomic<bool> serving{true};  // readiness turns false as soon as draining starts
   auto admin_server = AdminServer::start(
@@ -229,28 +331,49 @@ int main(int argc, char** argv) {
     addresses += (addresses.empty() ? "" : " ") + a.to_string();
   }
   for (const auto& a : (*admin_server)->addresses()) addresses += " http://" + a.to_string();
-  spdlog::info("ready node={} workers={} workloads={} capture={} listeners=[{}]", config->node,
+  spdlog::info("ready node={} workers={} workloads={} capture={} view={} listeners=[{}]", config->node,
                running->worker_count(), running->config()->table->workload_count(),
-               enrollment.capture_mode(), addresses);
+               enrollment.capture_mode(), from_controller ? "controller " + controller_address : config_path,
+               addresses);
 
-  ConfigWatch watch(config_path);
+  std::optional<ConfigWatch> watch;
+  if (!from_controller) watch.emplace(config_path);
+  int watch_fd = watch ? watch->fd() : -1;
   auto next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
   int sig = 0;
   while (sig == 0) {
-    pollfd fds[2] = {{signal_fd.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
+    pollfd fds[3] = {{signal_fd.get(), POLLIN, 0}, {wake_fd.get(), POLLIN, 0}, {watch_fd, POLLIN, 0}};
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         next_resync - std::chrono::steady_clock::now());
-    int n = poll(fds, watch.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, wait.count())));
+    int n = poll(fds, watch_fd >= 0 ? 3 : 2, static_cast<int>(std::max<int64_t>(0, wait.count())));
     if (n < 0 && errno != EINTR) break;
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
       if (read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) sig = static_cast<int>(info.ssi_signo);
       continue;
     }
-    bool changed = watch.fd() >= 0 && (fds[1].revents & POLLIN) && watch.changed();
+    bool woken = false;
+    if (fds[1].revents & POLLIN) {
+      uint64_t count = 0;
+      woken = read(wake_fd.get(), &count, sizeof(count)) == sizeof(count);
+    }
+    bool changed = watch_fd >= 0 && (fds[2].revents & POLLIN) && watch->changed();
     bool resync = std::chrono::steady_clock::now() >= next_resync;
-    if (!changed && !resync) continue;
-    next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
+    if (!changed && !resync && !woken) continue;
+    if (resync) next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
+    if (from_controller) {
+      // The view in force again: pods waiting for a certificate, renewals, retries.
+      LocalConfig current;
+      {
+        std::lock_guard lock(dump_mutex);
+        current = *config;
+      }
+      if (auto ok = enrollment.apply(current); !ok) {
+        spdlog::warn("re-applying controller view: {}", ok.error().message);
+      }
+      refresh_dump();
+      continue;
+    }
     auto reloaded = load_local_config(config_path);
     Status applied = reloaded ? enrollment.apply(*reloaded) : Status(reloaded.error());
     if (!applied) {
@@ -260,9 +383,13 @@ int main(int argc, char** argv) {
       continue;
     }
     if (changed) spdlog::info("configuration {} applied", config_path);
-    *config = std::move(*reloaded);
+    {
+      std::lock_guard lock(dump_mutex);
+      *config = std::move(*reloaded);
+    }
     refresh_dump();
   }
+  if (client) client->stop();
   serving = false;
   spdlog::info("received signal {}: draining (deadline {} ms)", sig, drain_ms);
   running->drain(std::chrono::milliseconds(drain_ms));
