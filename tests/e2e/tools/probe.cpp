@@ -176,7 +176,7 @@ double percentile_us(std::vector<double>& v, double p) {
 }
 
 int request_response(const SocketAddress& to, size_t size, int count, int connections,
-                     int timeout_ms) {
+                     int timeout_ms, int interval_ms) {
   std::string request(size, 'r');
   std::string reply(size, '\0');
   std::vector<double> samples;
@@ -209,6 +209,7 @@ int request_response(const SocketAddress& to, size_t size, int count, int connec
   UniqueFd fd = dial(to, timeout_ms);
   if (!fd.valid()) return fail("connect");
   for (int i = 0; i < count; ++i) {
+    if (interval_ms > 0 && i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     auto t0 = Clock::now();
     if (!exchange(fd.get())) return fail("exchange with");
     samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
@@ -256,6 +257,9 @@ int main(int argc, char** argv) {
   rr_cmd->add_option("--count", count, "round trips on one connection");
   rr_cmd->add_option("--connections", connections, "measure N new connections instead");
   rr_cmd->add_option("--timeout-ms", timeout_ms, "per-operation timeout");
+  int interval_ms = 0;
+  rr_cmd->add_option("--interval-ms", interval_ms,
+                     "pause between round trips (a long-lived, mostly idle connection)");
 
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
@@ -267,5 +271,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (*connect_cmd) return connect_and_check(*to, message, expect_echo, timeout_ms, count);
-  return request_response(*to, size, count, connections, timeout_ms);
+  return request_response(*to, size, count, connections, timeout_ms, interval_ms);
 }

@@ -1,0 +1,309 @@
+// The controller end to end: ambit-controller (in node1's namespace) reads a directory of
+// Kubernetes/Istio YAML and pushes each node's view to a real ambit-agent on each node of a
+// two-node netns cluster; certificates are signed over the same channel. Traffic comes from
+// processes inside the pods. eBPF capture.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/certificates.h"
+#include "controller/client/control_client.h"
+#include "core/x509.h"
+#include "tests/e2e/netlab/cluster.h"
+
+namespace ambit::netlab {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, cgroups, BPF)";
+    if (!fs::exists("/sys/kernel/btf/vmlinux")) GTEST_SKIP() << "kernel without BTF";
+    std::string name = "c" + std::to_string(getpid() % 100000);
+    ClusterSpec spec{name,
+                     {{"node1", {{"client", "shop", {}}, {"outsider", "plain", {}}}},
+                      {"node2", {{"api", "shop", {}}}}}};
+    auto cluster = Cluster::create(spec);
+    ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+    cluster_ = std::move(*cluster);
+    dir_ = cluster_->run_dir() + "/control";
+    fs::create_directories(dir_ + "/config");
+    for (const auto& n : cluster_->nodes()) {
+      SpawnOptions o;
+      o.argv = {AMBIT_CONTROLLER_PATH, "bootstrap-node", "--ca-dir", dir_ + "/ca", "--node",
+                n.name, "--out", dir_ + "/" + n.name};
+      auto out = run_command(o, {}, 20s);
+      ASSERT_TRUE(out.ok()) << out.error().message;
+    }
+    controller_address_ = cluster_->node("node1").ip.to_string() + ":15012";
+  }
+
+  void TearDown() override {
+    agents_.clear();
+    controller_.reset();
+    if (!cluster_) return;
+    for (const auto& n : cluster_->nodes()) {
+      SpawnOptions o;
+      o.argv = {AMBIT_AGENT_PATH, "--uninstall", "--state-dir", state_dir(n.name),
+                "--bpf-pin-dir", pin_dir(n.name)};
+      (void)run_command(o, {}, 20s);
+    }
+    cluster_.reset();
+  }
+
+  std::string state_dir(const std::string& node) const {
+    return "/run/ambit-e2e/" + cluster_->name() + "-" + node;
+  }
+  std::string pin_dir(const std::string& node) const {
+    return "/sys/fs/bpf/ambit-e2e-" + cluster_->name() + "-" + node;
+  }
+
+  std::string pod_yaml(const std::string& name, const std::string& sa) const {
+    const Pod& p = cluster_->pod(name);
+    std::ostringstream y;
+    y << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " << p.name << "\n  namespace: " << p.ns
+      << "\n  labels: {app: " << p.name << "}\n  annotations:\n    ambit.io/netns: "
+      << p.netns_path << "\n    ambit.io/cgroup: " << p.cgroup_path << "\nspec:\n  nodeName: "
+      << p.node << "\n  serviceAccountName: " << sa << "\nstatus:\n  podIP: " << p.ip.to_string()
+      << "\n";
+    return y.str();
+  }
+
+  // The cluster's objects; `extra` (policies, PeerAuthentications) goes in a file of its own.
+  void write_base() {
+    std::ostringstream y;
+    y << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n"
+      << "    ambit.io/dataplane-mode: ambient\n---\n"
+      << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plain\n---\n"
+      << pod_yaml("client", "client") << "---\n"
+      << pod_yaml("api", "api") << "---\n"
+      << pod_yaml("outsider", "default") << "---\n"
+      << "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n"
+      << "  clusterIP: 10.96.0.20\n  selector: {app: api}\n  ports:\n  - port: 80\n"
+      << "    targetPort: 8080\n";
+    write_file("cluster.yaml", y.str());
+  }
+
+  void write_file(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/config/" + name;
+    std::ofstream(path + ".tmp") << text;
+    fs::rename(path + ".tmp", path);  // atomic, as an operator's tools (or kubectl) would
+  }
+  void remove_file(const std::string& name) { fs::remove(dir_ + "/config/" + name); }
+
+  void start_controller(const std::string& ttl = "24h") {
+    auto p = cluster_->spawn_in_node(
+        "node1", {AMBIT_CONTROLLER_PATH, "--config-dir", dir_ + "/config", "--ca-dir", dir_ + "/ca",
+                  "--listen", controller_address_, "--monitor", "127.0.0.1:15014", "--cert-ttl",
+                  ttl, "--log-level", "info"});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    controller_ = std::move(*p);
+  }
+
+  void start_agent(const std::string& node) {
+    auto p = cluster_->spawn_in_node(
+        node, {AMBIT_AGENT_PATH, "--controller", controller_address_, "--node", node,
+               "--credentials", dir_ + "/" + node, "--workers", "1", "--capture", "ebpf",
+               "--state-dir", state_dir(node), "--bpf-pin-dir", pin_dir(node), "--resync-ms",
+               "1000"});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    agents_[node] = std::move(*p);
+  }
+
+  static size_t count(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  }
+  bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  bool agent_log_has(const std::string& node, const std::string& text, size_t times = 1) {
+    return wait_for([&] { return count(agents_[node]->stderr_text(), text) >= times; });
+  }
+  std::string agent_log(const std::string& node) { return agents_[node]->stderr_text(); }
+
+  void start_mesh() {
+    write_base();
+    start_controller();
+    start_agent("node1");
+    start_agent("node2");
+    ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client")) << agent_log("node1")
+                                                                    << controller_->stderr_text();
+    ASSERT_TRUE(agent_log_has("node2", "enrolled pod shop/api")) << agent_log("node2");
+    serve("api");
+  }
+
+  void serve(const std::string& pod) {
+    auto p = cluster_->spawn_in_pod(pod, {AMBIT_PROBE_PATH, "serve", "--port", "8080", "--echo"});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    ASSERT_TRUE(wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 5s));
+    servers_.push_back(std::move(*p));
+  }
+
+  bool echo_from(const std::string& pod, const std::string& to, const std::string& message,
+                 int timeout_ms = 3000) {
+    SpawnOptions o;
+    o.argv = {AMBIT_PROBE_PATH, "connect", to, "--message", message, "--expect-echo",
+              "--timeout-ms", std::to_string(timeout_ms)};
+    o.netns_path = cluster_->pod(pod).netns_path;
+    o.cgroup_path = cluster_->pod(pod).cgroup_path;
+    return run_command(o, {}, std::chrono::milliseconds(timeout_ms + 5000)).ok();
+  }
+  std::string api() { return cluster_->pod("api").ip.to_string() + ":8080"; }
+
+  const std::string deny_client_ =
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: api-only-admin\n"
+      "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  rules:\n"
+      "  - from:\n    - source:\n        principals: [\"cluster.local/ns/shop/sa/admin\"]\n";
+
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Process> controller_;
+  std::map<std::string, std::unique_ptr<Process>> agents_;
+  std::vector<std::unique_ptr<Process>> servers_;
+  std::string dir_;
+  std::string controller_address_;
+};
+
+TEST_F(ControllerTest, PolicyChangesReachALiveMeshWithoutRestarts) {
+  start_mesh();
+  ASSERT_TRUE(echo_from("client", api(), "before-policy"));
+  write_file("policy.yaml", deny_client_);
+  ASSERT_TRUE(wait_for([&] { return !echo_from("client", api(), "denied?", 1500); }))
+      << "the ALLOW-only-admin policy never took effect\n" << agent_log("node2");
+  remove_file("policy.yaml");
+  EXPECT_TRUE(wait_for([&] { return echo_from("client", api(), "allowed-again"); }))
+      << agent_log("node2");
+  EXPECT_NE(agent_log("node2").find("authorization denied"), std::string::npos);
+}
+
+TEST_F(ControllerTest, PeerAuthenticationStrictRefusesPlaintextFromOutsideTheMesh) {
+  start_mesh();
+  // The outsider (namespace without the label) talks plaintext; PERMISSIVE by default.
+  EXPECT_TRUE(echo_from("outsider", api(), "plaintext-permissive"));
+  write_file("peer-auth.yaml",
+             "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata:\n"
+             "  name: default\n  namespace: shop\nspec:\n  mtls:\n    mode: STRICT\n");
+  EXPECT_TRUE(wait_for([&] { return !echo_from("outsider", api(), "plaintext-strict", 1500); }))
+      << agent_log("node2");
+  EXPECT_TRUE(echo_from("client", api(), "mtls-still-fine"));
+  write_file("peer-auth.yaml",
+             "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata:\n"
+             "  name: default\n  namespace: shop\nspec:\n  mtls:\n    mode: PERMISSIVE\n");
+  EXPECT_TRUE(wait_for([&] { return echo_from("outsider", api(), "plaintext-again"); }));
+}
+
+TEST_F(ControllerTest, ABrokenFileChangesNothing) {
+  start_mesh();
+  write_file("policy.yaml", deny_client_);
+  ASSERT_TRUE(wait_for([&] { return !echo_from("client", api(), "denied?", 1500); }));
+  // A broken edit of the same file: refused whole, the policy in force stays.
+  write_file("policy.yaml", deny_client_ + "  - to: [{operation: {ports: [\"not-a-port\"]}}]\n  bad: [\n");
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(echo_from("client", api(), "still-denied", 1500));
+  std::string log = controller_->stderr_text();
+  EXPECT_NE(log.find("policy.yaml"), std::string::npos) << log;
+}
+
+TEST_F(ControllerTest, TrafficGoesOnWithoutTheControllerAndAgentsResume) {
+  start_mesh();
+  ASSERT_TRUE(echo_from("client", api(), "with-controller"));
+  ASSERT_TRUE(controller_->kill(SIGKILL).ok());
+  ASSERT_TRUE(controller_->wait_for_exit(5s).ok());
+  // The data path keeps its last good view.
+  EXPECT_TRUE(echo_from("client", api(), "controller-down"));
+  // A change made while the controller is away reaches the agents once it is back.
+  write_file("policy.yaml", deny_client_);
+  start_controller();
+  EXPECT_TRUE(wait_for([&] { return !echo_from("client", api(), "after-restart", 1500); }, 20s))
+      << agent_log("node2") << controller_->stderr_text();
+}
+
+TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
+  start_mesh();
+  std::string read_error;
+  auto read = [&](const std::string& f) {
+    auto t = read_pem_file(dir_ + "/node1/" + f);
+    if (!t) read_error = t.error().message;
+    return t ? *t : std::string();
+  };
+  controller::ControlClientOptions o;
+  o.controller = *SocketAddress::parse(controller_address_);
+  o.node = "node1";
+  o.credentials.certificate_chain_pem = read("node.pem");
+  o.credentials.key_pem = read("node.key");
+  o.root_pem = read("root.pem");
+  ASSERT_TRUE(read_error.empty()) << read_error;
+  // node1's credentials, used from the test (the fabric is reachable from node1's namespace only:
+  // run the client on a thread inside it).
+  Result<std::string> answer = Error{"not run"};
+  std::thread t([&] {
+    auto ns = NetnsHandle::open(cluster_->node("node1").netns_path);
+    if (!ns) return;
+    ScopedNetns in(*ns);
+    auto client = controller::ControlClient::start(o, [](const ambit::v1::Update&) { return Status{}; });
+    if (!client) {
+      answer = client.error();
+      return;
+    }
+    auto key = generate_p256_key();
+    // api runs on node2: node1 must not get its identity, whatever its CSR says.
+    auto csr = agent::make_certificate_request(key.get(), Identity("cluster.local", "shop", "api"));
+    if (!csr) {
+      answer = csr.error();
+      return;
+    }
+    answer = (*client)->request_certificate("shop/api", *csr, 10s);
+  });
+  t.join();
+  ASSERT_FALSE(answer.ok()) << "node1 obtained a certificate for a pod of node2";
+  EXPECT_NE(controller_->stderr_text().find("shop/api"), std::string::npos);
+}
+
+TEST_F(ControllerTest, CertificateRotationDropsNoConnection) {
+  write_base();
+  start_controller("1m");
+  start_agent("node1");
+  start_agent("node2");
+  ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client"));
+  ASSERT_TRUE(agent_log_has("node2", "enrolled pod shop/api"));
+  serve("api");
+  // One connection held open the whole time, exchanging every 100 ms, plus a new connection
+  // every second, across one renewal (at half of the 1-minute lifetime) and then some.
+  auto rr = cluster_->spawn_in_pod(
+      "client", {AMBIT_PROBE_PATH, "rr", api(), "--size", "1024", "--count", "450",
+                 "--interval-ms", "100"});
+  ASSERT_TRUE(rr.ok());
+  size_t failures = 0, attempts = 0;
+  auto until = std::chrono::steady_clock::now() + 45s;
+  while (std::chrono::steady_clock::now() < until) {
+    ++attempts;
+    if (!echo_from("client", api(), "rotation-" + std::to_string(attempts))) ++failures;
+    std::this_thread::sleep_for(1s);
+  }
+  EXPECT_EQ(failures, 0u) << "of " << attempts << " new connections";
+  auto code = (*rr)->wait_for_exit(60s);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << (*rr)->stderr_text();
+  // Both pods' certificates were renewed at least once meanwhile.
+  EXPECT_GE(count(agent_log("node1"), "certificate for shop/client"), 2u) << agent_log("node1");
+  EXPECT_GE(count(agent_log("node2"), "certificate for shop/api"), 2u) << agent_log("node2");
+}
+
+}  // namespace
+}  // namespace ambit::netlab
