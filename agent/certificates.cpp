@@ -1,10 +1,7 @@
 #include "agent/certificates.h"
 
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
-#include "core/openssl_error.h"
 #include "core/x509.h"
 
 namespace ambit::agent {
@@ -29,32 +26,6 @@ std::shared_ptr<const WorkloadCertificate> LocalCaCertificates::current(const st
   auto shared = std::make_shared<const WorkloadCertificate>(std::move(*cert));
   issued_.insert_or_assign(workload_uid, shared);
   return shared;
-}
-
-Result<std::string> make_certificate_request(EVP_PKEY* key, const Identity& identity) {
-  X509_REQ* raw = X509_REQ_new();
-  if (raw == nullptr) return Error{"X509_REQ_new failed"};
-  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(raw, X509_REQ_free);
-  X509_REQ_set_version(req.get(), 0);
-  X509_REQ_set_pubkey(req.get(), key);
-  std::string san = "URI:" + identity.to_string();
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
-  if (ext == nullptr) return Error::format("CSR subjectAltName {}: {}", san, take_openssl_errors());
-  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-  sk_X509_EXTENSION_push(exts, ext);
-  int added = X509_REQ_add_extensions(req.get(), exts);
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  if (added != 1) return Error::format("CSR extensions: {}", take_openssl_errors());
-  if (X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
-    return Error::format("signing the CSR: {}", take_openssl_errors());
-  }
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(bio, req.get());
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  return pem;
 }
 
 RemoteCertificates::RemoteCertificates(Requester request)
@@ -100,7 +71,7 @@ void RemoteCertificates::run() {
 
     Result<WorkloadCertificate> cert = Error{"no key"};
     if (EvpPkeyPtr key = generate_p256_key()) {
-      auto csr = make_certificate_request(key.get(), identity);
+      auto csr = make_certificate_request(key.get(), identity.to_string());
       auto chain = csr ? request_(uid, *csr) : Result<std::string>(csr.error());
       if (!chain) {
         cert = chain.error();

@@ -51,9 +51,6 @@ class LocalCaCertificates final : public CertificateSource {
   std::map<std::string, std::shared_ptr<const WorkloadCertificate>> issued_;
 };
 
-// A PKCS#10 request for identity (URI SAN = its SPIFFE ID) signed with key, as PEM.
-Result<std::string> make_certificate_request(EVP_PKEY* key, const Identity& identity);
-
 // Certificates signed by the controller's CA: a fresh P-256 key per request (never leaves this
 // process), a CSR sent with `request` on a thread of its own. Failures are retried with backoff.
 class RemoteCertificates final : public CertificateSource {

@@ -477,4 +477,40 @@ Status write_private_file(const std::filesystem::path& path, std::string_view co
   return {};
 }
 
+Result<std::string> make_certificate_request(EVP_PKEY* key, std::string_view uri_san) {
+  auto failure = [](std::string_view what) {
+    std::string detail = take_openssl_errors();
+    return detail.empty() ? Error{std::string(what)} : Error::format("{}: {}", what, detail);
+  };
+  X509ReqPtr req(X509_REQ_new());
+  if (!req || X509_REQ_set_version(req.get(), 0) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key) != 1) {
+    return failure("building the CSR failed");
+  }
+  GeneralNamesPtr names(GENERAL_NAMES_new());
+  GeneralNamePtr name(GENERAL_NAME_new());
+  ASN1_IA5STRING* value = ASN1_IA5STRING_new();
+  if (!names || !name || value == nullptr ||
+      ASN1_STRING_set(value, uri_san.data(), static_cast<int>(uri_san.size())) != 1) {
+    ASN1_IA5STRING_free(value);
+    return failure("building the CSR SAN failed");
+  }
+  GENERAL_NAME_set0_value(name.get(), GEN_URI, value);
+  sk_GENERAL_NAME_push(names.get(), name.release());
+  STACK_OF(X509_EXTENSION)* raw_exts = nullptr;
+  int added = X509V3_add1_i2d(&raw_exts, NID_subject_alt_name, names.get(), 1, X509V3_ADD_DEFAULT);
+  ExtensionStackPtr exts(raw_exts);
+  if (added != 1 || !exts || X509_REQ_add_extensions(req.get(), exts.get()) != 1 ||
+      X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
+    return failure("signing the CSR failed");
+  }
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (!out || PEM_write_bio_X509_REQ(out.get(), req.get()) != 1) {
+    return failure("encoding the CSR failed");
+  }
+  char* data = nullptr;
+  long size = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(size));
+}
+
 }  // namespace ambit

@@ -59,6 +59,10 @@ Result<X509Ptr> sign_certificate_without_uri_san(X509* ca_cert, EVP_PKEY* ca_key
                                                  CertificateTime not_before,
                                                  CertificateTime not_after);
 
+// A PKCS#10 request signed with `key`, its only SAN the URI `uri_san` (a SPIFFE ID for a
+// workload), as PEM: what a client sends the CA.
+Result<std::string> make_certificate_request(EVP_PKEY* key, std::string_view uri_san);
+
 // --- Inspection ---
 
 // All URI entries of the subjectAltName extension, in order.

@@ -19,19 +19,6 @@ using std::chrono::system_clock;
 // Issued certificates start a little in the past so a peer whose clock runs behind accepts them.
 constexpr auto kClockSkew = std::chrono::minutes(5);
 
-using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>>;
-struct ExtensionStackDeleter {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const {
-    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
-  }
-};
-using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackDeleter>;
-
-Error openssl_failure(std::string_view what) {
-  std::string detail = take_openssl_errors();
-  if (detail.empty()) return Error{std::string(what)};
-  return Error::format("{}: {}", what, detail);
-}
 
 bool valid_segment(std::string_view s) {
   if (s.empty() || s == "." || s == ".." || s.size() > 253) return false;
@@ -294,35 +281,9 @@ Result<Credentials> CertificateAuthority::issue_controller_credentials() const {
 Result<CsrAndKey> make_csr(std::string_view uri_san) {
   EvpPkeyPtr key = generate_p256_key();
   if (!key) return Error{"generating a key failed"};
-  X509ReqPtr req(X509_REQ_new());
-  if (!req || X509_REQ_set_version(req.get(), 0) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
-    return openssl_failure("building the CSR failed");
-  }
-  GeneralNamesPtr names(GENERAL_NAMES_new());
-  GeneralNamePtr name(GENERAL_NAME_new());
-  ASN1_IA5STRING* value = ASN1_IA5STRING_new();
-  if (!names || !name || value == nullptr ||
-      ASN1_STRING_set(value, uri_san.data(), static_cast<int>(uri_san.size())) != 1) {
-    ASN1_IA5STRING_free(value);
-    return openssl_failure("building the CSR SAN failed");
-  }
-  GENERAL_NAME_set0_value(name.get(), GEN_URI, value);
-  sk_GENERAL_NAME_push(names.get(), name.release());
-  STACK_OF(X509_EXTENSION)* raw_exts = nullptr;
-  int added = X509V3_add1_i2d(&raw_exts, NID_subject_alt_name, names.get(), 1, X509V3_ADD_DEFAULT);
-  ExtensionStackPtr exts(raw_exts);
-  if (added != 1 || !exts || X509_REQ_add_extensions(req.get(), exts.get()) != 1 ||
-      X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) {
-    return openssl_failure("signing the CSR failed");
-  }
-  BioPtr out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_X509_REQ(out.get(), req.get()) != 1) {
-    return openssl_failure("encoding the CSR failed");
-  }
-  char* data = nullptr;
-  long size = BIO_get_mem_data(out.get(), &data);
-  return CsrAndKey{std::string(data, static_cast<size_t>(size)), private_key_to_pem(key.get())};
+  auto csr = make_certificate_request(key.get(), uri_san);
+  if (!csr) return csr.error();
+  return CsrAndKey{std::move(*csr), private_key_to_pem(key.get())};
 }
 
 }  // namespace ambit::controller

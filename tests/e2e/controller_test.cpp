@@ -13,8 +13,8 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/certificates.h"
 #include "controller/client/control_client.h"
+#include "core/netns.h"
 #include "core/x509.h"
 #include "tests/e2e/netlab/cluster.h"
 
@@ -263,7 +263,7 @@ TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
     }
     auto key = generate_p256_key();
     // api runs on node2: node1 must not get its identity, whatever its CSR says.
-    auto csr = agent::make_certificate_request(key.get(), Identity("cluster.local", "shop", "api"));
+    auto csr = make_certificate_request(key.get(), "spiffe://cluster.local/ns/shop/sa/api");
     if (!csr) {
       answer = csr.error();
       return;
