@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "agent/authorization_policy_yaml.h"
-#include "agent/yaml_config_reader.h"
+#include "core/yaml_reader.h"
 
 namespace ambit::agent {
 namespace {
