@@ -23,6 +23,11 @@ class Findings {
   std::vector<Diagnostic>& out_;
 };
 
+// AMB0024 when a non-empty selector picks no Pod (root_is_mesh_wide: see Topology).
+void check_selector(const Topology& topology, Findings& findings, const ObjectMeta& meta,
+                    const std::optional<StringMap>& selector, const Origin& at,
+                    bool root_is_mesh_wide);
+
 void check_networking(const Topology& topology, Findings& findings);
 void check_security(const Topology& topology, Findings& findings);
 void check_linkerd_smi(const Topology& topology, Findings& findings);

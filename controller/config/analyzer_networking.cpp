@@ -51,17 +51,18 @@ void check_virtual_service(const Topology& topology, Findings& findings,
   }
 }
 
+}  // namespace
+
 void check_selector(const Topology& topology, Findings& findings, const ObjectMeta& meta,
-                    const std::optional<StringMap>& selector, const Origin& at) {
+                    const std::optional<StringMap>& selector, const Origin& at,
+                    bool root_is_mesh_wide) {
   if (!selector || selector->empty()) return;
-  if (!topology.selected_pods(meta.ns, selector, true).empty()) return;
+  if (!topology.selected_pods(meta.ns, selector, root_is_mesh_wide).empty()) return;
   std::string labels;
   for (const auto& [k, v] : *selector) labels += fmt::format("{}{}={}", labels.empty() ? "" : ",", k, v);
   findings.add(codes::kSelectorMatchesNothing, Severity::kWarning, meta, at,
                fmt::format("selector {} matches no Pod in namespace {}", labels, meta.ns));
 }
-
-}  // namespace
 
 void check_networking(const Topology& topology, Findings& findings) {
   const auto& m = topology.model();
@@ -71,14 +72,15 @@ void check_networking(const Topology& topology, Findings& findings) {
       findings.add(codes::kUnknownHost, Severity::kWarning, dr.meta, dr.host_at,
                    fmt::format("host '{}' is not a Service or ServiceEntry host", dr.host));
     }
-    check_selector(topology, findings, dr.meta, dr.workload_selector, dr.workload_selector_at);
+    check_selector(topology, findings, dr.meta, dr.workload_selector, dr.workload_selector_at, false);
   }
   for (const auto& s : m.services) {
     if (s.selector.empty()) continue;
-    check_selector(topology, findings, s.meta, s.selector, s.selector_at);
+    check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
   }
   for (const auto& se : m.service_entries) {
-    check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at);
+    check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at,
+                   false);
   }
 }
 

@@ -37,10 +37,7 @@ void check_peer_authentications(const Topology& topology, Findings& findings) {
                                kRootNamespace));
     }
     auto pods = topology.selected_pods(pa.meta.ns, pa.selector);
-    if (pods.empty() && !pa.selector->empty()) {
-      findings.add(codes::kSelectorMatchesNothing, Severity::kWarning, pa.meta, pa.selector_at,
-                   fmt::format("selector matches no Pod in namespace {}", pa.meta.ns));
-    }
+    check_selector(topology, findings, pa.meta, pa.selector, pa.selector_at, false);
     for (const Pod* pod : pods) {
       auto [it, inserted] = per_pod.emplace(pod, &pa);
       if (!inserted) {
@@ -74,10 +71,7 @@ bool has_l7(const AuthorizationPolicy::Rule& rule) {
 void check_authorization_policy(const Topology& topology, Findings& findings,
                                 const AuthorizationPolicy& ap) {
   auto pods = topology.selected_pods(ap.meta.ns, ap.selector, true);
-  if (ap.selector && !ap.selector->empty() && pods.empty()) {
-    findings.add(codes::kSelectorMatchesNothing, Severity::kWarning, ap.meta, ap.selector_at,
-                 fmt::format("selector matches no Pod in namespace {}", ap.meta.ns));
-  }
+  check_selector(topology, findings, ap.meta, ap.selector, ap.selector_at, true);
   using Action = AuthorizationPolicy::Action;
   if (ap.action != Action::kAllow && ap.action != Action::kDeny) return;
   auto rule = std::find_if(ap.rules.begin(), ap.rules.end(), has_l7);
