@@ -14,7 +14,7 @@ void check_destination(const Topology& topology, Findings& findings, const Virtu
   const std::string& ns = vs.meta.ns;
   if (!topology.host_known(d.host, ns)) {
     findings.add(codes::kUnknownDestination, Severity::kWarning, vs.meta,
-                 Origin{d.at.line, d.at.field + ".host"},
+                 d.host_at,
                  fmt::format("destination host '{}' is not a Service or ServiceEntry host",
                              d.host));
   }
@@ -26,7 +26,7 @@ void check_destination(const Topology& topology, Findings& findings, const Virtu
   });
   if (!defined) {
     findings.add(codes::kUnknownSubset, Severity::kError, vs.meta,
-                 Origin{d.at.line, d.at.field + ".subset"},
+                 d.subset_at,
                  fmt::format("subset '{}' is not defined by any DestinationRule for host '{}'",
                              d.subset, d.host));
   }

@@ -105,6 +105,7 @@ struct Destination {
   std::string host, subset;
   std::optional<uint32_t> port;
   Origin at;  // the destination object
+  Origin host_at, subset_at;
 };
 
 struct RouteDestination {

@@ -71,8 +71,13 @@ HttpMatchRequest read_http_match(const YamlValue& value, ParseContext& ctx) {
 Destination read_destination(const YamlValue& value) {
   auto o = value.object({"host", "subset", "port"});
   Destination d;
-  d.host = o.required("host").string();
-  d.subset = o.string_or("subset", "");
+  auto host = o.required("host");
+  d.host = host.string();
+  d.host_at = origin_of(host);
+  if (auto subset = o.optional("subset")) {
+    d.subset = subset->string();
+    d.subset_at = origin_of(*subset);
+  }
   if (auto port = o.optional("port")) d.port = port->object({"number"}).required("number").port();
   d.at = origin_of(value);
   return d;
