@@ -135,6 +135,13 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
     std::string kind = peek("kind");
     std::string group, version;
     split_api_version(api_version, group, version);
+    if (group.empty() && version == "v1" && kind == "List") {  // `kubectl get -o yaml`
+      auto list = YamlObject(doc, where, "", {"apiVersion", "kind", "items", "metadata"});
+      if (auto items = list.optional("items")) {
+        for (const auto& item : items->items()) read_document(item.node(), file, snapshot);
+      }
+      return;
+    }
 
     const KindEntry* entry = nullptr;
     bool version_known = false;

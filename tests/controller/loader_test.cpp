@@ -399,3 +399,26 @@ TEST(SeedDocumentTest, EveryExampleHasNoErrors) {
 
 }  // namespace
 }  // namespace ambit::controller::config
+
+namespace ambit::controller::config {
+namespace {
+
+TEST(LoaderTest, KubectlListIsReadItemByItem) {
+  auto snapshot = testing::load_texts({{"list.yaml", R"(apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: shop}
+- apiVersion: v1
+  kind: ServiceAccount
+  metadata: {name: web, namespace: shop}
+)"}});
+  EXPECT_TRUE(snapshot.diagnostics.empty()) << testing::dump(snapshot.diagnostics);
+  EXPECT_EQ(snapshot.model.namespaces.size(), 1u);
+  ASSERT_EQ(snapshot.model.service_accounts.size(), 1u);
+  EXPECT_EQ(snapshot.model.service_accounts[0].meta.line, 7);
+}
+
+}  // namespace
+}  // namespace ambit::controller::config
