@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* analyze = app.add_subcommand(
-      "analyze", "Check configuration files (Kubernetes, Istio, Linkerd, SMI YAML) like istioctl analyze");
+      "analyze",
+      "Check configuration files (Kubernetes, Istio, Linkerd, SMI YAML) like istioctl analyze");
   std::vector<std::string> paths;
   std::string output = "text";
   analyze->add_option("paths", paths, "YAML files or directories (*.yaml, *.yml)")->required();

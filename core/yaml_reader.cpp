@@ -214,20 +214,21 @@ YamlObject::YamlObject(const YAML::Node& node, SharedLocation where, std::string
     : node_(node), where_(std::move(where)), path_(std::move(path)) {
   if (node_.IsNull()) return;
   if (!node_.IsMap()) {
-    throw make_config_error(
-        *where_, path_, node_.Mark(), fmt::format("expected a mapping, got {}", kind_of(node_)));
+    throw make_config_error(*where_, path_, node_.Mark(),
+                            fmt::format("expected a mapping, got {}", kind_of(node_)));
   }
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) {
       throw make_config_error(*where_, path_, kv.first.Mark(),
-                                                "a field name must be a single value");
+                              "a field name must be a single value");
     }
     std::string key = kv.first.Scalar();
     bool is_known = false;
     for (auto k : known) is_known = is_known || k == key;
     if (!is_known) {
-      auto problem = make_config_error(*where_, field_name(key), kv.first.Mark(),
-                                       fmt::format("unknown field (known fields: {})", join(known)));
+      auto problem =
+          make_config_error(*where_, field_name(key), kv.first.Mark(),
+                            fmt::format("unknown field (known fields: {})", join(known)));
       if (!where_->on_unknown_field) throw problem;
       where_->on_unknown_field(problem);
       continue;

@@ -73,10 +73,10 @@ class YamlValue {
   // A Kubernetes object name (DNS-1123 subdomain): lowercase letters, digits, '-' and '.',
   // starting and ending with a letter or digit. Names end up in uids and SPIFFE IDs.
   std::string kubernetes_name() const;
-  bool boolean() const;   // true | false
-  uint16_t port() const;  // 1..65535
-  int64_t integer() const;   // a whole number
-  double number() const;     // a decimal number
+  bool boolean() const;     // true | false
+  uint16_t port() const;    // 1..65535
+  int64_t integer() const;  // a whole number
+  double number() const;    // a decimal number
   bool is_scalar() const { return node_.IsScalar(); }
   IpAddress ip() const;
   SocketAddress socket_address(bool allow_port_zero = false) const;

@@ -72,9 +72,9 @@ void check_namespaces(const ConfigModel& m, Findings& findings) {
   for (const ObjectMeta* meta : all_objects(m)) {
     if (meta->ns.empty() || meta->ns == "default" || meta->ns == kRootNamespace) continue;
     if (declared.count(meta->ns) == 0) {
-      findings.add(codes::kUnknownNamespace, Severity::kWarning, *meta, "metadata.namespace",
-                   fmt::format("namespace '{}' is not declared; its pods are not in the mesh",
-                               meta->ns));
+      findings.add(
+          codes::kUnknownNamespace, Severity::kWarning, *meta, "metadata.namespace",
+          fmt::format("namespace '{}' is not declared; its pods are not in the mesh", meta->ns));
     }
   }
 }
@@ -83,8 +83,7 @@ void check_waypoint_labels(const Topology& topology, Findings& findings) {
   auto check = [&](const ObjectMeta& meta) {
     auto ref = waypoint_label(meta);
     if (!ref || ref->uid.empty() || topology.find_waypoint(ref->uid) != nullptr) return;
-    findings.add(codes::kUnknownWaypoint, Severity::kWarning, meta,
-                 "metadata.labels." + ref->label,
+    findings.add(codes::kUnknownWaypoint, Severity::kWarning, meta, "metadata.labels." + ref->label,
                  fmt::format("waypoint '{}' is not declared (a Gateway with gatewayClassName "
                              "ambit-waypoint); traffic is not sent to a waypoint",
                              ref->uid));

@@ -13,10 +13,9 @@ void check_destination(const Topology& topology, Findings& findings, const Virtu
                        const Destination& d) {
   const std::string& ns = vs.meta.ns;
   if (!topology.host_known(d.host, ns)) {
-    findings.add(codes::kUnknownDestination, Severity::kWarning, vs.meta,
-                 d.host_at,
-                 fmt::format("destination host '{}' is not a Service or ServiceEntry host",
-                             d.host));
+    findings.add(
+        codes::kUnknownDestination, Severity::kWarning, vs.meta, d.host_at,
+        fmt::format("destination host '{}' is not a Service or ServiceEntry host", d.host));
   }
   if (d.subset.empty()) return;
   auto rules = topology.destination_rules_for_host(d.host, ns);
@@ -25,15 +24,13 @@ void check_destination(const Topology& topology, Findings& findings, const Virtu
                        [&](const Subset& s) { return s.name == d.subset; });
   });
   if (!defined) {
-    findings.add(codes::kUnknownSubset, Severity::kError, vs.meta,
-                 d.subset_at,
+    findings.add(codes::kUnknownSubset, Severity::kError, vs.meta, d.subset_at,
                  fmt::format("subset '{}' is not defined by any DestinationRule for host '{}'",
                              d.subset, d.host));
   }
 }
 
-void check_virtual_service(const Topology& topology, Findings& findings,
-                           const VirtualService& vs) {
+void check_virtual_service(const Topology& topology, Findings& findings, const VirtualService& vs) {
   for (size_t i = 0; i < vs.hosts.size(); ++i) {
     const std::string& host = vs.hosts[i];
     if (host == "*" || topology.host_known(host, vs.meta.ns)) continue;
@@ -59,7 +56,8 @@ void check_selector(const Topology& topology, Findings& findings, const ObjectMe
   if (!selector || selector->empty()) return;
   if (!topology.selected_pods(meta.ns, selector, root_is_mesh_wide).empty()) return;
   std::string labels;
-  for (const auto& [k, v] : *selector) labels += fmt::format("{}{}={}", labels.empty() ? "" : ",", k, v);
+  for (const auto& [k, v] : *selector)
+    labels += fmt::format("{}{}={}", labels.empty() ? "" : ",", k, v);
   findings.add(codes::kSelectorMatchesNothing, Severity::kWarning, meta, at,
                fmt::format("selector {} matches no Pod in namespace {}", labels, meta.ns));
 }
@@ -72,7 +70,8 @@ void check_networking(const Topology& topology, Findings& findings) {
       findings.add(codes::kUnknownHost, Severity::kWarning, dr.meta, dr.host_at,
                    fmt::format("host '{}' is not a Service or ServiceEntry host", dr.host));
     }
-    check_selector(topology, findings, dr.meta, dr.workload_selector, dr.workload_selector_at, false);
+    check_selector(topology, findings, dr.meta, dr.workload_selector, dr.workload_selector_at,
+                   false);
   }
   for (const auto& s : m.services) {
     if (s.selector.empty()) continue;
@@ -99,22 +98,21 @@ void check_linkerd_smi(const Topology& topology, Findings& findings) {
     }
   }
   auto service_exists = [&](const std::string& name, const std::string& ns) {
-    return std::any_of(m.services.begin(), m.services.end(), [&](const Service& s) {
-      return s.meta.name == name && s.meta.ns == ns;
-    });
+    return std::any_of(m.services.begin(), m.services.end(),
+                       [&](const Service& s) { return s.meta.name == name && s.meta.ns == ns; });
   };
   for (const auto& ts : m.traffic_splits) {
     if (!service_exists(ts.service, ts.meta.ns)) {
-      findings.add(codes::kUnknownTrafficSplitService, Severity::kWarning, ts.meta, ts.service_at,
-                   fmt::format("service '{}' is not a Service in namespace {}", ts.service,
-                               ts.meta.ns));
+      findings.add(
+          codes::kUnknownTrafficSplitService, Severity::kWarning, ts.meta, ts.service_at,
+          fmt::format("service '{}' is not a Service in namespace {}", ts.service, ts.meta.ns));
     }
     for (const auto& b : ts.backends) {
       if (service_exists(b.service, ts.meta.ns)) continue;
-      findings.add(codes::kUnknownTrafficSplitService, Severity::kWarning, ts.meta,
-                   Origin{b.at.line, b.at.field + ".service"},
-                   fmt::format("backend '{}' is not a Service in namespace {}", b.service,
-                               ts.meta.ns));
+      findings.add(
+          codes::kUnknownTrafficSplitService, Severity::kWarning, ts.meta,
+          Origin{b.at.line, b.at.field + ".service"},
+          fmt::format("backend '{}' is not a Service in namespace {}", b.service, ts.meta.ns));
     }
   }
 }

@@ -21,11 +21,12 @@ void check_peer_authentications(const Topology& topology, Findings& findings) {
     if (!pa.selector) {
       auto [it, inserted] = namespace_wide.emplace(pa.meta.ns, &pa);
       if (!inserted) {
-        findings.add(codes::kConflictingPeerAuth, Severity::kError, pa.meta, "spec",
-                     fmt::format("namespace {} already has a {} PeerAuthentication ({} at {}:{}); "
-                                 "which one applies is undefined",
-                                 pa.meta.ns, pa.meta.ns == kRootNamespace ? "mesh-wide" : "namespace-wide",
-                                 it->second->meta.name, it->second->meta.file, it->second->meta.line));
+        findings.add(
+            codes::kConflictingPeerAuth, Severity::kError, pa.meta, "spec",
+            fmt::format("namespace {} already has a {} PeerAuthentication ({} at {}:{}); "
+                        "which one applies is undefined",
+                        pa.meta.ns, pa.meta.ns == kRootNamespace ? "mesh-wide" : "namespace-wide",
+                        it->second->meta.name, it->second->meta.file, it->second->meta.line));
       }
       continue;
     }
@@ -55,12 +56,12 @@ bool has_l7(const AuthorizationPolicy::Rule& rule) {
     if (!f.request_principals.empty() || !f.not_request_principals.empty()) return true;
   }
   for (const auto& t : rule.to) {
-    if (!t.hosts.empty() || !t.not_hosts.empty() || !t.methods.empty() ||
-        !t.not_methods.empty() || !t.paths.empty() || !t.not_paths.empty()) {
+    if (!t.hosts.empty() || !t.not_hosts.empty() || !t.methods.empty() || !t.not_methods.empty() ||
+        !t.paths.empty() || !t.not_paths.empty()) {
       return true;
     }
   }
-  constexpr std::string_view kL4[] = {"source.ip", "remote.ip", "source.namespace",
+  constexpr std::string_view kL4[] = {"source.ip",        "remote.ip",      "source.namespace",
                                       "source.principal", "destination.ip", "destination.port"};
   for (const auto& c : rule.when) {
     if (std::find(std::begin(kL4), std::end(kL4), c.key) == std::end(kL4)) return true;
@@ -78,9 +79,9 @@ void check_authorization_policy(const Topology& topology, Findings& findings,
   if (rule == ap.rules.end()) return;
   // Targets served by a waypoint get the L7 rules evaluated there; the others only have the
   // node agent, which can only fail safe.
-  bool all_have_waypoint = !pods.empty() && std::all_of(pods.begin(), pods.end(), [&](const Pod* p) {
-    return !topology.waypoint_of(*p).empty();
-  });
+  bool all_have_waypoint =
+      !pods.empty() && std::all_of(pods.begin(), pods.end(),
+                                   [&](const Pod* p) { return !topology.waypoint_of(*p).empty(); });
   if (all_have_waypoint) return;
   std::string consequence =
       ap.action == Action::kAllow
@@ -88,11 +89,11 @@ void check_authorization_policy(const Topology& topology, Findings& findings,
             "is denied (fail-safe)"
           : "its DENY rules with L7 fields are enforced at L4 without the L7 part, denying every "
             "connection the rest of the rule matches (fail-safe)";
-  findings.add(codes::kL7PolicyWithoutWaypoint, Severity::kWarning, ap.meta, rule->at,
-               fmt::format("uses L7 fields but {} no waypoint; {}. Give the workloads a waypoint "
-                           "(label ambit.io/use-waypoint) to enforce it as written",
-                           pods.empty() ? "its targets have" : "some of its workloads have",
-                           consequence));
+  findings.add(
+      codes::kL7PolicyWithoutWaypoint, Severity::kWarning, ap.meta, rule->at,
+      fmt::format("uses L7 fields but {} no waypoint; {}. Give the workloads a waypoint "
+                  "(label ambit.io/use-waypoint) to enforce it as written",
+                  pods.empty() ? "its targets have" : "some of its workloads have", consequence));
 }
 
 }  // namespace

@@ -8,8 +8,8 @@ namespace ambit::controller::config {
 namespace {
 
 LoadBalancer read_load_balancer(const YamlValue& value, ParseContext& ctx) {
-  auto o = value.object({"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs",
-                         "warmup"});
+  auto o = value.object(
+      {"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"});
   LoadBalancer lb;
   if (auto simple = o.optional("simple")) {
     std::string s = simple->string();
@@ -43,7 +43,8 @@ LoadBalancer read_load_balancer(const YamlValue& value, ParseContext& ctx) {
       hash.http_cookie_name = k.required("name").string();
       hash.http_cookie_ttl = ctx.duration(k, "ttl");
     }
-    hash.minimum_ring_size = static_cast<uint64_t>(integer_or_none(c, "minimumRingSize").value_or(0));
+    hash.minimum_ring_size =
+        static_cast<uint64_t>(integer_or_none(c, "minimumRingSize").value_or(0));
     if (lb.simple != LoadBalancer::Simple::kUnspecified) {
       ctx.error(codes::kInvalidValue, *ch, "simple and consistentHash cannot both be set");
     }
@@ -102,8 +103,7 @@ ConnectionPool read_connection_pool(const YamlValue& value, ParseContext& ctx) {
 OutlierDetection read_outlier_detection(const YamlValue& value, ParseContext& ctx) {
   auto o = value.object({"consecutiveErrors", "consecutive5xxErrors", "consecutiveGatewayErrors",
                          "consecutiveLocalOriginFailures", "splitExternalLocalOriginErrors",
-                         "interval", "baseEjectionTime", "maxEjectionPercent",
-                         "minHealthPercent"});
+                         "interval", "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"});
   OutlierDetection od;
   od.consecutive_errors = positive(o, "consecutiveErrors", ctx);
   od.consecutive_5xx_errors = positive(o, "consecutive5xxErrors", ctx);
@@ -129,9 +129,9 @@ ClientTls read_client_tls(const YamlValue& value, ParseContext& ctx) {
   tls.mode = mode.string();
   if (tls.mode != "DISABLE" && tls.mode != "SIMPLE" && tls.mode != "MUTUAL" &&
       tls.mode != "ISTIO_MUTUAL") {
-    ctx.error(codes::kInvalidValue, mode,
-              fmt::format("'{}' is not a TLS mode (DISABLE | SIMPLE | MUTUAL | ISTIO_MUTUAL)",
-                          tls.mode));
+    ctx.error(
+        codes::kInvalidValue, mode,
+        fmt::format("'{}' is not a TLS mode (DISABLE | SIMPLE | MUTUAL | ISTIO_MUTUAL)", tls.mode));
   }
   tls.sni = o.string_or("sni", "");
   tls.subject_alt_names = strings_or_empty(o, "subjectAltNames");
@@ -146,7 +146,8 @@ std::optional<TrafficPolicy> read_traffic_policy(const YamlValue& value, ParseCo
   TrafficPolicy p;
   if (auto v = o.optional("loadBalancer")) p.load_balancer = read_load_balancer(*v, ctx);
   if (auto v = o.optional("connectionPool")) p.connection_pool = read_connection_pool(*v, ctx);
-  if (auto v = o.optional("outlierDetection")) p.outlier_detection = read_outlier_detection(*v, ctx);
+  if (auto v = o.optional("outlierDetection"))
+    p.outlier_detection = read_outlier_detection(*v, ctx);
   if (auto v = o.optional("tls")) p.tls = read_client_tls(*v, ctx);
   if (auto v = o.optional("portLevelSettings")) {
     for (const auto& item : v->items()) {
@@ -187,7 +188,8 @@ void read_destination_rule(const YamlObject& root, ObjectMeta meta, ParseContext
       Subset subset;
       subset.name = s.required("name").string();
       if (auto labels = s.optional("labels")) subset.labels = labels->string_map();
-      if (auto tp = s.optional("trafficPolicy")) subset.traffic_policy = read_traffic_policy(*tp, ctx);
+      if (auto tp = s.optional("trafficPolicy"))
+        subset.traffic_policy = read_traffic_policy(*tp, ctx);
       subset.at = origin_of(item);
       for (const auto& other : dr.subsets) {
         if (other.name == subset.name) {

@@ -1,5 +1,6 @@
 // Problems found in the configuration, as `ambitctl analyze` prints them:
-//   Error [AMB0022] (VirtualService shop/reviews reviews.yaml:14) spec.http[0].route[0].destination.subset: ...
+//   Error [AMB0022] (VirtualService shop/reviews reviews.yaml:14)
+//   spec.http[0].route[0].destination.subset: ...
 // Codes are stable (tests and users match on them); docs/configuration.md lists them all.
 #pragma once
 
@@ -15,11 +16,11 @@ std::string_view to_string(Severity s);  // "Error" | "Warning"
 
 struct Diagnostic {
   Severity severity = Severity::kError;
-  std::string code;     // "AMB0022"
+  std::string code;  // "AMB0022"
   std::string file;
-  int line = 0;         // 1-based; 0 when unknown
-  std::string object;   // "VirtualService shop/reviews"; empty when no object is known
-  std::string field;    // "spec.http[0].route[0].destination.subset"; empty for the object
+  int line = 0;        // 1-based; 0 when unknown
+  std::string object;  // "VirtualService shop/reviews"; empty when no object is known
+  std::string field;   // "spec.http[0].route[0].destination.subset"; empty for the object
   std::string message;
 
   // `Error [AMB0022] (VirtualService shop/reviews reviews.yaml:14) <field>: <message>`

@@ -10,8 +10,7 @@
 
 namespace ambit::controller::config {
 
-void read_namespace(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
-                    ConfigModel& m) {
+void read_namespace(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m) {
   if (auto spec = root.optional("spec")) spec->object({"finalizers"});
   m.namespaces.push_back({std::move(meta)});
 }
@@ -95,10 +94,10 @@ ServicePort read_service_port(const YamlValue& item, ParseContext& ctx) {
 void read_service(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m) {
   Service service;
   service.meta = std::move(meta);
-  auto spec = root.required("spec").object(
-      {"clusterIP", "clusterIPs", "ports", "selector", "type", "sessionAffinity",
-       "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy", "externalTrafficPolicy",
-       "publishNotReadyAddresses"});
+  auto spec = root.required("spec").object({"clusterIP", "clusterIPs", "ports", "selector", "type",
+                                            "sessionAffinity", "ipFamilies", "ipFamilyPolicy",
+                                            "internalTrafficPolicy", "externalTrafficPolicy",
+                                            "publishNotReadyAddresses"});
   auto add_ip = [&](const YamlValue& v) {
     std::string text = v.string();
     if (text == "None" || text.empty()) return;  // headless

@@ -12,11 +12,12 @@ void read_service_profile(const YamlObject& root, ObjectMeta meta, ParseContext&
                           ConfigModel& m) {
   ServiceProfile sp;
   sp.meta = std::move(meta);
-  auto spec = root.required("spec").object({"routes", "retryBudget", "dstOverrides", "opaquePorts"});
+  auto spec =
+      root.required("spec").object({"routes", "retryBudget", "dstOverrides", "opaquePorts"});
   if (auto routes = spec.optional("routes")) {
     for (const auto& item : routes->items()) {
-      auto o = item.object({"name", "condition", "responseClasses", "isRetryable", "timeout",
-                            "retries"});
+      auto o = item.object(
+          {"name", "condition", "responseClasses", "isRetryable", "timeout", "retries"});
       ServiceProfile::Route route;
       route.at = origin_of(item);
       route.name = o.required("name").string();
@@ -47,7 +48,8 @@ void read_service_profile(const YamlObject& root, ObjectMeta meta, ParseContext&
         route.is_retryable = route.is_retryable || rr.limit > 0;
       }
       if (auto classes = o.optional("responseClasses")) {
-        ctx.warning(codes::kUnsupportedField, *classes, "responseClasses are not supported yet; ignored");
+        ctx.warning(codes::kUnsupportedField, *classes,
+                    "responseClasses are not supported yet; ignored");
       }
       sp.routes.push_back(std::move(route));
     }
@@ -62,7 +64,8 @@ void read_service_profile(const YamlObject& root, ObjectMeta meta, ParseContext&
   }
   for (const char* key : {"dstOverrides", "opaquePorts"}) {
     if (auto v = spec.optional(key)) {
-      ctx.warning(codes::kUnsupportedField, *v, fmt::format("{} is not supported yet; ignored", key));
+      ctx.warning(codes::kUnsupportedField, *v,
+                  fmt::format("{} is not supported yet; ignored", key));
     }
   }
   m.service_profiles.push_back(std::move(sp));

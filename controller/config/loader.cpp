@@ -21,7 +21,7 @@ struct KindEntry {
   std::string_view group;  // apiVersion without the version ("" for core v1)
   std::string_view kind;
   std::vector<std::string_view> versions;
-  Reader read;                 // null: understood, not acted on (ignored with a warning)
+  Reader read;  // null: understood, not acted on (ignored with a warning)
   bool cluster_scoped = false;
   std::string_view why_ignored = {};
 };
@@ -43,7 +43,9 @@ const std::vector<KindEntry>& kinds() {
       {"security.istio.io", "PeerAuthentication", kIstioSec, read_peer_authentication},
       {"security.istio.io", "AuthorizationPolicy", kIstioSec, read_authorization_policy},
       {"linkerd.io", "ServiceProfile", {"v1alpha2", "v1alpha1"}, read_service_profile},
-      {"split.smi-spec.io", "TrafficSplit", {"v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"},
+      {"split.smi-spec.io",
+       "TrafficSplit",
+       {"v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"},
        read_traffic_split},
       // Understood, not acted on.
       {"", "ConfigMap", kV1, nullptr, false, "ambit has no sidecar injector to configure"},
@@ -66,7 +68,11 @@ const std::vector<KindEntry>& kinds() {
       {"networking.istio.io", "WorkloadGroup", kIstioNet, nullptr, false, "not supported yet"},
       {"security.istio.io", "RequestAuthentication", kIstioSec, nullptr, false,
        "JWT authentication is not supported yet"},
-      {"telemetry.istio.io", "Telemetry", {"v1alpha1", "v1"}, nullptr, false,
+      {"telemetry.istio.io",
+       "Telemetry",
+       {"v1alpha1", "v1"},
+       nullptr,
+       false,
        "telemetry is not configurable yet"},
       {"gateway.networking.k8s.io", "HTTPRoute", kGatewayApi, nullptr, false,
        "Gateway API routes are not supported yet; use a VirtualService"},
@@ -96,9 +102,10 @@ ObjectMeta read_metadata(const YamlObject& root, std::string api_version, std::s
   meta.kind = std::move(kind);
   meta.file = root.where().file;
   meta.line = root.line();
-  auto metadata = root.required("metadata").object(
-      {"name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
-       "creationTimestamp", "ownerReferences", "finalizers", "generateName", "managedFields"});
+  auto metadata = root.required("metadata")
+                      .object({"name", "namespace", "labels", "annotations", "uid",
+                               "resourceVersion", "generation", "creationTimestamp",
+                               "ownerReferences", "finalizers", "generateName", "managedFields"});
   auto name = metadata.required("name");
   // ServiceProfile names are FQDNs; every name is a DNS-1123 subdomain either way.
   meta.name = name.kubernetes_name();
@@ -148,17 +155,16 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
     for (const auto& k : kinds()) {
       if (k.group == group && k.kind == kind) {
         entry = &k;
-        version_known = std::find(k.versions.begin(), k.versions.end(), version) !=
-                        k.versions.end();
+        version_known =
+            std::find(k.versions.begin(), k.versions.end(), version) != k.versions.end();
       }
     }
     bool waypoint_candidate = is_gateway_api_gateway(group, kind);
     if (!waypoint_candidate && (entry == nullptr || !version_known)) {
       ctx.warning(codes::kUnknownKind, whole,
-                  entry == nullptr
-                      ? fmt::format("unknown kind {} ({}); ignored", kind, api_version)
-                      : fmt::format("{} {} is not a supported version of {}; ignored",
-                                    api_version, kind, kind));
+                  entry == nullptr ? fmt::format("unknown kind {} ({}); ignored", kind, api_version)
+                                   : fmt::format("{} {} is not a supported version of {}; ignored",
+                                                 api_version, kind, kind));
       return;
     }
     if (!waypoint_candidate && entry->read == nullptr) {
@@ -218,8 +224,7 @@ Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& pa
 
 }  // namespace
 
-void load_yaml_text(std::string_view text, const std::string& file_name,
-                    ConfigSnapshot& snapshot) {
+void load_yaml_text(std::string_view text, const std::string& file_name, ConfigSnapshot& snapshot) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));

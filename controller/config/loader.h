@@ -34,7 +34,6 @@ Result<ConfigSnapshot> load_config(const std::vector<std::string>& paths);
 
 // Reads YAML text as if it were the file `file_name` and adds its objects and diagnostics to
 // `snapshot` (diagnostics not re-sorted). Used by load_config, tests and the fuzz target.
-void load_yaml_text(std::string_view text, const std::string& file_name,
-                    ConfigSnapshot& snapshot);
+void load_yaml_text(std::string_view text, const std::string& file_name, ConfigSnapshot& snapshot);
 
 }  // namespace ambit::controller::config

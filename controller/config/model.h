@@ -56,10 +56,10 @@ struct ServiceAccount {
 // A pod, or in standalone mode a workload declared as one.
 struct Pod {
   ObjectMeta meta;
-  std::string node_name;                  // spec.nodeName
+  std::string node_name;                    // spec.nodeName
   std::string service_account = "default";  // spec.serviceAccountName
-  std::vector<std::string> addresses;     // status.podIPs (or status.podIP), in order
-  std::string netns, cgroup;              // annotations ambit.io/netns, ambit.io/cgroup
+  std::vector<std::string> addresses;       // status.podIPs (or status.podIP), in order
+  std::string netns, cgroup;                // annotations ambit.io/netns, ambit.io/cgroup
 };
 
 struct ServicePort {
@@ -293,9 +293,9 @@ struct AuthorizationPolicy {
   Action action = Action::kAllow;
   std::string provider;  // CUSTOM: provider.name
   struct Source {
-    std::vector<std::string> principals, not_principals, request_principals,
-        not_request_principals, namespaces, not_namespaces, ip_blocks, not_ip_blocks,
-        remote_ip_blocks, not_remote_ip_blocks;
+    std::vector<std::string> principals, not_principals, request_principals, not_request_principals,
+        namespaces, not_namespaces, ip_blocks, not_ip_blocks, remote_ip_blocks,
+        not_remote_ip_blocks;
   };
   struct Operation {
     std::vector<std::string> hosts, not_hosts, ports, not_ports, methods, not_methods, paths,

@@ -61,16 +61,14 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
                           ConfigModel& m);
 void read_destination_rule(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                            ConfigModel& m);
-void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
-                        ConfigModel& m);
+void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
 void read_peer_authentication(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                               ConfigModel& m);
 void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                                ConfigModel& m);
 void read_service_profile(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                           ConfigModel& m);
-void read_traffic_split(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
-                        ConfigModel& m);
+void read_traffic_split(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
 
 // Shared by VirtualService and DestinationRule readers.
 std::optional<TrafficPolicy> read_traffic_policy(const YamlValue& value, ParseContext& ctx);

@@ -56,9 +56,9 @@ namespace {
 using Policy = AuthorizationPolicy;
 
 bool is_condition_key(std::string_view key) {
-  static constexpr std::array<std::string_view, 6> kL4 = {
-      "source.ip", "remote.ip", "source.namespace", "source.principal", "destination.ip",
-      "destination.port"};
+  static constexpr std::array<std::string_view, 6> kL4 = {"source.ip",        "remote.ip",
+                                                          "source.namespace", "source.principal",
+                                                          "destination.ip",   "destination.port"};
   static constexpr std::array<std::string_view, 5> kL7Prefixes = {
       "request.headers[", "request.regex.headers[", "request.auth.", "connection.sni",
       "experimental.envoy.filters."};
@@ -78,9 +78,9 @@ void check_port_strings(const YamlObject& o, std::string_view key) {
 }
 
 Policy::Source read_source(const YamlValue& value, ParseContext& ctx) {
-  auto o = value.object({"principals", "notPrincipals", "requestPrincipals",
-                         "notRequestPrincipals", "namespaces", "notNamespaces", "ipBlocks",
-                         "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"});
+  auto o = value.object({"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals",
+                         "namespaces", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks",
+                         "notRemoteIpBlocks"});
   Policy::Source s;
   s.principals = strings_or_empty(o, "principals");
   s.not_principals = strings_or_empty(o, "notPrincipals");

@@ -10,9 +10,9 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
                         ConfigModel& m) {
   ServiceEntry se;
   se.meta = std::move(meta);
-  auto spec = root.required("spec").object({"hosts", "addresses", "ports", "location",
-                                            "resolution", "endpoints", "workloadSelector",
-                                            "exportTo", "subjectAltNames"});
+  auto spec = root.required("spec").object({"hosts", "addresses", "ports", "location", "resolution",
+                                            "endpoints", "workloadSelector", "exportTo",
+                                            "subjectAltNames"});
   auto hosts = spec.required("hosts");
   se.hosts = hosts.strings();
   if (se.hosts.empty()) hosts.fail("at least one host is required");
@@ -60,8 +60,8 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
   }
   if (auto endpoints = spec.optional("endpoints")) {
     for (const auto& item : endpoints->items()) {
-      auto e = item.object({"address", "ports", "labels", "network", "locality", "weight",
-                            "serviceAccount"});
+      auto e = item.object(
+          {"address", "ports", "labels", "network", "locality", "weight", "serviceAccount"});
       ServiceEntry::Endpoint ep;
       ep.address = e.string_or("address", "");
       if (se.resolution == ServiceEntry::Resolution::kStatic && !ep.address.empty()) {

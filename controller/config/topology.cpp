@@ -119,8 +119,8 @@ std::vector<const Service*> Topology::services_for_host(std::string_view host,
   return out;
 }
 
-std::vector<const ServiceEntry*> Topology::service_entries_for_host(std::string_view host,
-                                                                    std::string_view from_ns) const {
+std::vector<const ServiceEntry*> Topology::service_entries_for_host(
+    std::string_view host, std::string_view from_ns) const {
   std::string expanded = expand_host(host, from_ns);
   std::vector<const ServiceEntry*> out;
   for (const auto& se : model_.service_entries) {

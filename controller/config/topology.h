@@ -26,7 +26,7 @@ std::string label_or_empty(const StringMap& labels, std::string_view key);
 
 // A use-waypoint label found on an object: the waypoint it names, or "none".
 struct WaypointReference {
-  std::string uid;  // "<ns>/<name>"; empty for "none"
+  std::string uid;    // "<ns>/<name>"; empty for "none"
   std::string label;  // the label key that said it, for messages
 };
 std::optional<WaypointReference> waypoint_label(const ObjectMeta& meta);
@@ -42,13 +42,15 @@ class Topology {
 
   // Pods a namespace-scoped selector picks (the root namespace's selectors pick across all
   // namespaces when `root_is_mesh_wide`). An absent selector picks the whole namespace.
-  std::vector<const Pod*> selected_pods(std::string_view ns, const std::optional<StringMap>& selector,
+  std::vector<const Pod*> selected_pods(std::string_view ns,
+                                        const std::optional<StringMap>& selector,
                                         bool root_is_mesh_wide = false) const;
   // Services whose (non-empty) selector picks the pod.
   std::vector<const Service*> services_of(const Pod& pod) const;
 
   // Services and ServiceEntries a host (written in namespace `from_ns`) refers to.
-  std::vector<const Service*> services_for_host(std::string_view host, std::string_view from_ns) const;
+  std::vector<const Service*> services_for_host(std::string_view host,
+                                                std::string_view from_ns) const;
   std::vector<const ServiceEntry*> service_entries_for_host(std::string_view host,
                                                             std::string_view from_ns) const;
   bool host_known(std::string_view host, std::string_view from_ns) const;

@@ -13,8 +13,8 @@ struct Unit {
   std::string_view name;
   double ns;
 };
-constexpr Unit kUnits[] = {{"ns", 1},     {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"ms", 1e6},
-                           {"s", 1e9},    {"m", 60e9}, {"h", 3600e9}};
+constexpr Unit kUnits[] = {{"ns", 1},  {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"ms", 1e6},
+                           {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
 
 }  // namespace
 
@@ -29,8 +29,8 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   std::string_view rest = text;
   while (!rest.empty()) {
     size_t digits = 0;
-    while (digits < rest.size() && ((rest[digits] >= '0' && rest[digits] <= '9') ||
-                                    rest[digits] == '.')) {
+    while (digits < rest.size() &&
+           ((rest[digits] >= '0' && rest[digits] <= '9') || rest[digits] == '.')) {
       ++digits;
     }
     if (digits == 0) return invalid("a number must come before each unit");

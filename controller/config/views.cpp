@@ -42,14 +42,12 @@ MtlsMode resolve_peer_auth(const Topology& topology, const Pod& pod) {
            selector_matches(*pa.selector, pod.meta.labels);
   });
   if (mode == MtlsMode::kUnset) {
-    mode = find([&](const PeerAuthentication& pa) {
-      return !pa.selector && pa.meta.ns == pod.meta.ns;
-    });
+    mode = find(
+        [&](const PeerAuthentication& pa) { return !pa.selector && pa.meta.ns == pod.meta.ns; });
   }
   if (mode == MtlsMode::kUnset) {
-    mode = find([&](const PeerAuthentication& pa) {
-      return !pa.selector && pa.meta.ns == kRootNamespace;
-    });
+    mode = find(
+        [&](const PeerAuthentication& pa) { return !pa.selector && pa.meta.ns == kRootNamespace; });
   }
   return mode == MtlsMode::kUnset ? MtlsMode::kPermissive : mode;
 }
@@ -85,7 +83,8 @@ pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_v
 // Istio's protocol selection: appProtocol, else the port name's prefix ("http-web" → HTTP).
 std::string port_protocol(const ServicePort& p) {
   std::string name = p.app_protocol.empty() ? p.name.substr(0, p.name.find('-')) : p.app_protocol;
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (name == "http") return "HTTP";
   if (name == "http2" || name == "h2c" || name == "kubernetes.io/h2c") return "HTTP2";
   if (name == "grpc" || name == "grpc-web") return "GRPC";
@@ -110,8 +109,8 @@ pb::Service to_service(const Topology& topology, const Service& s) {
   for (const auto& [k, v] : s.selector) (*out.mutable_selector())[k] = v;
   out.set_waypoint(topology.waypoint_of(s));
   std::string fqdn = service_fqdn(s.meta.name, s.meta.ns);
-  for (const auto& h : {fqdn, s.meta.name + "." + s.meta.ns + ".svc", s.meta.name + "." + s.meta.ns,
-                        s.meta.name}) {
+  for (const auto& h :
+       {fqdn, s.meta.name + "." + s.meta.ns + ".svc", s.meta.name + "." + s.meta.ns, s.meta.name}) {
     out.add_hosts(h);
   }
   return out;

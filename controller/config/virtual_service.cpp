@@ -25,7 +25,8 @@ std::optional<StringMatch> read_string_match(const YamlValue& value, ParseContex
     }
   }
   if (kinds != 1) {
-    ctx.error(codes::kInvalidValue, value, "a string match needs exactly one of exact, prefix, regex");
+    ctx.error(codes::kInvalidValue, value,
+              "a string match needs exactly one of exact, prefix, regex");
   }
   return match;
 }
@@ -49,8 +50,8 @@ std::map<std::string, StringMatch> read_match_map(const YamlValue& value, ParseC
 
 HttpMatchRequest read_http_match(const YamlValue& value, ParseContext& ctx) {
   auto o = value.object({"name", "uri", "scheme", "method", "authority", "headers",
-                         "withoutHeaders", "queryParams", "port", "sourceLabels",
-                         "sourceNamespace", "gateways", "ignoreUriCase"});
+                         "withoutHeaders", "queryParams", "port", "sourceLabels", "sourceNamespace",
+                         "gateways", "ignoreUriCase"});
   HttpMatchRequest m;
   m.name = o.string_or("name", "");
   if (auto v = o.optional("uri")) m.uri = read_string_match(*v, ctx);
@@ -96,7 +97,8 @@ std::vector<RouteDestination> read_route(const YamlValue& list, ParseContext& ct
       }
     }
     if (auto h = o.optional("headers")) {
-      ctx.warning(codes::kUnsupportedField, *h, "header manipulation is not supported yet; ignored");
+      ctx.warning(codes::kUnsupportedField, *h,
+                  "header manipulation is not supported yet; ignored");
     }
     out.push_back(std::move(rd));
   }
@@ -114,13 +116,25 @@ std::vector<RouteDestination> read_route(const YamlValue& list, ParseContext& ct
 }
 
 bool is_retry_condition(std::string_view c) {
-  static constexpr std::array<std::string_view, 16> kKnown = {
-      "5xx", "gateway-error", "reset", "connect-failure", "envoy-ratelimited", "retriable-4xx",
-      "refused-stream", "retriable-status-codes", "retriable-headers", "cancelled",
-      "deadline-exceeded", "internal", "resource-exhausted", "unavailable", "reset-before-request",
-      "http3-post-connect-failure"};
+  static constexpr std::array<std::string_view, 16> kKnown = {"5xx",
+                                                              "gateway-error",
+                                                              "reset",
+                                                              "connect-failure",
+                                                              "envoy-ratelimited",
+                                                              "retriable-4xx",
+                                                              "refused-stream",
+                                                              "retriable-status-codes",
+                                                              "retriable-headers",
+                                                              "cancelled",
+                                                              "deadline-exceeded",
+                                                              "internal",
+                                                              "resource-exhausted",
+                                                              "unavailable",
+                                                              "reset-before-request",
+                                                              "http3-post-connect-failure"};
   if (std::find(kKnown.begin(), kKnown.end(), c) != kKnown.end()) return true;
-  return c.size() == 3 && std::all_of(c.begin(), c.end(), [](char x) { return x >= '0' && x <= '9'; });
+  return c.size() == 3 &&
+         std::all_of(c.begin(), c.end(), [](char x) { return x >= '0' && x <= '9'; });
 }
 
 HttpRetry read_retries(const YamlValue& value, ParseContext& ctx) {
@@ -184,7 +198,8 @@ HttpFault read_fault(const YamlValue& value, ParseContext& ctx) {
     auto status = abort.required("httpStatus");
     int64_t code = status.integer();
     if (code < 200 || code > 599) {
-      ctx.error(codes::kInvalidValue, status, fmt::format("{} is not an HTTP status (200-599)", code));
+      ctx.error(codes::kInvalidValue, status,
+                fmt::format("{} is not an HTTP status (200-599)", code));
     }
     out.http_status = static_cast<uint32_t>(code);
     f.abort = out;
@@ -206,8 +221,9 @@ HttpRoute read_http_route(const YamlValue& value, ParseContext& ctx) {
   if (auto v = o.optional("route")) r.route = read_route(*v, ctx);
   if (auto v = o.optional("redirect")) {
     auto rd = v->object({"uri", "authority", "redirectCode", "scheme", "port"});
-    r.redirect = HttpRedirect{rd.string_or("uri", ""), rd.string_or("authority", ""),
-                              static_cast<uint32_t>(integer_or_none(rd, "redirectCode").value_or(301))};
+    r.redirect =
+        HttpRedirect{rd.string_or("uri", ""), rd.string_or("authority", ""),
+                     static_cast<uint32_t>(integer_or_none(rd, "redirectCode").value_or(301))};
   }
   if (auto v = o.optional("rewrite")) {
     auto rw = v->object({"uri", "authority"});
@@ -217,7 +233,8 @@ HttpRoute read_http_route(const YamlValue& value, ParseContext& ctx) {
     value.fail("an http route needs a route, a redirect or a direct response");
   }
   if (r.redirect && !r.route.empty()) {
-    ctx.error(codes::kInvalidValue, o.required("redirect"), "a route cannot both redirect and route");
+    ctx.error(codes::kInvalidValue, o.required("redirect"),
+              "a route cannot both redirect and route");
   }
   r.timeout = ctx.duration(o, "timeout");
   if (auto v = o.optional("retries")) r.retries = read_retries(*v, ctx);
@@ -229,7 +246,8 @@ HttpRoute read_http_route(const YamlValue& value, ParseContext& ctx) {
   } else if (auto v = o.optional("mirrorPercent")) {
     r.mirror_percentage = static_cast<double>(v->integer());
   }
-  for (const char* unsupported : {"headers", "corsPolicy", "directResponse", "delegate", "mirrors"}) {
+  for (const char* unsupported :
+       {"headers", "corsPolicy", "directResponse", "delegate", "mirrors"}) {
     if (auto v = o.optional(unsupported)) {
       ctx.warning(codes::kUnsupportedField, *v,
                   fmt::format("{} is not supported by ambit yet; ignored", unsupported));
@@ -246,8 +264,8 @@ L4Route read_l4_route(const YamlValue& value, ParseContext& ctx, bool tls) {
     for (const auto& item : v->items()) {
       auto mo = tls ? item.object({"sniHosts", "port", "destinationSubnets", "sourceLabels",
                                    "sourceNamespace", "gateways"})
-                    : item.object({"port", "destinationSubnets", "sourceLabels",
-                                   "sourceNamespace", "gateways"});
+                    : item.object({"port", "destinationSubnets", "sourceLabels", "sourceNamespace",
+                                   "gateways"});
       L4Route::Match m;
       m.port = port_or_none(mo, "port");
       if (auto subnets = mo.optional("destinationSubnets")) {
@@ -288,8 +306,8 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
   if (auto tls = spec.optional("tls")) {
     for (const auto& item : tls->items()) vs.tls.push_back(read_l4_route(item, ctx, true));
   }
-  if (!vs.gateways.empty() &&
-      std::none_of(vs.gateways.begin(), vs.gateways.end(), [](const auto& g) { return g == "mesh"; })) {
+  if (!vs.gateways.empty() && std::none_of(vs.gateways.begin(), vs.gateways.end(),
+                                           [](const auto& g) { return g == "mesh"; })) {
     ctx.warning(codes::kUnsupportedField, spec.required("gateways"),
                 "this VirtualService binds only to gateways (not 'mesh'); ambit ignores it");
   }

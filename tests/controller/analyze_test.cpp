@@ -117,7 +117,8 @@ spec:
     - destination: {host: web}
     timeout: 5 seconds
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0010", kError, 9, "VirtualService shop/web", "spec.http[0].timeout");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0010", kError, 9, "VirtualService shop/web",
+                         "spec.http[0].timeout");
 }
 
 TEST(AnalyzeTest, BadRegex) {
@@ -450,8 +451,9 @@ TEST(AnalyzeTest, EveryCodeIsDocumentedOnce) {
 
 TEST(AnalyzeTest, FormatIsIstioLike) {
   Diagnostic d{Severity::kError, "AMB0022", "vs.yaml", 12, "VirtualService shop/reviews",
-               "spec.http[0]", "boom"};
-  EXPECT_EQ(d.format(), "Error [AMB0022] (VirtualService shop/reviews vs.yaml:12) spec.http[0]: boom");
+               "spec.http[0]",   "boom"};
+  EXPECT_EQ(d.format(),
+            "Error [AMB0022] (VirtualService shop/reviews vs.yaml:12) spec.http[0]: boom");
 }
 
 }  // namespace

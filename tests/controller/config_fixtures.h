@@ -100,7 +100,7 @@ inline std::string dump(const std::vector<Diagnostic>& diagnostics) {
 #define EXPECT_ONLY_DIAGNOSTIC(diagnostics, code_, severity_, line_, object_, field_) \
   do {                                                                                \
     const auto& d_ = (diagnostics);                                                   \
-    ASSERT_EQ(d_.size(), 1u) << ::ambit::controller::config::testing::dump(d_);      \
+    ASSERT_EQ(d_.size(), 1u) << ::ambit::controller::config::testing::dump(d_);       \
     EXPECT_EQ(d_[0].code, code_) << d_[0].format();                                   \
     EXPECT_EQ(d_[0].severity, severity_) << d_[0].format();                           \
     EXPECT_EQ(d_[0].file, "fixture.yaml") << d_[0].format();                          \

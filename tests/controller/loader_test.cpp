@@ -33,8 +33,8 @@ TEST(DurationTest, IstioForms) {
 }
 
 TEST(PrincipalTest, SpiffeAndPatterns) {
-  for (const char* ok : {"cluster.local/ns/default/sa/web", "*", "cluster.local/ns/shop/*",
-                         "*/sa/web"}) {
+  for (const char* ok :
+       {"cluster.local/ns/default/sa/web", "*", "cluster.local/ns/shop/*", "*/sa/web"}) {
     EXPECT_TRUE(check_principal(ok).ok()) << ok;
   }
   for (const char* bad : {"", "web", "cluster.local/ns/default", "spiffe://cluster.local/ns/a/sa/b",
@@ -204,7 +204,8 @@ spec:
   EXPECT_EQ(*tp.outlier_detection->min_health_percent, 50);
   EXPECT_EQ(tp.tls->mode, "ISTIO_MUTUAL");
   ASSERT_EQ(dr.subsets.size(), 2u);
-  EXPECT_EQ(dr.subsets[0].traffic_policy->load_balancer->consistent_hash->http_header_name, "x-user");
+  EXPECT_EQ(dr.subsets[0].traffic_policy->load_balancer->consistent_hash->http_header_name,
+            "x-user");
   EXPECT_EQ(dr.subsets[1].labels.at("version"), "v2");
 }
 
@@ -350,9 +351,7 @@ TEST(LoaderTest, DirectoryIsReadSortedYamlOnly) {
   auto dir = std::filesystem::temp_directory_path() / "ambit-loader-test";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto write = [&](const char* name, const char* text) {
-    std::ofstream(dir / name) << text;
-  };
+  auto write = [&](const char* name, const char* text) { std::ofstream(dir / name) << text; };
   write("b.yml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
   write("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
   write("notes.txt", "not yaml: [");
@@ -374,8 +373,8 @@ TEST(SeedDocumentTest, EveryExampleHasNoErrors) {
     ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
     // Alone, an example may refer to objects of another one (a subset of a DestinationRule):
     // each must load without errors, and all of them together must analyze without errors.
-    EXPECT_FALSE(has_errors(snapshot->diagnostics))
-        << entry.path() << "\n" << testing::dump(snapshot->diagnostics);
+    EXPECT_FALSE(has_errors(snapshot->diagnostics)) << entry.path() << "\n"
+                                                    << testing::dump(snapshot->diagnostics);
     EXPECT_GT(snapshot->model.object_count(), 0u) << entry.path();
   }
   EXPECT_EQ(files, 20u);

@@ -216,7 +216,7 @@ TEST(AgentViewTest, DeterministicAndDiffable) {
   EXPECT_TRUE(same.added.empty());
   EXPECT_TRUE(same.removed.empty());
 
-  model.pods.erase(model.pods.begin());  // shop/web goes away
+  model.pods.erase(model.pods.begin());            // shop/web goes away
   model.services[1].cluster_ips = {"10.96.0.99"};  // shop/db changes
   auto c = agent_view(model, "node-a", "cluster.local");
   auto delta = diff_views(a, c);
