@@ -24,18 +24,54 @@ void read_pod(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, Config
   Pod pod;
   pod.meta = std::move(meta);
   if (auto spec = root.optional("spec")) {
-    auto o = spec->object({"nodeName", "serviceAccountName", "serviceAccount", "containers",
-                           "initContainers", "volumes", "restartPolicy", "hostNetwork",
-                           "securityContext", "terminationGracePeriodSeconds", "dnsPolicy",
-                           "schedulerName", "tolerations", "priority", "enableServiceLinks",
-                           "preemptionPolicy"});
+    auto o = spec->object({"nodeName",
+                           "serviceAccountName",
+                           "serviceAccount",
+                           "containers",
+                           "initContainers",
+                           "ephemeralContainers",
+                           "volumes",
+                           "restartPolicy",
+                           "hostNetwork",
+                           "hostPID",
+                           "hostIPC",
+                           "securityContext",
+                           "terminationGracePeriodSeconds",
+                           "activeDeadlineSeconds",
+                           "dnsPolicy",
+                           "dnsConfig",
+                           "schedulerName",
+                           "tolerations",
+                           "priority",
+                           "priorityClassName",
+                           "enableServiceLinks",
+                           "preemptionPolicy",
+                           "affinity",
+                           "nodeSelector",
+                           "imagePullSecrets",
+                           "hostname",
+                           "subdomain",
+                           "runtimeClassName",
+                           "overhead",
+                           "readinessGates",
+                           "topologySpreadConstraints",
+                           "automountServiceAccountToken",
+                           "shareProcessNamespace",
+                           "os",
+                           "hostAliases",
+                           "setHostnameAsFQDN",
+                           "schedulingGates",
+                           "resourceClaims",
+                           "hostUsers"});
     pod.node_name = o.string_or("nodeName", "");
     pod.service_account = o.string_or("serviceAccount", "default");
     if (auto sa = o.optional("serviceAccountName")) pod.service_account = sa->kubernetes_name();
   }
   if (auto status = root.optional("status")) {
     auto o = status->object({"podIP", "podIPs", "phase", "hostIP", "hostIPs", "conditions",
-                             "containerStatuses", "qosClass", "startTime"});
+                             "containerStatuses", "initContainerStatuses",
+                             "ephemeralContainerStatuses", "qosClass", "startTime", "message",
+                             "reason", "nominatedNodeName", "resize"});
     if (auto ips = o.optional("podIPs")) {
       for (const auto& item : ips->items()) {
         auto ip = item.object({"ip"}).required("ip");

@@ -105,7 +105,8 @@ ObjectMeta read_metadata(const YamlObject& root, std::string api_version, std::s
   auto metadata = root.required("metadata")
                       .object({"name", "namespace", "labels", "annotations", "uid",
                                "resourceVersion", "generation", "creationTimestamp",
-                               "ownerReferences", "finalizers", "generateName", "managedFields"});
+                               "ownerReferences", "finalizers", "generateName", "managedFields",
+                               "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"});
   auto name = metadata.required("name");
   // ServiceProfile names are FQDNs; every name is a DNS-1123 subdomain either way.
   meta.name = name.kubernetes_name();
