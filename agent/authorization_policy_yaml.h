@@ -3,7 +3,7 @@
 // "has L7" marks so the authorizer can fail safe on them.
 #pragma once
 
-#include "agent/yaml_config_reader.h"
+#include "core/yaml_reader.h"
 #include "ztunnel/authorization.h"
 
 namespace ambit::agent {

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "agent/authorization_policy_yaml.h"
-#include "agent/yaml_config_reader.h"
+#include "core/yaml_reader.h"
 
 namespace ambit::agent {
 namespace {
@@ -43,7 +43,7 @@ class ConfigReader {
   explicit ConfigReader(const std::string& source) { config_.source = source; }
 
   LocalConfig read(const YAML::Node& root) {
-    YamlObject doc(root, std::make_shared<ConfigLocation>(ConfigLocation{config_.source, ""}), "",
+    YamlObject doc(root, std::make_shared<ConfigLocation>(ConfigLocation{config_.source, "", {}}), "",
                    {"node", "trustDomain", "trustBundle", "workloads", "services",
                     "authorizationPolicies", "certificates", "listeners", "namespaces",
                     "certificateAuthority"});
@@ -295,7 +295,7 @@ Result<LocalConfig> parse_local_config(std::string_view yaml, const std::string&
   } catch (const ConfigError& e) {
     return Error{e.message};
   } catch (const YAML::Exception& e) {
-    return Error{describe_config_problem({source_name, ""}, "", e.mark, "invalid YAML: " + e.msg)};
+    return Error{describe_config_problem({source_name, "", {}}, "", e.mark, "invalid YAML: " + e.msg)};
   } catch (const std::exception& e) {
     return Error::format("{}: {}", source_name, e.what());
   }

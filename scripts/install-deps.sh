@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libbpf-dev bpftool clang llvm
-  protobuf-compiler libprotobuf-dev
+  protobuf-compiler libprotobuf-dev libre2-dev
 )
 # iptables: the agent's fallback capture mode runs it (in pods' netns) and its test needs it.
 TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables )

@@ -2,15 +2,18 @@
 //   demo.yaml: workloads[1] "default/server": field addresses[0]: '10.0.0.x' is not an IPv4 or
 //   IPv6 address (line 14)
 //
-// Used only inside the agent's configuration loaders. A problem throws ConfigError, which the
-// loader's entry point catches and returns as an Error: the schema code then reads as a straight
-// list of fields instead of a ladder of early returns, and nothing is thrown past the loader.
+// Used inside configuration loaders (the agent's local file, the controller's Istio-style
+// objects). A problem throws ConfigError, which the loader's entry point catches and returns as
+// an Error or a diagnostic: the schema code then reads as a straight list of fields instead of a
+// ladder of early returns, and nothing is thrown past the loader.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,13 +21,18 @@
 #include <vector>
 
 #include "core/net_address.h"
-#include "ztunnel/workload.h"
 
-namespace ambit::agent {
+namespace ambit {
 
+// `message` is the whole sentence (see describe_config_problem); the other members are its
+// parts, for callers that present problems in their own format.
 struct ConfigError {
   std::string message;
+  std::string file, object, field, problem;
+  int line = 0;  // 1-based; 0 when unknown
 };
+
+using StringMap = std::map<std::string, std::string>;
 
 // The file and the object being read (`workloads[2] "default/client"`, empty at top level).
 // Shared by an object and every value read from it, so naming the object once its name is known
@@ -32,12 +40,19 @@ struct ConfigError {
 struct ConfigLocation {
   std::string file;
   std::string object;
+  // When set, an unknown field is passed here and skipped instead of failing the object
+  // (lenient reading of foreign schemas such as Istio's, where a newer field should not make
+  // the whole object unreadable).
+  std::function<void(const ConfigError&)> on_unknown_field;
 };
 using SharedLocation = std::shared_ptr<ConfigLocation>;
 
 // Formats "<file>: <object>: field <field>: <message> (line N)", leaving out empty parts.
 std::string describe_config_problem(const ConfigLocation& where, std::string_view field,
                                     const YAML::Mark& mark, std::string_view message);
+// The same problem as a ConfigError, parts and sentence.
+ConfigError make_config_error(const ConfigLocation& where, std::string_view field,
+                              const YAML::Mark& mark, std::string_view message);
 
 class YamlObject;
 
@@ -49,18 +64,24 @@ class YamlValue {
 
   const YAML::Node& node() const { return node_; }
   const std::string& field() const { return field_; }
+  const ConfigLocation& where() const { return *where_; }
+  int line() const { return node_.Mark().is_null() ? 0 : node_.Mark().line + 1; }
   [[noreturn]] void fail(std::string_view message) const;
+  ConfigError problem(std::string_view message) const;  // what fail() would throw
 
   std::string string() const;  // any scalar, as written
   // A Kubernetes object name (DNS-1123 subdomain): lowercase letters, digits, '-' and '.',
   // starting and ending with a letter or digit. Names end up in uids and SPIFFE IDs.
   std::string kubernetes_name() const;
-  bool boolean() const;   // true | false
-  uint16_t port() const;  // 1..65535
+  bool boolean() const;     // true | false
+  uint16_t port() const;    // 1..65535
+  int64_t integer() const;  // a whole number
+  double number() const;    // a decimal number
+  bool is_scalar() const { return node_.IsScalar(); }
   IpAddress ip() const;
   SocketAddress socket_address(bool allow_port_zero = false) const;
   Cidr cidr() const;
-  ztunnel::Labels string_map() const;
+  StringMap string_map() const;
   // A mapping whose keys must all be in `known`; unknown keys are errors naming them. Its fields
   // are named under this one ("rules[0].from[0].source.principals").
   YamlObject object(std::initializer_list<std::string_view> known) const;
@@ -101,6 +122,12 @@ class YamlObject {
   [[noreturn]] void fail(std::string_view message) const;  // about the object as a whole
   [[noreturn]] void fail_field(std::string_view key, std::string_view message) const;
 
+  const YAML::Node& node() const { return node_; }
+  const ConfigLocation& where() const { return *where_; }
+  const std::string& path() const { return path_; }
+  int line() const { return node_.Mark().is_null() ? 0 : node_.Mark().line + 1; }
+  bool has(std::string_view key) const { return optional(key).has_value(); }
+
  private:
   struct Entry {
     std::string key;
@@ -123,4 +150,4 @@ void for_each_item(const YamlObject& object, std::string_view key, Parse&& parse
   for (size_t i = 0; i < items.size(); ++i) parse(items[i], i);
 }
 
-}  // namespace ambit::agent
+}  // namespace ambit

@@ -1,10 +1,10 @@
-#include "agent/yaml_config_reader.h"
+#include "core/yaml_reader.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 
-namespace ambit::agent {
+namespace ambit {
 namespace {
 
 std::string_view kind_of(const YAML::Node& node) {
@@ -52,10 +52,24 @@ std::string describe_config_problem(const ConfigLocation& where, std::string_vie
   return out;
 }
 
+ConfigError make_config_error(const ConfigLocation& where, std::string_view field,
+                              const YAML::Mark& mark, std::string_view message) {
+  ConfigError e;
+  e.message = describe_config_problem(where, field, mark, message);
+  e.file = where.file;
+  e.object = where.object;
+  e.field = std::string(field);
+  e.problem = std::string(message);
+  e.line = mark.is_null() ? 0 : mark.line + 1;
+  return e;
+}
+
 // --- YamlValue ---------------------------------------------------------------------------------
 
-void YamlValue::fail(std::string_view message) const {
-  throw ConfigError{describe_config_problem(*where_, field_, node_.Mark(), message)};
+void YamlValue::fail(std::string_view message) const { throw problem(message); }
+
+ConfigError YamlValue::problem(std::string_view message) const {
+  return make_config_error(*where_, field_, node_.Mark(), message);
 }
 
 std::string YamlValue::string() const {
@@ -94,6 +108,26 @@ uint16_t YamlValue::port() const {
   return static_cast<uint16_t>(value);
 }
 
+int64_t YamlValue::integer() const {
+  std::string text = string();
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    fail(fmt::format("'{}' is not a whole number", text));
+  }
+  return value;
+}
+
+double YamlValue::number() const {
+  std::string text = string();
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    fail(fmt::format("'{}' is not a number", text));
+  }
+  return value;
+}
+
 IpAddress YamlValue::ip() const {
   auto ip = IpAddress::parse(string());
   if (!ip) fail(ip.error().message);
@@ -115,8 +149,8 @@ Cidr YamlValue::cidr() const {
   return *cidr;
 }
 
-ztunnel::Labels YamlValue::string_map() const {
-  ztunnel::Labels out;
+StringMap YamlValue::string_map() const {
+  StringMap out;
   if (node_.IsNull()) return out;
   if (!node_.IsMap()) fail(fmt::format("expected a mapping of strings, got {}", kind_of(node_)));
   for (const auto& kv : node_) {
@@ -180,26 +214,28 @@ YamlObject::YamlObject(const YAML::Node& node, SharedLocation where, std::string
     : node_(node), where_(std::move(where)), path_(std::move(path)) {
   if (node_.IsNull()) return;
   if (!node_.IsMap()) {
-    throw ConfigError{describe_config_problem(
-        *where_, path_, node_.Mark(), fmt::format("expected a mapping, got {}", kind_of(node_)))};
+    throw make_config_error(*where_, path_, node_.Mark(),
+                            fmt::format("expected a mapping, got {}", kind_of(node_)));
   }
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) {
-      throw ConfigError{describe_config_problem(*where_, path_, kv.first.Mark(),
-                                                "a field name must be a single value")};
+      throw make_config_error(*where_, path_, kv.first.Mark(),
+                              "a field name must be a single value");
     }
     std::string key = kv.first.Scalar();
     bool is_known = false;
     for (auto k : known) is_known = is_known || k == key;
     if (!is_known) {
-      throw ConfigError{
-          describe_config_problem(*where_, field_name(key), kv.first.Mark(),
-                                  fmt::format("unknown field (known fields: {})", join(known)))};
+      auto problem =
+          make_config_error(*where_, field_name(key), kv.first.Mark(),
+                            fmt::format("unknown field (known fields: {})", join(known)));
+      if (!where_->on_unknown_field) throw problem;
+      where_->on_unknown_field(problem);
+      continue;
     }
     for (const auto& e : entries_) {
       if (e.key == key) {
-        throw ConfigError{
-            describe_config_problem(*where_, field_name(key), kv.first.Mark(), "appears twice")};
+        throw make_config_error(*where_, field_name(key), kv.first.Mark(), "appears twice");
       }
     }
     entries_.push_back({std::move(key), kv.first, kv.second});
@@ -238,7 +274,7 @@ bool YamlObject::boolean_or(std::string_view key, bool fallback) const {
 }
 
 void YamlObject::fail(std::string_view message) const {
-  throw ConfigError{describe_config_problem(*where_, path_, node_.Mark(), message)};
+  throw make_config_error(*where_, path_, node_.Mark(), message);
 }
 
 void YamlObject::fail_field(std::string_view key, std::string_view message) const {
@@ -247,7 +283,7 @@ void YamlObject::fail_field(std::string_view key, std::string_view message) cons
   for (const auto& e : entries_) {
     if (e.key == key) mark = e.key_node.Mark();
   }
-  throw ConfigError{describe_config_problem(*where_, field_name(key), mark, message)};
+  throw make_config_error(*where_, field_name(key), mark, message);
 }
 
-}  // namespace ambit::agent
+}  // namespace ambit

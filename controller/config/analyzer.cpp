@@ -1,0 +1,121 @@
+#include "controller/config/analyzer.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "controller/config/analyzer_checks.h"
+
+namespace ambit::controller::config {
+
+void Findings::add(std::string_view code, Severity severity, const ObjectMeta& meta,
+                   const Origin& at, std::string message) {
+  Diagnostic d;
+  d.severity = severity;
+  d.code = std::string(code);
+  d.file = meta.file;
+  d.line = at.line > 0 ? at.line : meta.line;
+  d.object = meta.describe();
+  d.field = at.field;
+  d.message = std::move(message);
+  out_.push_back(std::move(d));
+}
+
+void Findings::add(std::string_view code, Severity severity, const ObjectMeta& meta,
+                   std::string field, std::string message) {
+  add(code, severity, meta, Origin{meta.line, std::move(field)}, std::move(message));
+}
+
+namespace {
+
+// Every object's metadata, for checks that are the same for all kinds.
+std::vector<const ObjectMeta*> all_objects(const ConfigModel& m) {
+  std::vector<const ObjectMeta*> out;
+  auto add = [&](const auto& list) {
+    for (const auto& o : list) out.push_back(&o.meta);
+  };
+  add(m.namespaces);
+  add(m.service_accounts);
+  add(m.pods);
+  add(m.services);
+  add(m.waypoints);
+  add(m.virtual_services);
+  add(m.destination_rules);
+  add(m.service_entries);
+  add(m.peer_authentications);
+  add(m.authorization_policies);
+  add(m.service_profiles);
+  add(m.traffic_splits);
+  return out;
+}
+
+void check_duplicates(const ConfigModel& m, Findings& findings) {
+  std::map<std::tuple<std::string, std::string, std::string>, const ObjectMeta*> seen;
+  for (const ObjectMeta* meta : all_objects(m)) {
+    // apiVersion groups differ between Istio versions of one kind; the kind + uid is the key.
+    auto key = std::make_tuple(meta->kind, meta->ns, meta->name);
+    auto [it, inserted] = seen.emplace(key, meta);
+    if (!inserted) {
+      findings.add(codes::kDuplicateObject, Severity::kError, *meta, "metadata.name",
+                   fmt::format("{} is already defined at {}:{}", meta->describe(), it->second->file,
+                               it->second->line));
+    }
+  }
+}
+
+void check_namespaces(const ConfigModel& m, Findings& findings) {
+  if (m.namespaces.empty()) return;  // nothing declared: every namespace is implicit
+  std::set<std::string> declared;
+  for (const auto& ns : m.namespaces) declared.insert(ns.meta.name);
+  for (const ObjectMeta* meta : all_objects(m)) {
+    if (meta->ns.empty() || meta->ns == "default" || meta->ns == kRootNamespace) continue;
+    if (declared.count(meta->ns) == 0) {
+      findings.add(
+          codes::kUnknownNamespace, Severity::kWarning, *meta, "metadata.namespace",
+          fmt::format("namespace '{}' is not declared; its pods are not in the mesh", meta->ns));
+    }
+  }
+}
+
+void check_waypoint_labels(const Topology& topology, Findings& findings) {
+  auto check = [&](const ObjectMeta& meta) {
+    auto ref = waypoint_label(meta);
+    if (!ref || ref->uid.empty() || topology.find_waypoint(ref->uid) != nullptr) return;
+    findings.add(codes::kUnknownWaypoint, Severity::kWarning, meta, "metadata.labels." + ref->label,
+                 fmt::format("waypoint '{}' is not declared (a Gateway with gatewayClassName "
+                             "ambit-waypoint); traffic is not sent to a waypoint",
+                             ref->uid));
+  };
+  const auto& m = topology.model();
+  for (const auto& o : m.namespaces) check(o.meta);
+  for (const auto& o : m.services) check(o.meta);
+  for (const auto& o : m.pods) check(o.meta);
+}
+
+}  // namespace
+
+AnalysisReport analyze(const ConfigModel& model) {
+  AnalysisReport report;
+  Findings findings(report.diagnostics);
+  Topology topology(model);
+  check_duplicates(model, findings);
+  check_namespaces(model, findings);
+  check_waypoint_labels(topology, findings);
+  check_networking(topology, findings);
+  check_security(topology, findings);
+  check_linkerd_smi(topology, findings);
+  sort_diagnostics(report.diagnostics);
+  return report;
+}
+
+AnalysisReport analyze(const ConfigSnapshot& snapshot) {
+  AnalysisReport report = analyze(snapshot.model);
+  report.diagnostics.insert(report.diagnostics.end(), snapshot.diagnostics.begin(),
+                            snapshot.diagnostics.end());
+  sort_diagnostics(report.diagnostics);
+  return report;
+}
+
+}  // namespace ambit::controller::config

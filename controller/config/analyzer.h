@@ -1,0 +1,25 @@
+// Cross-object checks of a loaded configuration, as `istioctl analyze` does them: hosts and
+// subsets that nothing defines, selectors that match no pod, conflicting PeerAuthentications,
+// L7 policies without a waypoint, duplicates... (codes in diagnostics.h, docs/configuration.md).
+#pragma once
+
+#include <vector>
+
+#include "controller/config/diagnostics.h"
+#include "controller/config/loader.h"
+#include "controller/config/model.h"
+
+namespace ambit::controller::config {
+
+struct AnalysisReport {
+  std::vector<Diagnostic> diagnostics;  // sorted (sort_diagnostics)
+  bool has_errors() const { return config::has_errors(diagnostics); }
+};
+
+// The checks that need more than one object.
+AnalysisReport analyze(const ConfigModel& model);
+// Everything about a snapshot: the loader's diagnostics and analyze(model), sorted together.
+// The controller should refuse to serve a snapshot whose report has errors.
+AnalysisReport analyze(const ConfigSnapshot& snapshot);
+
+}  // namespace ambit::controller::config

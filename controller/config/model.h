@@ -1,0 +1,387 @@
+// The user's configuration as typed C++ objects: the Kubernetes kinds the mesh reads, Istio's
+// networking and security kinds, Linkerd's ServiceProfile, SMI's TrafficSplit and the waypoint
+// Gateways. Filled by load_config (loader.h), checked by analyze (analyzer.h), turned into the
+// controller API by the views (views.h).
+//
+// Values keep Istio's spelling and semantics; defaults that Istio applies at evaluation time
+// (e.g. "no weight on a single destination means 100") are left to the consumers and documented
+// where they matter. Positions (`Origin`) are kept for the fields that cross-object checks blame.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ambit::controller::config {
+
+using StringMap = std::map<std::string, std::string>;
+
+// Where a field was written, within its object's file.
+struct Origin {
+  int line = 0;       // 1-based; 0 when unknown
+  std::string field;  // "spec.http[0].route[1].destination.subset"
+};
+
+struct ObjectMeta {
+  std::string api_version, kind;
+  std::string name;
+  std::string ns;  // "default" when not given; empty for cluster-scoped kinds (Namespace)
+  StringMap labels, annotations;
+  std::string file;
+  int line = 0;  // the line of the document's first key
+
+  std::string uid() const;       // "<ns>/<name>", or "<name>" when cluster-scoped
+  std::string describe() const;  // "VirtualService shop/reviews"
+};
+
+// A protobuf-style duration as Istio accepts it: "1s", "500ms", "1m", "1h", "0.5s", "1h30m".
+struct Duration {
+  std::string text;
+  std::chrono::nanoseconds value{0};
+};
+
+// --- Kubernetes -------------------------------------------------------------------------------
+
+struct Namespace {
+  ObjectMeta meta;
+};
+
+struct ServiceAccount {
+  ObjectMeta meta;
+};
+
+// A pod, or in standalone mode a workload declared as one.
+struct Pod {
+  ObjectMeta meta;
+  std::string node_name;                    // spec.nodeName
+  std::string service_account = "default";  // spec.serviceAccountName
+  std::vector<std::string> addresses;       // status.podIPs (or status.podIP), in order
+  std::string netns, cgroup;                // annotations ambit.io/netns, ambit.io/cgroup
+};
+
+struct ServicePort {
+  uint32_t port = 0;
+  uint32_t target_port = 0;  // 0: same as port
+  std::string name, app_protocol, protocol = "TCP";
+};
+
+struct Service {
+  ObjectMeta meta;
+  std::vector<std::string> cluster_ips;  // spec.clusterIPs, else spec.clusterIP; "None" dropped
+  std::vector<ServicePort> ports;
+  StringMap selector;  // empty: a selector-less Service (no endpoints from Pods)
+  Origin selector_at;
+};
+
+// A Gateway API Gateway whose class is ambit-waypoint (or istio-waypoint): a waypoint proxy.
+// Services, namespaces and pods pick it with the label ambit.io/use-waypoint=<name>.
+struct Waypoint {
+  ObjectMeta meta;
+  std::string gateway_class;
+};
+
+// --- networking.istio.io ----------------------------------------------------------------------
+
+struct StringMatch {
+  enum class Kind { kExact, kPrefix, kRegex };
+  Kind kind = Kind::kExact;
+  std::string value;
+};
+
+struct HttpMatchRequest {
+  std::string name;
+  std::optional<StringMatch> uri, scheme, method, authority;
+  std::map<std::string, StringMatch> headers, without_headers, query_params;
+  std::optional<uint32_t> port;
+  StringMap source_labels;
+  std::string source_namespace;
+  bool ignore_uri_case = false;
+};
+
+struct Destination {
+  std::string host, subset;
+  std::optional<uint32_t> port;
+  Origin at;  // the destination object
+  Origin host_at, subset_at;
+};
+
+struct RouteDestination {
+  Destination destination;
+  std::optional<int64_t> weight;  // absent: Istio treats a lone destination as 100
+};
+
+struct HttpRetry {
+  int64_t attempts = 0;
+  std::optional<Duration> per_try_timeout;
+  std::vector<std::string> retry_on;  // split on ','
+};
+
+struct HttpFault {
+  struct Delay {
+    double percentage = 100;  // percentage.value (or the deprecated integer `percent`)
+    Duration fixed_delay;
+  };
+  struct Abort {
+    double percentage = 100;
+    uint32_t http_status = 0;
+  };
+  std::optional<Delay> delay;
+  std::optional<Abort> abort;
+};
+
+struct HttpRewrite {
+  std::string uri, authority;
+};
+
+struct HttpRedirect {
+  std::string uri, authority;
+  uint32_t redirect_code = 301;
+};
+
+struct HttpRoute {
+  std::string name;
+  std::vector<HttpMatchRequest> match;
+  std::vector<RouteDestination> route;
+  std::optional<HttpRedirect> redirect;
+  std::optional<HttpRewrite> rewrite;
+  std::optional<Duration> timeout;
+  std::optional<HttpRetry> retries;
+  std::optional<HttpFault> fault;
+  std::optional<Destination> mirror;
+  std::optional<double> mirror_percentage;
+  Origin at;  // the route object (http[i])
+};
+
+// tcp: and tls: routes; tls matches carry SNI hosts.
+struct L4Route {
+  struct Match {
+    std::optional<uint32_t> port;
+    std::vector<std::string> destination_subnets, sni_hosts;
+    StringMap source_labels;
+  };
+  std::vector<Match> match;
+  std::vector<RouteDestination> route;
+  Origin at;
+};
+
+struct VirtualService {
+  ObjectMeta meta;
+  std::vector<std::string> hosts;
+  std::vector<Origin> hosts_at;  // one per host
+  std::vector<std::string> gateways, export_to;
+  std::vector<HttpRoute> http;
+  std::vector<L4Route> tcp, tls;
+};
+
+struct LoadBalancer {
+  enum class Simple { kUnspecified, kRoundRobin, kLeastRequest, kRandom, kPassthrough };
+  Simple simple = Simple::kUnspecified;  // LEAST_CONN is read as LEAST_REQUEST, as Istio does
+  struct ConsistentHash {
+    std::string http_header_name, http_cookie_name, http_query_parameter_name;
+    std::optional<Duration> http_cookie_ttl;
+    bool use_source_ip = false;
+    uint64_t minimum_ring_size = 0;
+  };
+  std::optional<ConsistentHash> consistent_hash;
+};
+
+struct ConnectionPool {
+  struct Tcp {
+    std::optional<int64_t> max_connections;
+    std::optional<Duration> connect_timeout;
+  };
+  struct Http {
+    std::optional<int64_t> http1_max_pending_requests, http2_max_requests,
+        max_requests_per_connection, max_retries;
+    std::optional<Duration> idle_timeout;
+  };
+  std::optional<Tcp> tcp;
+  std::optional<Http> http;
+};
+
+struct OutlierDetection {
+  // `consecutiveErrors` (deprecated in Istio, used by the seed) is kept as written; Istio maps it
+  // to consecutive5xxErrors (gateway errors) — consumers use consecutive_5xx_errors first.
+  std::optional<int64_t> consecutive_errors, consecutive_5xx_errors, consecutive_gateway_errors;
+  std::optional<Duration> interval, base_ejection_time;
+  std::optional<int64_t> max_ejection_percent, min_health_percent;
+};
+
+struct ClientTls {
+  std::string mode;  // DISABLE | SIMPLE | MUTUAL | ISTIO_MUTUAL
+  std::string sni;
+  std::vector<std::string> subject_alt_names;
+};
+
+struct TrafficPolicy {
+  std::optional<LoadBalancer> load_balancer;
+  std::optional<ConnectionPool> connection_pool;
+  std::optional<OutlierDetection> outlier_detection;
+  std::optional<ClientTls> tls;
+  struct PortSettings {
+    uint32_t port = 0;
+    std::optional<LoadBalancer> load_balancer;
+    std::optional<ConnectionPool> connection_pool;
+    std::optional<OutlierDetection> outlier_detection;
+    std::optional<ClientTls> tls;
+  };
+  std::vector<PortSettings> port_level_settings;
+};
+
+struct Subset {
+  std::string name;
+  StringMap labels;
+  std::optional<TrafficPolicy> traffic_policy;
+  Origin at;
+};
+
+struct DestinationRule {
+  ObjectMeta meta;
+  std::string host;
+  Origin host_at;
+  std::optional<TrafficPolicy> traffic_policy;
+  std::vector<Subset> subsets;
+  std::optional<StringMap> workload_selector;  // workloadSelector.matchLabels
+  Origin workload_selector_at;
+  std::vector<std::string> export_to;
+};
+
+struct ServiceEntry {
+  ObjectMeta meta;
+  std::vector<std::string> hosts, addresses;
+  struct Port {
+    uint32_t number = 0, target_port = 0;
+    std::string name, protocol;
+  };
+  std::vector<Port> ports;
+  enum class Location { kMeshExternal, kMeshInternal };
+  Location location = Location::kMeshExternal;
+  enum class Resolution { kNone, kStatic, kDns, kDnsRoundRobin };
+  Resolution resolution = Resolution::kNone;
+  struct Endpoint {
+    std::string address, network, locality;
+    std::map<std::string, uint32_t> ports;
+    StringMap labels;
+    uint32_t weight = 0;
+  };
+  std::vector<Endpoint> endpoints;
+  std::optional<StringMap> workload_selector;  // workloadSelector.labels
+  Origin workload_selector_at;
+  std::vector<std::string> export_to, subject_alt_names;
+};
+
+// --- security.istio.io ------------------------------------------------------------------------
+
+enum class MtlsMode { kUnset, kPermissive, kStrict, kDisable };
+
+struct PeerAuthentication {
+  ObjectMeta meta;
+  std::optional<StringMap> selector;  // selector.matchLabels; absent = namespace-wide
+  Origin selector_at;
+  MtlsMode mode = MtlsMode::kUnset;
+  std::map<uint32_t, MtlsMode> port_level_mtls;
+};
+
+struct AuthorizationPolicy {
+  ObjectMeta meta;
+  std::optional<StringMap> selector;  // selector.matchLabels; absent = whole namespace
+  Origin selector_at;
+  enum class Action { kAllow, kDeny, kAudit, kCustom };
+  Action action = Action::kAllow;
+  std::string provider;  // CUSTOM: provider.name
+  struct Source {
+    std::vector<std::string> principals, not_principals, request_principals, not_request_principals,
+        namespaces, not_namespaces, ip_blocks, not_ip_blocks, remote_ip_blocks,
+        not_remote_ip_blocks;
+  };
+  struct Operation {
+    std::vector<std::string> hosts, not_hosts, ports, not_ports, methods, not_methods, paths,
+        not_paths;
+  };
+  struct Condition {
+    std::string key;
+    std::vector<std::string> values, not_values;
+  };
+  struct Rule {
+    std::vector<Source> from;
+    std::vector<Operation> to;
+    std::vector<Condition> when;
+    Origin at;
+  };
+  std::vector<Rule> rules;  // none + ALLOW: allows nothing (the "deny all" policy)
+};
+
+// --- Linkerd and SMI --------------------------------------------------------------------------
+
+struct ServiceProfile {
+  ObjectMeta meta;  // name: the service's FQDN, <svc>.<ns>.svc.cluster.local
+  struct Route {
+    std::string name;
+    std::string method, path_regex;  // condition (all/any/not are kept out for now)
+    std::optional<Duration> timeout;
+    bool is_retryable = false;
+    Origin at;
+  };
+  std::vector<Route> routes;
+  struct RetryBudget {
+    double retry_ratio = 0.2;
+    int64_t min_retries_per_second = 10;
+    Duration ttl;
+  };
+  std::optional<RetryBudget> retry_budget;
+  // Not in Linkerd's schema but written in the seed document: per-route `retries: {limit,
+  // timeout}`. Accepted (with a warning that Linkerd would ignore it) and kept.
+  struct RouteRetries {
+    int64_t limit = 0;
+    std::optional<Duration> timeout;
+  };
+  std::map<std::string, RouteRetries> route_retries;  // by route name
+};
+
+struct TrafficSplit {
+  ObjectMeta meta;
+  std::string service;  // the apex service (spec.service)
+  Origin service_at;
+  struct Backend {
+    std::string service;
+    int64_t weight = 0;  // in thousandths when written as a quantity ("500m"), else as written
+    Origin at;
+  };
+  std::vector<Backend> backends;
+};
+
+// --- The whole configuration -------------------------------------------------------------------
+
+// Kinds that are read and understood but that the mesh does not act on (Istio Gateway,
+// EnvoyFilter, Deployment, ConfigMap...), kept so tools can list them.
+struct IgnoredObject {
+  ObjectMeta meta;
+};
+
+struct ConfigModel {
+  std::vector<Namespace> namespaces;
+  std::vector<ServiceAccount> service_accounts;
+  std::vector<Pod> pods;
+  std::vector<Service> services;
+  std::vector<Waypoint> waypoints;
+  std::vector<VirtualService> virtual_services;
+  std::vector<DestinationRule> destination_rules;
+  std::vector<ServiceEntry> service_entries;
+  std::vector<PeerAuthentication> peer_authentications;
+  std::vector<AuthorizationPolicy> authorization_policies;
+  std::vector<ServiceProfile> service_profiles;
+  std::vector<TrafficSplit> traffic_splits;
+  std::vector<IgnoredObject> ignored;
+
+  size_t object_count() const;
+};
+
+// Istio's root namespace: a selector-less PeerAuthentication there is the mesh-wide policy.
+inline constexpr const char* kRootNamespace = "istio-system";
+// The DNS domain of Service hostnames (<svc>.<ns>.svc.<domain>).
+inline constexpr const char* kClusterDomain = "cluster.local";
+
+}  // namespace ambit::controller::config

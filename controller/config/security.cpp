@@ -1,0 +1,217 @@
+// security.istio.io PeerAuthentication (mTLS modes at mesh, namespace, workload and port scope)
+// and AuthorizationPolicy (ALLOW/DENY rules on sources, operations and conditions).
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+
+#include "controller/config/parse_context.h"
+
+namespace ambit::controller::config {
+namespace {
+
+MtlsMode read_mtls(const YamlValue& value, ParseContext& ctx) {
+  auto mode_value = value.object({"mode"}).optional("mode");
+  if (!mode_value) return MtlsMode::kUnset;
+  std::string mode = mode_value->string();
+  if (mode == "UNSET") return MtlsMode::kUnset;
+  if (mode == "PERMISSIVE") return MtlsMode::kPermissive;
+  if (mode == "STRICT") return MtlsMode::kStrict;
+  if (mode == "DISABLE") return MtlsMode::kDisable;
+  ctx.error(codes::kInvalidValue, *mode_value,
+            fmt::format("'{}' is not an mTLS mode (UNSET | PERMISSIVE | STRICT | DISABLE)", mode));
+  return MtlsMode::kUnset;
+}
+
+}  // namespace
+
+void read_peer_authentication(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
+                              ConfigModel& m) {
+  PeerAuthentication pa;
+  pa.meta = std::move(meta);
+  if (auto spec_value = root.optional("spec")) {
+    auto spec = spec_value->object({"selector", "mtls", "portLevelMtls"});
+    pa.selector = match_labels(spec, "selector", pa.selector_at);
+    if (auto mtls = spec.optional("mtls")) pa.mode = read_mtls(*mtls, ctx);
+    if (auto ports = spec.optional("portLevelMtls")) {
+      if (!pa.selector) {
+        ctx.error(codes::kInvalidValue, *ports,
+                  "portLevelMtls needs a selector (Istio ignores it on namespace-wide policies)");
+      }
+      if (!ports->node().IsMap()) ports->fail("expected a mapping of port to {mode}");
+      for (const auto& kv : ports->node()) {
+        std::string key = kv.first.as<std::string>("");
+        auto where = std::make_shared<ConfigLocation>(ports->where());
+        YamlValue port_key(kv.first, where, ports->field() + "." + key);
+        YamlValue port_value(kv.second, where, ports->field() + "." + key);
+        pa.port_level_mtls[port_key.port()] = read_mtls(port_value, ctx);
+      }
+    }
+  }
+  m.peer_authentications.push_back(std::move(pa));
+}
+
+namespace {
+
+using Policy = AuthorizationPolicy;
+
+bool is_condition_key(std::string_view key) {
+  static constexpr std::array<std::string_view, 6> kL4 = {"source.ip",        "remote.ip",
+                                                          "source.namespace", "source.principal",
+                                                          "destination.ip",   "destination.port"};
+  static constexpr std::array<std::string_view, 5> kL7Prefixes = {
+      "request.headers[", "request.regex.headers[", "request.auth.", "connection.sni",
+      "experimental.envoy.filters."};
+  for (auto k : kL4) {
+    if (key == k) return true;
+  }
+  for (auto p : kL7Prefixes) {
+    if (key.substr(0, p.size()) == p) return true;
+  }
+  return false;
+}
+
+void check_port_strings(const YamlObject& o, std::string_view key) {
+  if (auto v = o.optional(key)) {
+    for (const auto& item : v->items()) item.port();
+  }
+}
+
+Policy::Source read_source(const YamlValue& value, ParseContext& ctx) {
+  auto o = value.object({"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals",
+                         "namespaces", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks",
+                         "notRemoteIpBlocks"});
+  Policy::Source s;
+  s.principals = strings_or_empty(o, "principals");
+  s.not_principals = strings_or_empty(o, "notPrincipals");
+  s.request_principals = strings_or_empty(o, "requestPrincipals");
+  s.not_request_principals = strings_or_empty(o, "notRequestPrincipals");
+  s.namespaces = strings_or_empty(o, "namespaces");
+  s.not_namespaces = strings_or_empty(o, "notNamespaces");
+  for (const char* key : {"ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"}) {
+    if (auto v = o.optional(key)) v->cidrs();
+  }
+  s.ip_blocks = strings_or_empty(o, "ipBlocks");
+  s.not_ip_blocks = strings_or_empty(o, "notIpBlocks");
+  s.remote_ip_blocks = strings_or_empty(o, "remoteIpBlocks");
+  s.not_remote_ip_blocks = strings_or_empty(o, "notRemoteIpBlocks");
+  ctx.check_principals(o, "principals");
+  ctx.check_principals(o, "notPrincipals");
+  bool empty = s.principals.empty() && s.not_principals.empty() && s.request_principals.empty() &&
+               s.not_request_principals.empty() && s.namespaces.empty() &&
+               s.not_namespaces.empty() && s.ip_blocks.empty() && s.not_ip_blocks.empty() &&
+               s.remote_ip_blocks.empty() && s.not_remote_ip_blocks.empty();
+  // Istio rejects an empty source: matching everyone would widen a half-written ALLOW rule.
+  if (empty) ctx.error(codes::kInvalidValue, value, "a source must set at least one field");
+  return s;
+}
+
+Policy::Operation read_operation(const YamlValue& value, ParseContext& ctx) {
+  auto o = value.object(
+      {"hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"});
+  Policy::Operation op;
+  check_port_strings(o, "ports");
+  check_port_strings(o, "notPorts");
+  op.hosts = strings_or_empty(o, "hosts");
+  op.not_hosts = strings_or_empty(o, "notHosts");
+  op.ports = strings_or_empty(o, "ports");
+  op.not_ports = strings_or_empty(o, "notPorts");
+  op.methods = strings_or_empty(o, "methods");
+  op.not_methods = strings_or_empty(o, "notMethods");
+  op.paths = strings_or_empty(o, "paths");
+  op.not_paths = strings_or_empty(o, "notPaths");
+  bool empty = op.hosts.empty() && op.not_hosts.empty() && op.ports.empty() &&
+               op.not_ports.empty() && op.methods.empty() && op.not_methods.empty() &&
+               op.paths.empty() && op.not_paths.empty();
+  if (empty) ctx.error(codes::kInvalidValue, value, "an operation must set at least one field");
+  return op;
+}
+
+Policy::Condition read_condition(const YamlValue& value, ParseContext& ctx) {
+  auto o = value.object({"key", "values", "notValues"});
+  Policy::Condition c;
+  auto key = o.required("key");
+  c.key = key.string();
+  if (!is_condition_key(c.key)) {
+    ctx.error(codes::kInvalidValue, key, fmt::format("'{}' is not a condition key", c.key));
+  }
+  c.values = strings_or_empty(o, "values");
+  c.not_values = strings_or_empty(o, "notValues");
+  if (c.values.empty() && c.not_values.empty()) {
+    ctx.error(codes::kInvalidValue, value, "a condition needs values or notValues");
+  }
+  if (c.key == "source.principal") {
+    ctx.check_principals(o, "values");
+    ctx.check_principals(o, "notValues");
+  }
+  return c;
+}
+
+Policy::Rule read_rule(const YamlValue& value, ParseContext& ctx) {
+  auto o = value.object({"from", "to", "when"});
+  Policy::Rule rule;
+  rule.at = origin_of(value);
+  if (auto from = o.optional("from")) {
+    for (const auto& item : from->items()) {
+      rule.from.push_back(read_source(item.object({"source"}).required("source"), ctx));
+    }
+  }
+  if (auto to = o.optional("to")) {
+    for (const auto& item : to->items()) {
+      rule.to.push_back(read_operation(item.object({"operation"}).required("operation"), ctx));
+    }
+  }
+  if (auto when = o.optional("when")) {
+    for (const auto& item : when->items()) rule.when.push_back(read_condition(item, ctx));
+  }
+  return rule;
+}
+
+}  // namespace
+
+void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
+                               ConfigModel& m) {
+  Policy policy;
+  policy.meta = std::move(meta);
+  auto spec_value = root.optional("spec");
+  if (!spec_value) {
+    m.authorization_policies.push_back(std::move(policy));  // {}: allow nothing
+    return;
+  }
+  auto spec =
+      spec_value->object({"selector", "targetRef", "targetRefs", "action", "provider", "rules"});
+  policy.selector = match_labels(spec, "selector", policy.selector_at);
+  if (auto action = spec.optional("action")) {
+    std::string a = action->string();
+    if (a == "ALLOW") {
+      policy.action = Policy::Action::kAllow;
+    } else if (a == "DENY") {
+      policy.action = Policy::Action::kDeny;
+    } else if (a == "AUDIT" || a == "CUSTOM") {
+      policy.action = a == "AUDIT" ? Policy::Action::kAudit : Policy::Action::kCustom;
+      ctx.warning(codes::kUnsupportedField, *action,
+                  fmt::format("action {} is not enforced by ambit; the policy is ignored", a));
+    } else {
+      ctx.error(codes::kInvalidValue, *action,
+                fmt::format("'{}' is not an action (ALLOW | DENY | AUDIT | CUSTOM)", a));
+    }
+  }
+  if (auto provider = spec.optional("provider")) {
+    policy.provider = provider->object({"name"}).required("name").string();
+  }
+  if (policy.action == Policy::Action::kCustom && policy.provider.empty()) {
+    ctx.error(codes::kInvalidValue, *spec.optional("action"), "CUSTOM needs a provider");
+  }
+  for (const char* key : {"targetRef", "targetRefs"}) {
+    if (auto v = spec.optional(key)) {
+      ctx.warning(codes::kUnsupportedField, *v,
+                  fmt::format("{} is not supported yet (use selector); ignored", key));
+    }
+  }
+  if (auto rules = spec.optional("rules")) {
+    for (const auto& item : rules->items()) policy.rules.push_back(read_rule(item, ctx));
+  }
+  m.authorization_policies.push_back(std::move(policy));
+}
+
+}  // namespace ambit::controller::config

@@ -1,0 +1,74 @@
+// Questions about the model that the analyzer and the views both ask: which pods a selector
+// picks, which services a host names, which waypoint serves what, who is in the mesh. Built once
+// per model; holds pointers into it (the model must outlive it).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/config/model.h"
+
+namespace ambit::controller::config {
+
+// "<name>.<ns>.svc.cluster.local"
+std::string service_fqdn(std::string_view name, std::string_view ns);
+// Istio's host semantics: a short name ("reviews") is relative to `from_ns`; "<svc>.<ns>" and
+// "<svc>.<ns>.svc" are completed to the FQDN; anything else is taken as written.
+std::string expand_host(std::string_view host, std::string_view from_ns);
+// Equal, or one side a wildcard ("*", "*.example.com") covering the other.
+bool hosts_match(std::string_view a, std::string_view b);
+
+bool selector_matches(const StringMap& selector, const StringMap& labels);
+// Whether labels/annotation-free name lists contain a value (small helper).
+std::string label_or_empty(const StringMap& labels, std::string_view key);
+
+// A use-waypoint label found on an object: the waypoint it names, or "none".
+struct WaypointReference {
+  std::string uid;    // "<ns>/<name>"; empty for "none"
+  std::string label;  // the label key that said it, for messages
+};
+std::optional<WaypointReference> waypoint_label(const ObjectMeta& meta);
+
+class Topology {
+ public:
+  explicit Topology(const ConfigModel& model);
+
+  const ConfigModel& model() const { return model_; }
+  const Namespace* find_namespace(std::string_view name) const;
+  bool namespace_ambient(std::string_view ns) const;
+  bool pod_in_mesh(const Pod& pod) const;
+
+  // Pods a namespace-scoped selector picks (the root namespace's selectors pick across all
+  // namespaces when `root_is_mesh_wide`). An absent selector picks the whole namespace.
+  std::vector<const Pod*> selected_pods(std::string_view ns,
+                                        const std::optional<StringMap>& selector,
+                                        bool root_is_mesh_wide = false) const;
+  // Services whose (non-empty) selector picks the pod.
+  std::vector<const Service*> services_of(const Pod& pod) const;
+
+  // Services and ServiceEntries a host (written in namespace `from_ns`) refers to.
+  std::vector<const Service*> services_for_host(std::string_view host,
+                                                std::string_view from_ns) const;
+  std::vector<const ServiceEntry*> service_entries_for_host(std::string_view host,
+                                                            std::string_view from_ns) const;
+  bool host_known(std::string_view host, std::string_view from_ns) const;
+  // DestinationRules whose host refers to the same destination as `host` in `from_ns`.
+  std::vector<const DestinationRule*> destination_rules_for_host(std::string_view host,
+                                                                 std::string_view from_ns) const;
+
+  const Waypoint* find_waypoint(std::string_view uid) const;
+  // The waypoint (uid) serving a service or a pod, when one is declared: the object's own
+  // label, then (pods) its services' labels, then its namespace's label. "" when none.
+  std::string waypoint_of(const Service& service) const;
+  std::string waypoint_of(const Pod& pod) const;
+
+ private:
+  std::string resolve_waypoint(const std::optional<WaypointReference>& own,
+                               std::string_view ns) const;
+
+  const ConfigModel& model_;
+};
+
+}  // namespace ambit::controller::config

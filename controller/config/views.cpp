@@ -1,0 +1,323 @@
+#include "controller/config/views.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "controller/config/topology.h"
+
+namespace ambit::controller::config {
+namespace {
+
+namespace pb = ambit::v1;
+
+pb::PeerAuthMode to_proto(MtlsMode mode) {
+  switch (mode) {
+    case MtlsMode::kPermissive:
+      return pb::PERMISSIVE;
+    case MtlsMode::kStrict:
+      return pb::STRICT;
+    case MtlsMode::kDisable:
+      return pb::DISABLE;
+    case MtlsMode::kUnset:
+      break;
+  }
+  return pb::PEER_AUTH_UNSET;
+}
+
+// workload > namespace > mesh, each level's UNSET deferring to the next; PERMISSIVE at the end.
+MtlsMode resolve_peer_auth(const Topology& topology, const Pod& pod) {
+  const auto& pas = topology.model().peer_authentications;
+  auto find = [&](auto&& pred) -> MtlsMode {
+    for (const auto& pa : pas) {
+      if (pred(pa) && pa.mode != MtlsMode::kUnset) return pa.mode;
+    }
+    return MtlsMode::kUnset;
+  };
+  MtlsMode mode = find([&](const PeerAuthentication& pa) {
+    return pa.selector && pa.meta.ns == pod.meta.ns &&
+           selector_matches(*pa.selector, pod.meta.labels);
+  });
+  if (mode == MtlsMode::kUnset) {
+    mode = find(
+        [&](const PeerAuthentication& pa) { return !pa.selector && pa.meta.ns == pod.meta.ns; });
+  }
+  if (mode == MtlsMode::kUnset) {
+    mode = find(
+        [&](const PeerAuthentication& pa) { return !pa.selector && pa.meta.ns == kRootNamespace; });
+  }
+  return mode == MtlsMode::kUnset ? MtlsMode::kPermissive : mode;
+}
+
+std::string address_with_port(const std::string& ip, uint32_t port) {
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_view node) {
+  pb::Workload w;
+  w.set_uid(pod.meta.uid());
+  w.set_name(pod.meta.name);
+  w.set_namespace_(pod.meta.ns);
+  w.set_service_account(pod.service_account);
+  w.set_node(pod.node_name);
+  for (const auto& a : pod.addresses) w.add_addresses(a);
+  for (const auto& [k, v] : pod.meta.labels) (*w.mutable_labels())[k] = v;
+  bool mesh = topology.pod_in_mesh(pod);
+  w.set_mesh(mesh);
+  if (mesh && !pod.addresses.empty()) {
+    w.set_hbone_address(address_with_port(pod.addresses.front(), 15008));
+  }
+  w.set_peer_auth(to_proto(resolve_peer_auth(topology, pod)));
+  w.set_waypoint(topology.waypoint_of(pod));
+  if (!node.empty() && pod.node_name == node) {
+    w.set_netns(pod.netns);
+    w.set_cgroup(pod.cgroup);
+  }
+  return w;
+}
+
+// Istio's protocol selection: appProtocol, else the port name's prefix ("http-web" → HTTP).
+std::string port_protocol(const ServicePort& p) {
+  std::string name = p.app_protocol.empty() ? p.name.substr(0, p.name.find('-')) : p.app_protocol;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (name == "http") return "HTTP";
+  if (name == "http2" || name == "h2c" || name == "kubernetes.io/h2c") return "HTTP2";
+  if (name == "grpc" || name == "grpc-web") return "GRPC";
+  if (name == "https") return "HTTPS";
+  if (name == "tls") return "TLS";
+  return p.protocol == "UDP" ? "UDP" : "TCP";
+}
+
+pb::Service to_service(const Topology& topology, const Service& s) {
+  pb::Service out;
+  out.set_uid(s.meta.uid());
+  out.set_name(s.meta.name);
+  out.set_namespace_(s.meta.ns);
+  for (const auto& ip : s.cluster_ips) out.add_vips(ip);
+  for (const auto& p : s.ports) {
+    auto* port = out.add_ports();
+    port->set_port(p.port);
+    port->set_target_port(p.target_port);
+    port->set_name(p.name);
+    port->set_protocol(port_protocol(p));
+  }
+  for (const auto& [k, v] : s.selector) (*out.mutable_selector())[k] = v;
+  out.set_waypoint(topology.waypoint_of(s));
+  std::string fqdn = service_fqdn(s.meta.name, s.meta.ns);
+  for (const auto& h :
+       {fqdn, s.meta.name + "." + s.meta.ns + ".svc", s.meta.name + "." + s.meta.ns, s.meta.name}) {
+    out.add_hosts(h);
+  }
+  return out;
+}
+
+template <typename Field>
+void copy(const std::vector<std::string>& from, Field* to) {
+  for (const auto& s : from) to->Add(std::string(s));
+}
+
+bool to_policy(const AuthorizationPolicy& ap, pb::AuthorizationPolicy& out) {
+  using Action = AuthorizationPolicy::Action;
+  if (ap.action != Action::kAllow && ap.action != Action::kDeny) return false;
+  out.set_uid(ap.meta.uid());
+  out.set_name(ap.meta.name);
+  out.set_namespace_(ap.meta.ns);
+  if (ap.selector) {
+    for (const auto& [k, v] : *ap.selector) (*out.mutable_selector())[k] = v;
+  }
+  out.set_action(ap.action == Action::kAllow ? pb::AuthorizationPolicy::ALLOW
+                                             : pb::AuthorizationPolicy::DENY);
+  for (const auto& rule : ap.rules) {
+    auto* r = out.add_rules();
+    for (const auto& f : rule.from) {
+      auto* s = r->add_from();
+      copy(f.principals, s->mutable_principals());
+      copy(f.not_principals, s->mutable_not_principals());
+      copy(f.request_principals, s->mutable_request_principals());
+      copy(f.not_request_principals, s->mutable_not_request_principals());
+      copy(f.namespaces, s->mutable_namespaces());
+      copy(f.not_namespaces, s->mutable_not_namespaces());
+      copy(f.ip_blocks, s->mutable_ip_blocks());
+      copy(f.not_ip_blocks, s->mutable_not_ip_blocks());
+      copy(f.remote_ip_blocks, s->mutable_remote_ip_blocks());
+      copy(f.not_remote_ip_blocks, s->mutable_not_remote_ip_blocks());
+    }
+    for (const auto& t : rule.to) {
+      auto* o = r->add_to();
+      copy(t.hosts, o->mutable_hosts());
+      copy(t.not_hosts, o->mutable_not_hosts());
+      copy(t.ports, o->mutable_ports());
+      copy(t.not_ports, o->mutable_not_ports());
+      copy(t.methods, o->mutable_methods());
+      copy(t.not_methods, o->mutable_not_methods());
+      copy(t.paths, o->mutable_paths());
+      copy(t.not_paths, o->mutable_not_paths());
+    }
+    for (const auto& c : rule.when) {
+      auto* w = r->add_when();
+      w->set_key(c.key);
+      copy(c.values, w->mutable_values());
+      copy(c.not_values, w->mutable_not_values());
+    }
+  }
+  return true;
+}
+
+pb::Namespace to_namespace(const Topology& topology, const std::string& name) {
+  pb::Namespace out;
+  out.set_name(name);
+  if (const Namespace* ns = topology.find_namespace(name)) {
+    for (const auto& [k, v] : ns->meta.labels) (*out.mutable_labels())[k] = v;
+  }
+  out.set_ambient(topology.namespace_ambient(name));
+  return out;
+}
+
+int kind_rank(const pb::Resource& r) {
+  switch (r.kind_case()) {
+    case pb::Resource::kNamespace:
+      return 0;
+    case pb::Resource::kWorkload:
+      return 1;
+    case pb::Resource::kService:
+      return 2;
+    case pb::Resource::kAuthorizationPolicy:
+      return 3;
+    case pb::Resource::kTrustBundle:
+      return 4;
+    case pb::Resource::KIND_NOT_SET:
+      break;
+  }
+  return 5;
+}
+
+void sort_resources(std::vector<pb::Resource>& resources) {
+  std::sort(resources.begin(), resources.end(), [](const auto& a, const auto& b) {
+    int ra = kind_rank(a), rb = kind_rank(b);
+    return ra != rb ? ra < rb : a.uid() < b.uid();
+  });
+}
+
+}  // namespace
+
+std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view node,
+                                     const std::string& trust_domain) {
+  Topology topology(model);
+  std::vector<pb::Resource> out;
+  std::set<std::string> namespaces;
+  for (const auto& ns : model.namespaces) namespaces.insert(ns.meta.name);
+  for (const auto& pod : model.pods) namespaces.insert(pod.meta.ns);
+  for (const auto& s : model.services) namespaces.insert(s.meta.ns);
+  for (const auto& name : namespaces) {
+    pb::Resource r;
+    r.set_uid(name);
+    *r.mutable_namespace_() = to_namespace(topology, name);
+    out.push_back(std::move(r));
+  }
+  for (const auto& pod : model.pods) {
+    pb::Resource r;
+    r.set_uid(pod.meta.uid());
+    *r.mutable_workload() = to_workload(topology, pod, node);
+    out.push_back(std::move(r));
+  }
+  for (const auto& s : model.services) {
+    pb::Resource r;
+    r.set_uid(s.meta.uid());
+    *r.mutable_service() = to_service(topology, s);
+    out.push_back(std::move(r));
+  }
+  for (const auto& ap : model.authorization_policies) {
+    pb::Resource r;
+    r.set_uid(ap.meta.uid());
+    if (to_policy(ap, *r.mutable_authorization_policy())) out.push_back(std::move(r));
+  }
+  sort_resources(out);
+  return out;
+}
+
+std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_view waypoint_uid) {
+  Topology topology(model);
+  std::vector<pb::Resource> out;
+  std::set<std::string> namespaces;
+  std::set<std::string> workloads;
+  for (const auto& s : model.services) {
+    if (topology.waypoint_of(s) != waypoint_uid) continue;
+    namespaces.insert(s.meta.ns);
+    pb::Resource r;
+    r.set_uid(s.meta.uid());
+    *r.mutable_service() = to_service(topology, s);
+    out.push_back(std::move(r));
+    if (s.selector.empty()) continue;
+    for (const Pod* pod : topology.selected_pods(s.meta.ns, s.selector)) {
+      if (!workloads.insert(pod->meta.uid()).second) continue;
+      pb::Resource w;
+      w.set_uid(pod->meta.uid());
+      *w.mutable_workload() = to_workload(topology, *pod, "");
+      out.push_back(std::move(w));
+    }
+  }
+  for (const auto& name : namespaces) {
+    pb::Resource r;
+    r.set_uid(name);
+    *r.mutable_namespace_() = to_namespace(topology, name);
+    out.push_back(std::move(r));
+  }
+  for (const auto& ap : model.authorization_policies) {
+    if (namespaces.count(ap.meta.ns) == 0 && ap.meta.ns != kRootNamespace) continue;
+    pb::Resource r;
+    r.set_uid(ap.meta.uid());
+    if (to_policy(ap, *r.mutable_authorization_policy())) out.push_back(std::move(r));
+  }
+  sort_resources(out);
+  return out;
+}
+
+std::string resource_kind(const pb::Resource& resource) {
+  switch (resource.kind_case()) {
+    case pb::Resource::kNamespace:
+      return "Namespace";
+    case pb::Resource::kWorkload:
+      return "Workload";
+    case pb::Resource::kService:
+      return "Service";
+    case pb::Resource::kAuthorizationPolicy:
+      return "AuthorizationPolicy";
+    case pb::Resource::kTrustBundle:
+      return "TrustBundle";
+    case pb::Resource::KIND_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+ViewDelta diff_views(const std::vector<pb::Resource>& before,
+                     const std::vector<pb::Resource>& after) {
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, const pb::Resource*> old_by_key, new_by_key;
+  for (const auto& r : before) old_by_key[{resource_kind(r), r.uid()}] = &r;
+  for (const auto& r : after) new_by_key[{resource_kind(r), r.uid()}] = &r;
+  ViewDelta delta;
+  for (const auto& r : after) {
+    auto it = old_by_key.find({resource_kind(r), r.uid()});
+    if (it == old_by_key.end() ||
+        !google::protobuf::util::MessageDifferencer::Equals(*it->second, r)) {
+      delta.added.push_back(r);
+    }
+  }
+  for (const auto& r : before) {
+    Key key{resource_kind(r), r.uid()};
+    if (new_by_key.count(key) != 0) continue;
+    pb::ResourceKey removed;
+    removed.set_kind(key.first);
+    removed.set_uid(key.second);
+    delta.removed.push_back(std::move(removed));
+  }
+  return delta;
+}
+
+}  // namespace ambit::controller::config

@@ -1,0 +1,50 @@
+// What each client of the controller gets: the controller API objects (proto/ambit/v1) computed
+// from a configuration model. Compute views only from a model whose analysis has no errors.
+//
+// Output is deterministic: resources sorted by kind (Namespace, Workload, Service,
+// AuthorizationPolicy) then uid, maps in protobuf are unordered but compared by content. So two
+// views of successive configurations diff into the deltas to push (diff_views).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ambit/v1/control.pb.h"
+#include "controller/config/model.h"
+
+namespace ambit::controller::config {
+
+// The view of the node agent on `node`:
+// - every Namespace (declared ones, plus those that pods and services live in), with `ambient`;
+// - every Workload (from Pods): uid, addresses, labels, service account, node; mesh (namespace
+//   ambient and the pod not opted out); hbone_address <first address>:15008 when in the mesh;
+//   peer_auth resolved workload > namespace > mesh (root namespace istio-system; PERMISSIVE when
+//   nothing says otherwise); waypoint; netns and cgroup only for pods on `node`;
+// - every Service (VIPs, ports, selector, waypoint, hostnames);
+// - every AuthorizationPolicy (ALLOW and DENY; AUDIT/CUSTOM are not enforced and left out).
+// `trust_domain` is reserved for identity-dependent fields (none yet: the caller adds the
+// TrustBundle).
+std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::string_view node,
+                                            const std::string& trust_domain);
+
+// The view of the waypoint `waypoint_uid` ("<ns>/<name>"), minimal until the waypoint exists:
+// the Services it serves, their endpoint Workloads, their Namespaces and the
+// AuthorizationPolicies of those namespaces. Routes (VirtualService, DestinationRule...) are not
+// in the controller API yet.
+std::vector<ambit::v1::Resource> waypoint_view(const ConfigModel& model,
+                                               std::string_view waypoint_uid);
+
+// The kind name of a resource as ResourceKey spells it ("Workload", ...).
+std::string resource_kind(const ambit::v1::Resource& resource);
+
+// What changed from `before` to `after` (both sorted as the views return them): resources added
+// or changed, and the keys of those removed.
+struct ViewDelta {
+  std::vector<ambit::v1::Resource> added;
+  std::vector<ambit::v1::ResourceKey> removed;
+};
+ViewDelta diff_views(const std::vector<ambit::v1::Resource>& before,
+                     const std::vector<ambit::v1::Resource>& after);
+
+}  // namespace ambit::controller::config
