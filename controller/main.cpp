@@ -13,6 +13,7 @@
 #include "controller/ca/certificate_authority.h"
 #include "controller/monitor_server.h"
 #include "controller/push/push_server.h"
+#include "controller/config_directory.h"
 #include "controller/static_view_directory.h"
 #include "core/log.h"
 #include "core/x509.h"
@@ -125,10 +126,8 @@ int main(int argc, char** argv) {
                                                : "--monitor: " + monitor_address.error().message);
     return 2;
   }
-  if (!config_dir.empty()) {
-    // The config model (YAML -> views) plugs in here as a ConfigSource.
-    spdlog::error("--config-dir: the configuration model is not part of this build yet; use "
-                  "--static-view");
+  if (!config_dir.empty() && !static_view.empty()) {
+    spdlog::error("give --config-dir or --static-view, not both");
     return 2;
   }
 
@@ -158,9 +157,14 @@ int main(int argc, char** argv) {
   PushState state;
   std::unique_ptr<ConfigSource> source;
   ResourceInterner interner;
-  if (!static_view.empty()) {
+  if (!config_dir.empty()) {
+    source = std::make_unique<ConfigDirectory>(config_dir, trust_domain,
+                                               std::vector<v1::Resource>{bundle});
+  } else if (!static_view.empty()) {
     source = std::make_unique<StaticViewDirectory>(static_view, trust_domain,
                                                    std::vector<v1::Resource>{bundle});
+  }
+  if (source) {
     if (auto s = source->start([&state](std::shared_ptr<const ViewSource> view) {
           uint64_t v = state.publish(std::move(view));
           spdlog::info("config: published version {}", v);

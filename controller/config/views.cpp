@@ -73,7 +73,7 @@ pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_v
   }
   w.set_peer_auth(to_proto(resolve_peer_auth(topology, pod)));
   w.set_waypoint(topology.waypoint_of(pod));
-  if (!node.empty() && pod.node_name == node) {
+  if (node == kAllNodes || (!node.empty() && pod.node_name == node)) {
     w.set_netns(pod.netns);
     w.set_cgroup(pod.cgroup);
   }

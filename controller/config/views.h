@@ -27,6 +27,8 @@ namespace ambit::controller::config {
 // TrustBundle).
 std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::string_view node,
                                             const std::string& trust_domain);
+// As `node`: every pod's netns and cgroup (the full form a per-node cutter starts from).
+inline constexpr std::string_view kAllNodes = "*";
 
 // The view of the waypoint `waypoint_uid` ("<ns>/<name>"), minimal until the waypoint exists:
 // the Services it serves, their endpoint Workloads, their Namespaces and the

@@ -1,0 +1,57 @@
+// `--config-dir D`: the standalone configuration source. A directory of Kubernetes, Istio,
+// Linkerd, SMI and Gateway API YAML (*.yaml, *.yml), watched with inotify; a change is applied
+// within a second.
+//
+// Errors never take anything away: a file whose own content has errors (bad YAML, an object
+// that cannot be read, a bad value) is rejected whole and its last good content stays in force;
+// a change that makes the whole configuration inconsistent (a subset no DestinationRule
+// defines, conflicting PeerAuthentications...) is rejected and the last good configuration
+// stays in force. Either way the analyze messages go to the log and to /status.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "controller/config/loader.h"
+#include "controller/config_source.h"
+#include "controller/static_view_source.h"
+#include "core/unique_fd.h"
+
+namespace ambit::controller {
+
+class ConfigDirectory : public ConfigSource {
+ public:
+  // `extra`: objects the controller adds itself (the TrustBundle).
+  ConfigDirectory(std::filesystem::path dir, std::string trust_domain,
+                  std::vector<v1::Resource> extra);
+  ~ConfigDirectory() override;
+  Status start(OnChange on_change) override;
+
+ private:
+  struct File {
+    std::optional<std::string> good;  // the last content without errors of its own
+    std::filesystem::file_time_type mtime{};
+    uintmax_t size = 0;
+    std::vector<std::string> errors;  // of the current content, when rejected
+  };
+  // Re-reads changed files; true when anything changed.
+  bool reload();
+  // The configuration from every file's good content, if it analyzes without errors.
+  std::shared_ptr<const ViewSource> build();
+  void watch_loop();
+
+  std::filesystem::path dir_;
+  std::string trust_domain_;
+  std::vector<v1::Resource> extra_;
+  std::map<std::filesystem::path, File> files_;
+  std::vector<v1::Resource> last_good_;  // what was published last without errors
+  ResourceInterner interner_;
+  OnChange on_change_;
+  UniqueFd inotify_;
+  UniqueFd stop_fd_;
+  std::thread thread_;
+};
+
+}  // namespace ambit::controller
