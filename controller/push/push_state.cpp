@@ -194,6 +194,9 @@ std::string PushState::metrics_text() const {
   };
   line("ambit_controller_config_version", "gauge", "Current configuration version.",
        current_ ? current_->number : 0);
+  line("ambit_controller_config_errors", "gauge",
+       "Errors in the configuration as it was last read (their changes were not applied).",
+       current_ ? current_->source->config_errors().size() : 0);
   line("ambit_controller_clients_connected", "gauge", "Control clients connected.", connected);
   line("ambit_controller_clients_nacking", "gauge", "Connected clients whose last answer was a nack.",
        nacking);

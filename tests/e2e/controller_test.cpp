@@ -167,6 +167,17 @@ class ControllerTest : public ::testing::Test {
   }
   std::string api() { return cluster_->pod("api").ip.to_string() + ":8080"; }
 
+  // GET on the controller's monitoring endpoint (127.0.0.1:15014 in node1's namespace).
+  std::string http_get_in_node1(const std::string& path) {
+    SpawnOptions o;
+    o.argv = {"python3", "-c",
+              "import sys,urllib.request;print(urllib.request.urlopen('http://127.0.0.1:15014" + path +
+                  "',timeout=5).read().decode())"};
+    o.netns_path = cluster_->node("node1").netns_path;
+    auto out = run_command(o, {}, 20s);
+    return out.ok() ? *out : "error: " + out.error().message;
+  }
+
   const std::string deny_client_ =
       "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: api-only-admin\n"
       "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  rules:\n"
@@ -217,7 +228,12 @@ TEST_F(ControllerTest, ABrokenFileChangesNothing) {
   std::this_thread::sleep_for(2s);
   EXPECT_FALSE(echo_from("client", api(), "still-denied", 1500));
   std::string log = controller_->stderr_text();
-  EXPECT_NE(log.find("policy.yaml"), std::string::npos) << log;
+  EXPECT_NE(log.find("policy.yaml rejected"), std::string::npos) << log;
+  EXPECT_NE(log.find("AMB0001"), std::string::npos) << "the analyze message is logged\n" << log;
+  // ... and shown on the status endpoint and as a metric (inside node1's namespace).
+  std::string status = http_get_in_node1("/status"), metrics = http_get_in_node1("/metrics");
+  EXPECT_NE(status.find("AMB0001"), std::string::npos) << status;
+  EXPECT_NE(metrics.find("ambit_controller_config_errors 1"), std::string::npos) << metrics;
 }
 
 TEST_F(ControllerTest, TrafficGoesOnWithoutTheControllerAndAgentsResume) {
