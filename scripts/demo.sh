@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The main job: a two-node mesh in network namespaces on this machine. Each node runs
-# ambit-agent; pods are namespaces with their own cgroup. The demo enrolls namespace "shop" by
-# labelling it ambit.io/dataplane-mode=ambient, sends traffic from processes inside the pods,
-# and prints what happened: capture, identities on both sides (access logs), bytes, what a
-# packet capture on the node-to-node link saw. Everything is torn down at the end.
+# The main job: a two-node mesh in network namespaces on this machine. ambit-controller reads
+# a directory of Kubernetes/Istio YAML and pushes each node's view to the ambit-agent on that
+# node (certificates signed over the same mTLS channel); pods are namespaces with their own
+# cgroup. The demo enrolls namespace "shop" by labelling it ambit.io/dataplane-mode=ambient,
+# sends traffic from processes inside the pods, and prints what happened: capture, identities on
+# both sides (access logs), policy and STRICT refusals, what a packet capture on the
+# node-to-node link saw, the controller's view of its clients. Everything is torn down at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 ./scripts/install-deps.sh
-echo "== building ambit-agent, ambit-netlab, ambit-probe (release)"
+echo "== building ambit-controller, ambit-agent, ambitctl, ambit-netlab, ambit-probe (release)"
 cmake --preset release >/dev/null
-cmake --build build/release -j"${JOBS:-2}" --target ambit-agent ambit-netlab ambit-probe >/dev/null
+cmake --build build/release -j"${JOBS:-2}" --target ambit-controller ambit-agent ambitctl ambit-netlab \
+  ambit-probe >/dev/null
 if [[ $(id -u) -ne 0 ]]; then
   echo "demo: needs root (network namespaces, cgroups, BPF)" >&2
   exit 1
@@ -20,6 +23,8 @@ bin=$repo/build/release
 netlab=$bin/tests/e2e/ambit-netlab
 probe=$bin/tests/e2e/ambit-probe
 agent=$bin/agent/ambit-agent
+controller=$bin/controller/ambit-controller
+ambitctl=$bin/ambitctl/ambitctl
 cluster=demo$$
 work=$(mktemp -d /tmp/ambit-demo.XXXXXX)
 capture=${CAPTURE:-auto}
@@ -50,44 +55,102 @@ for n in d["nodes"]:
     print(f"  {n['name']} {n['ip']}: " + ", ".join(pods))
 PY
 ip_of() { python3 -c "import json,sys; print(next(p['ip'] for p in json.load(open('$work/cluster.json'))['pods'] if p['name']=='$1'))"; }
-./scripts/gen-certs.sh "$work" >/dev/null
+node_ip() { python3 -c "import json,sys; print(next(n['ip'] for n in json.load(open('$work/cluster.json'))['nodes'] if n['name']=='$1'))"; }
 
-# One view of the cluster per node; $1 = node, $2 = labels of namespace shop.
-write_config() {
-  python3 - "$work/cluster.json" "$1" "$2" >"$work/$1.yaml.tmp" <<'PY'
+# The configuration, as users write it for Kubernetes and Istio: $1 = labels of namespace shop.
+mkdir -p "$work/config"
+write_namespaces() {
+  cat >"$work/config/namespaces.yaml.tmp" <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {$1}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: legacy
+YAML
+  mv "$work/config/namespaces.yaml.tmp" "$work/config/namespaces.yaml"
+}
+python3 - "$work/cluster.json" >"$work/config/pods.yaml" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-node, shop_labels = sys.argv[2], sys.argv[3]
-print(f"node: {node}")
-print("certificateAuthority: {certificate: root.pem, privateKey: root.key}")
-print("namespaces:")
-print(f"- {{name: shop, labels: {{{shop_labels}}}}}")
-print("- {name: legacy}")
-print("workloads:")
+docs = []
 for p in d["pods"]:
-    strict = ", peerAuthentication: STRICT" if p["name"] == "api" else ""
-    print(f"- {{name: {p['name']}, namespace: {p['ns']}, serviceAccount: {p['name']}, "
-          f"node: {p['node']}, addresses: [{p['ip']}], labels: {{app: {p['name']}}}, "
-          f"netns: {p['netns_path']}, cgroup: {p['cgroup_path']}{strict}}}")
-print("""services:
-- {name: api, namespace: shop, addresses: [10.96.0.20], ports: [{port: 80, targetPort: 8080}], selector: {app: api}}
-authorizationPolicies:
-- name: api-allow-sleep
+    docs.append(f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {p['name']}
+  namespace: {p['ns']}
+  labels: {{app: {p['name']}}}
+  annotations:
+    ambit.io/netns: {p['netns_path']}
+    ambit.io/cgroup: {p['cgroup_path']}
+spec:
+  nodeName: {p['node']}
+  serviceAccountName: {p['name']}
+status:
+  podIP: {p['ip']}
+""")
+print("---\n".join(docs), end="")
+PY
+cat >"$work/config/shop.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
   namespace: shop
-  selector: {matchLabels: {app: api}}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: api}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-allow-sleep
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
   action: ALLOW
   rules:
-  - from: [{source: {principals: ["cluster.local/ns/shop/sa/sleep"]}}]""")
-PY
-  mv "$work/$1.yaml.tmp" "$work/$1.yaml"
-}
-for n in node1 node2; do write_config "$n" ""; done
+  - from:
+    - source:
+        principals: ["cluster.local/ns/shop/sa/sleep"]
+---
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata:
+  name: api-strict
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  mtls:
+    mode: STRICT
+YAML
+write_namespaces ""
 
-echo "== agents (capture: $capture)"
+echo "== ambitctl analyze (the configuration the controller will serve)"
+"$ambitctl" analyze "$work/config" | sed 's/^/  /'
+
+controller_at="$(node_ip node1):15012"
+echo "== controller on node1 ($controller_at), agents on both nodes (capture: $capture)"
+for n in node1 node2; do
+  "$controller" bootstrap-node --ca-dir "$work/ca" --node "$n" --out "$work/$n" >/dev/null 2>&1
+done
+"$netlab" exec "$cluster" node1 -- "$controller" --config-dir "$work/config" --ca-dir "$work/ca" \
+  --listen "$controller_at" --monitor 127.0.0.1:15014 >"$work/controller.log" 2>&1 &
+pids+=($!)
 for n in node1 node2; do
   # shellcheck disable=SC2046
-  "$netlab" exec "$cluster" "$n" -- "$agent" --config "$work/$n.yaml" --workers 1 \
-    --capture "$capture" --resync-ms 1000 $(state_args "$n") >"$work/$n.log" 2>&1 &
+  "$netlab" exec "$cluster" "$n" -- "$agent" --controller "$controller_at" --node "$n" \
+    --credentials "$work/$n" --workers 1 --capture "$capture" --resync-ms 1000 \
+    $(state_args "$n") >"$work/$n.log" 2>&1 &
   pids+=($!)
 done
 for p in web api old; do
@@ -105,8 +168,8 @@ wait_log() {  # $1 node, $2 text; bounded: 15 s
   tail -5 "$work/$1.log" >&2
   return 1
 }
-wait_log node1 "ready node=node1"
-wait_log node2 "ready node=node2"
+wait_log node1 "controller view"
+wait_log node2 "controller view"
 
 # $1 pod, $2 destination, $3 message; prints ok/refused.
 send() {
@@ -114,7 +177,7 @@ send() {
     --timeout-ms 2000 >/dev/null 2>&1; then echo ok; else echo refused; fi
 }
 sniff_start() {  # packet capture on the node-to-node bridge; returns once tcpdump listens
-  "$netlab" exec "$cluster" fabric -- tcpdump -i br0 -nn -U -w "$work/$1.pcap" tcp >/dev/null 2>"$work/$1.tcpdump" &
+  "$netlab" exec "$cluster" fabric -- tcpdump --immediate-mode -i any -nn -U -w "$work/$1.pcap" tcp >/dev/null 2>"$work/$1.tcpdump" &
   sniffer=$!
   for _ in $(seq 50); do
     grep -q "listening on" "$work/$1.tcpdump" 2>/dev/null && return 0
@@ -141,9 +204,9 @@ sniff_start before
 echo "  sleep -> api $api:8080 : $(send sleep "$api:8080" secret-before)"
 sniff_stop before secret-before
 
-echo "== label namespace shop ambit.io/dataplane-mode=ambient"
+echo "== label namespace shop ambit.io/dataplane-mode=ambient (edit namespaces.yaml)"
 start=$(date +%s%N)
-for n in node1 node2; do write_config "$n" "ambit.io/dataplane-mode: ambient"; done
+write_namespaces "ambit.io/dataplane-mode: ambient"
 wait_log node1 "enrolled pod shop/sleep"
 wait_log node1 "enrolled pod shop/web"
 wait_log node2 "enrolled pod shop/api"
@@ -178,9 +241,20 @@ if command -v bpftool >/dev/null && bpftool prog show 2>/dev/null | grep -q ambi
   bpftool prog show 2>/dev/null | grep -o 'name ambit[a-z0-9_]*' | sort | uniq -c | sed 's/^/   /'
 fi
 
+echo "== the controller's view of its clients (http://127.0.0.1:15014/status on node1)"
+"$netlab" exec "$cluster" node1 -- python3 -c '
+import json, urllib.request
+s = json.load(urllib.request.urlopen("http://127.0.0.1:15014/status", timeout=5))
+print("  configuration version", s.get("version"), "| errors:", len(s.get("config_errors", [])))
+for c in s.get("clients", []):
+    print("  ", c.get("role"), c.get("node"), "connected" if c.get("connected") else "gone",
+          "acked", c.get("acked_version"), "nacks", c.get("nacks", 0))
+' || true
+grep -h "issued spiffe" "$work/controller.log" | sed 's/.*control: /  controller: /'
+
 # Stop the agents (SIGTERM drains) so every access-log line is written.
-kill -TERM "${pids[0]}" "${pids[1]}" 2>/dev/null || true
-wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true
+kill -TERM "${pids[1]}" "${pids[2]}" 2>/dev/null || true
+wait "${pids[1]}" "${pids[2]}" 2>/dev/null || true
 
 echo "== what the agents saw (access logs)"
 for n in node1 node2; do
