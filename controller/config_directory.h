@@ -31,7 +31,8 @@ class ConfigDirectory : public ConfigSource {
 
  private:
   struct File {
-    std::optional<std::string> good;  // the last content without errors of its own
+    // The last content without errors of its own, parsed once when it was read.
+    std::optional<config::ConfigSnapshot> good;
     std::filesystem::file_time_type mtime{};
     uintmax_t size = 0;
     std::vector<std::string> errors;  // of the current content, when rejected
@@ -46,7 +47,7 @@ class ConfigDirectory : public ConfigSource {
   std::string trust_domain_;
   std::vector<v1::Resource> extra_;
   std::map<std::filesystem::path, File> files_;
-  std::vector<v1::Resource> last_good_;  // what was published last without errors
+  std::vector<ResourcePtr> last_good_;  // what was published last without errors
   ResourceInterner interner_;
   OnChange on_change_;
   UniqueFd inotify_;

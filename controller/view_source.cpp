@@ -1,5 +1,8 @@
 #include "controller/view_source.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 namespace ambit::controller {
 
 std::string_view resource_kind(const v1::Resource& resource) {
@@ -18,7 +21,14 @@ std::shared_ptr<const ViewResource> ViewResource::make(v1::Resource resource) {
   auto r = std::make_shared<ViewResource>();
   r->resource_ = std::move(resource);
   r->kind_ = resource_kind(r->resource_);
-  r->resource_.SerializeToString(&r->encoded_);
+  // Deterministic: map fields (labels, selectors) in a fixed order, so equal objects have equal
+  // bytes and the interner recognises an unchanged object as the same one.
+  {
+    google::protobuf::io::StringOutputStream stream(&r->encoded_);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    r->resource_.SerializeToCodedStream(&coded);
+  }
   return r;
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """bench/run control: the controller with a large mesh and many simulated agents.
 
-Generates 10,000 workloads (on 200 nodes), 1,000 services and 1,000 authorization policies as a
---static-view directory, starts ambit-controller on it and ambit-bench-control-load with 200
-agent connections, then measures:
+Generates 10,000 Pods (on 200 nodes), 1,000 Services and 1,000 AuthorizationPolicies as a
+directory of Kubernetes/Istio YAML, starts ambit-controller on it (--config-dir: the real path,
+YAML -> model -> analyze -> per-node views -> push) and ambit-bench-control-load with 200 agent
+connections, then measures:
   snapshot   first connect -> every client has applied its full snapshot
   change     one policy file rewritten (rename) -> every client has applied the change
              (p50/p99 over --changes edits)
@@ -25,50 +26,50 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_json(path, obj):
+def write_text(path, text):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(obj, f)
-    os.rename(tmp, path)
+        f.write(text)
+    os.rename(tmp, path)  # atomic: the controller never reads half a file
 
 
-def policy(uid, marker):
-    ns, name = uid.split("/")
-    return {"uid": uid, "authorizationPolicy": {
-        "uid": uid, "name": name, "namespace": ns, "selector": {"app": "app-%d" % (hash(name) % 1000)},
-        "action": "ALLOW",
-        "rules": [{"from": [{"principals": [marker, "spiffe://cluster.local/ns/%s/sa/client" % ns]}],
-                   "to": [{"ports": ["8080"], "methods": ["GET"]}]}]}}
+def policy(ns, name, principal):
+    return (f"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+            f"  name: {name}\n  namespace: {ns}\nspec:\n  selector:\n    matchLabels: {{app: app-{hash(name) % 1000}}}\n"
+            f"  action: ALLOW\n  rules:\n  - from:\n    - source:\n        principals: [\"{principal}\", \"cluster.local/ns/{ns}/sa/client\"]\n"
+            f"    to:\n    - operation:\n        ports: [\"8080\"]\n")
 
 
-def generate(view_dir, workloads, services, policies, nodes, namespaces=20):
-    os.makedirs(view_dir)
-    ns_objs = [{"uid": "ns-%d" % i, "namespace": {"name": "ns-%d" % i, "ambient": True,
-                                                  "labels": {"ambit.io/dataplane-mode": "ambient"}}}
-               for i in range(namespaces)]
-    wl = []
+def generate(config_dir, workloads, services, policies, nodes, namespaces=20):
+    """The mesh as users write it: Namespaces, Pods, Services, AuthorizationPolicies in YAML."""
+    os.makedirs(config_dir)
+    ns_docs = [f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{i}\n  labels:\n"
+               f"    ambit.io/dataplane-mode: ambient\n" for i in range(namespaces)]
+    ns_docs.append("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n")
+    pods = []
     for i in range(workloads):
         ns = "ns-%d" % (i % namespaces)
-        name = "pod-%d" % i
         ip = "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
-        wl.append({"uid": ns + "/" + name, "workload": {
-            "uid": ns + "/" + name, "name": name, "namespace": ns, "serviceAccount": "sa-%d" % (i % 1000),
-            "node": "node-%d" % (i % nodes), "addresses": [ip], "labels": {"app": "app-%d" % (i % services)},
-            "mesh": True, "hboneAddress": ip + ":15008", "peerAuth": "STRICT"}})
-    svc = []
+        pods.append(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-{i}\n  namespace: {ns}\n"
+                    f"  labels: {{app: app-{i % services}}}\nspec:\n  nodeName: node-{i % nodes}\n"
+                    f"  serviceAccountName: sa-{i % 1000}\nstatus:\n  podIP: {ip}\n")
+    svcs = []
     for i in range(services):
         ns = "ns-%d" % (i % namespaces)
-        name = "svc-%d" % i
-        svc.append({"uid": ns + "/" + name, "service": {
-            "uid": ns + "/" + name, "name": name, "namespace": ns,
-            "vips": ["10.96.%d.%d" % (i >> 8, i & 255)], "ports": [{"port": 80, "targetPort": 8080, "protocol": "HTTP"}],
-            "selector": {"app": "app-%d" % i}, "hosts": ["%s.%s.svc.cluster.local" % (name, ns)]}})
-    pol = [policy("ns-%d/policy-%d" % (i % namespaces, i), "spiffe://cluster.local/ns/x/sa/y") for i in range(policies - 1)]
-    write_json(os.path.join(view_dir, "namespaces.json"), ns_objs)
-    write_json(os.path.join(view_dir, "workloads.json"), wl)
-    write_json(os.path.join(view_dir, "services.json"), svc)
-    write_json(os.path.join(view_dir, "policies.json"), pol)
-    write_json(os.path.join(view_dir, "bench-policy.json"), [policy("bench/changing", "change-0")])
+        svcs.append(f"apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\n  namespace: {ns}\n"
+                    f"spec:\n  clusterIP: 10.96.{i >> 8}.{i & 255}\n  selector: {{app: app-{i}}}\n"
+                    f"  ports:\n  - {{name: http, port: 80, targetPort: 8080}}\n")
+    pols = [policy("ns-%d" % (i % namespaces), "policy-%d" % i, "cluster.local/ns/x/sa/y")
+            for i in range(policies - 1)]
+    write_text(os.path.join(config_dir, "namespaces.yaml"), "---\n".join(ns_docs))
+    write_text(os.path.join(config_dir, "pods.yaml"), "---\n".join(pods))
+    write_text(os.path.join(config_dir, "services.yaml"), "---\n".join(svcs))
+    write_text(os.path.join(config_dir, "policies.yaml"), "---\n".join(pols))
+    write_text(os.path.join(config_dir, "bench-policy.yaml"), change_policy(0))
+
+
+def change_policy(i):
+    return policy("bench", "changing", "cluster.local/ns/bench/sa/change-%d" % i)
 
 
 def cpu_seconds(pid):
@@ -127,13 +128,13 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ambit-bench-control-")
     procs = []
     try:
-        view = os.path.join(tmp, "view")
+        view = os.path.join(tmp, "config")
         t = time.time()
         generate(view, args.workloads, args.services, args.policies, args.clients)
         log("generated %d workloads, %d services, %d policies in %.1fs" % (args.workloads, args.services, args.policies, time.time() - t))
         port, mon = free_port(), free_port()
         ca = os.path.join(tmp, "ca")
-        ctl = subprocess.Popen([controller_bin, "--ca-dir", ca, "--static-view", view,
+        ctl = subprocess.Popen([controller_bin, "--ca-dir", ca, "--config-dir", view,
                                 "--listen", "127.0.0.1:%d" % port, "--monitor", "127.0.0.1:%d" % mon,
                                 "--log-level", "warn"])
         procs.append(ctl)
@@ -161,11 +162,11 @@ def main():
         time.sleep(0.5)
         latencies = []
         cpu1 = cpu_seconds(ctl.pid)
-        policy_path = os.path.join(view, "bench-policy.json")
+        policy_path = os.path.join(view, "bench-policy.yaml")
         for i in range(1, args.changes + 1):
-            marker = "change-%d" % i
+            marker = "cluster.local/ns/bench/sa/change-%d" % i
             t0 = time.time_ns()
-            write_json(policy_path, [policy("bench/changing", marker)])
+            write_text(policy_path, change_policy(i))
             ev = read_event(load, ["ACKED", marker], 30)
             latencies.append((int(ev[2]) - t0) / 1e6)
             time.sleep(0.05)

@@ -13,4 +13,21 @@ size_t ConfigModel::object_count() const {
          service_profiles.size() + traffic_splits.size() + ignored.size();
 }
 
+void ConfigModel::append(const ConfigModel& other) {
+  auto add = [](auto& into, const auto& from) { into.insert(into.end(), from.begin(), from.end()); };
+  add(namespaces, other.namespaces);
+  add(service_accounts, other.service_accounts);
+  add(pods, other.pods);
+  add(services, other.services);
+  add(waypoints, other.waypoints);
+  add(virtual_services, other.virtual_services);
+  add(destination_rules, other.destination_rules);
+  add(service_entries, other.service_entries);
+  add(peer_authentications, other.peer_authentications);
+  add(authorization_policies, other.authorization_policies);
+  add(service_profiles, other.service_profiles);
+  add(traffic_splits, other.traffic_splits);
+  add(ignored, other.ignored);
+}
+
 }  // namespace ambit::controller::config

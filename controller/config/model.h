@@ -377,6 +377,8 @@ struct ConfigModel {
   std::vector<IgnoredObject> ignored;
 
   size_t object_count() const;
+  // Adds every object of `other` (several files' models make the directory's model).
+  void append(const ConfigModel& other);
 };
 
 // Istio's root namespace: a selector-less PeerAuthentication there is the mesh-wide policy.

@@ -61,13 +61,23 @@ std::optional<WaypointReference> waypoint_label(const ObjectMeta& meta) {
   return std::nullopt;
 }
 
-Topology::Topology(const ConfigModel& model) : model_(model) {}
+Topology::Topology(const ConfigModel& model) : model_(model) {
+  for (const auto& pod : model_.pods) {
+    pods_by_ns_[pod.meta.ns].push_back(&pod);
+    for (const auto& [key, value] : pod.meta.labels) {
+      pods_by_label_[pod.meta.ns + '\0' + key + '\0' + value].push_back(&pod);
+    }
+  }
+  for (const auto& s : model_.services) {
+    services_by_ns_[s.meta.ns].push_back(&s);
+    if (waypoint_label(s.meta)) services_name_waypoint_[s.meta.ns] = true;
+  }
+  for (const auto& ns : model_.namespaces) namespaces_.emplace(ns.meta.name, &ns);  // first wins
+}
 
 const Namespace* Topology::find_namespace(std::string_view name) const {
-  for (const auto& ns : model_.namespaces) {
-    if (ns.meta.name == name) return &ns;
-  }
-  return nullptr;
+  auto it = namespaces_.find(std::string(name));
+  return it == namespaces_.end() ? nullptr : it->second;
 }
 
 bool Topology::namespace_ambient(std::string_view name) const {
@@ -88,20 +98,35 @@ std::vector<const Pod*> Topology::selected_pods(std::string_view ns,
                                                 bool root_is_mesh_wide) const {
   bool all_namespaces = root_is_mesh_wide && ns == kRootNamespace;
   std::vector<const Pod*> out;
-  for (const auto& pod : model_.pods) {
-    if (!all_namespaces && pod.meta.ns != ns) continue;
-    if (!selector || selector_matches(*selector, pod.meta.labels)) out.push_back(&pod);
+  if (all_namespaces) {
+    for (const auto& pod : model_.pods) {
+      if (!selector || selector_matches(*selector, pod.meta.labels)) out.push_back(&pod);
+    }
+    return out;
+  }
+  const std::vector<const Pod*>* candidates = nullptr;
+  if (selector && !selector->empty()) {
+    const auto& [key, value] = *selector->begin();
+    auto it = pods_by_label_.find(std::string(ns) + '\0' + key + '\0' + value);
+    if (it == pods_by_label_.end()) return out;
+    candidates = &it->second;
+  } else {
+    auto it = pods_by_ns_.find(std::string(ns));
+    if (it == pods_by_ns_.end()) return out;
+    candidates = &it->second;
+  }
+  for (const Pod* pod : *candidates) {
+    if (!selector || selector_matches(*selector, pod->meta.labels)) out.push_back(pod);
   }
   return out;
 }
 
 std::vector<const Service*> Topology::services_of(const Pod& pod) const {
   std::vector<const Service*> out;
-  for (const auto& s : model_.services) {
-    if (s.meta.ns == pod.meta.ns && !s.selector.empty() &&
-        selector_matches(s.selector, pod.meta.labels)) {
-      out.push_back(&s);
-    }
+  auto in_ns = services_by_ns_.find(pod.meta.ns);
+  if (in_ns == services_by_ns_.end()) return out;
+  for (const Service* s : in_ns->second) {
+    if (!s->selector.empty() && selector_matches(s->selector, pod.meta.labels)) out.push_back(s);
   }
   return out;
 }
@@ -172,7 +197,7 @@ std::string Topology::waypoint_of(const Service& service) const {
 
 std::string Topology::waypoint_of(const Pod& pod) const {
   auto own = waypoint_label(pod.meta);
-  if (!own) {
+  if (!own && services_name_waypoint_.contains(pod.meta.ns)) {
     auto services = services_of(pod);
     std::sort(services.begin(), services.end(),
               [](auto* a, auto* b) { return a->meta.name < b->meta.name; });

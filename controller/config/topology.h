@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "controller/config/model.h"
@@ -69,6 +70,14 @@ class Topology {
                                std::string_view ns) const;
 
   const ConfigModel& model_;
+  // By namespace, so selector checks look at one namespace's objects, not the mesh's.
+  std::unordered_map<std::string, std::vector<const Pod*>> pods_by_ns_;
+  std::unordered_map<std::string, std::vector<const Service*>> services_by_ns_;
+  std::unordered_map<std::string, const Namespace*> namespaces_;
+  // "<ns>\0<label>\0<value>" -> pods: a selector starts from its first label's pods.
+  std::unordered_map<std::string, std::vector<const Pod*>> pods_by_label_;
+  // Namespaces where some Service names a waypoint: elsewhere a pod's services need no look.
+  std::unordered_map<std::string, bool> services_name_waypoint_;
 };
 
 }  // namespace ambit::controller::config
