@@ -4,17 +4,15 @@
 //   admin     (15000)  all of the above plus GET /config_dump (JSON); bind it to localhost
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/http_endpoints.h"
 #include "core/net_address.h"
 #include "core/result.h"
-#include "core/unique_fd.h"
 
 namespace ambit::agent {
 
@@ -32,22 +30,12 @@ class AdminServer {
   };
 
   static Result<std::unique_ptr<AdminServer>> start(const Endpoints& endpoints, Content content);
-  ~AdminServer();
   // Bound addresses, in the order admin, metrics, readiness (only those configured).
-  const std::vector<SocketAddress>& addresses() const { return addresses_; }
+  const std::vector<SocketAddress>& addresses() const { return http_->addresses(); }
 
  private:
-  enum class Kind { kAdmin, kMetrics, kReadiness };
-  AdminServer() = default;
-  void run();
-  void serve(int fd, Kind kind);
-  std::string respond(Kind kind, const std::string& method, const std::string& path);
-
-  Content content_;
-  std::vector<std::pair<UniqueFd, Kind>> listeners_;
-  std::vector<SocketAddress> addresses_;
-  UniqueFd stop_fd_;
-  std::thread thread_;
+  explicit AdminServer(std::unique_ptr<HttpEndpoints> http) : http_(std::move(http)) {}
+  std::unique_ptr<HttpEndpoints> http_;
 };
 
 }  // namespace ambit::agent

@@ -2,8 +2,6 @@
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -22,13 +20,7 @@ ConfigDirectory::ConfigDirectory(fs::path dir, std::string trust_domain,
                                  std::vector<v1::Resource> extra)
     : dir_(std::move(dir)), trust_domain_(std::move(trust_domain)), extra_(std::move(extra)) {}
 
-ConfigDirectory::~ConfigDirectory() {
-  if (stop_fd_.valid()) {
-    uint64_t one = 1;
-    (void)!::write(stop_fd_.get(), &one, sizeof(one));
-  }
-  if (thread_.joinable()) thread_.join();
-}
+ConfigDirectory::~ConfigDirectory() { watch_.reset(); }
 
 bool ConfigDirectory::reload() {
   std::vector<fs::path> present;
@@ -126,33 +118,15 @@ Status ConfigDirectory::start(OnChange on_change) {
   on_change_ = std::move(on_change);
   std::error_code ec;
   if (!fs::is_directory(dir_, ec)) return Error::format("--config-dir {}: not a directory", dir_.string());
-  inotify_.reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!inotify_.valid() ||
-      inotify_add_watch(inotify_.get(), dir_.c_str(),
-                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
-    return Error::format("watching '{}': {}", dir_.string(), std::strerror(errno));
-  }
   reload();
   on_change_(build());
-  stop_fd_.reset(eventfd(0, EFD_CLOEXEC));
-  thread_ = std::thread([this] { watch_loop(); });
+  auto watch = DirectoryWatch::start(dir_, [this] {
+    if (reload()) on_change_(build());
+  });
+  if (!watch) return watch.error();
+  watch_ = std::move(*watch);
   return {};
 }
 
-void ConfigDirectory::watch_loop() {
-  pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
-  char buf[16 * 1024];
-  while (true) {
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
-    if (fds[1].revents) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    // Editors write in several steps: let them finish. (A rename is atomic and needs no wait;
-    // 10 ms catches the editors that write in place.)
-    ::poll(nullptr, 0, 10);
-    while (::read(inotify_.get(), buf, sizeof(buf)) > 0) {
-    }
-    if (reload()) on_change_(build());
-  }
-}
 
 }  // namespace ambit::controller

@@ -12,12 +12,11 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <thread>
 
 #include "controller/config/loader.h"
 #include "controller/config_source.h"
 #include "controller/static_view_source.h"
-#include "core/unique_fd.h"
+#include "controller/directory_watch.h"
 
 namespace ambit::controller {
 
@@ -41,7 +40,6 @@ class ConfigDirectory : public ConfigSource {
   bool reload();
   // The configuration from every file's good content, if it analyzes without errors.
   std::shared_ptr<const ViewSource> build();
-  void watch_loop();
 
   std::filesystem::path dir_;
   std::string trust_domain_;
@@ -50,9 +48,7 @@ class ConfigDirectory : public ConfigSource {
   std::vector<ResourcePtr> last_good_;  // what was published last without errors
   ResourceInterner interner_;
   OnChange on_change_;
-  UniqueFd inotify_;
-  UniqueFd stop_fd_;
-  std::thread thread_;
+  std::unique_ptr<DirectoryWatch> watch_;  // last: stops before the rest goes
 };
 
 }  // namespace ambit::controller

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "controller/ca/certificate_authority.h"
-#include "controller/monitor_server.h"
+#include "core/http_endpoints.h"
 #include "controller/push/push_server.h"
 #include "controller/config_directory.h"
 #include "controller/static_view_directory.h"
@@ -185,14 +185,23 @@ int main(int argc, char** argv) {
     spdlog::error("{}", server.error().message);
     return 1;
   }
-  auto monitor_server = MonitorServer::start(
-      *monitor_address, {[&state] { return state.metrics_text(); },
-                         [&state] { return state.status_json(); }, [] { return true; }});
+  auto monitor_server = HttpEndpoints::start(
+      {{"monitor",
+        *monitor_address,
+        {{"/metrics",
+          [&state]() -> HttpEndpoints::Response {
+            return {200, "text/plain; version=0.0.4", state.metrics_text()};
+          }},
+         {"/status",
+          [&state]() -> HttpEndpoints::Response {
+            return {200, "application/json", state.status_json()};
+          }},
+         {"/healthz/ready", []() -> HttpEndpoints::Response { return {200, "text/plain", "ready\n"}; }}}}});
   if (!monitor_server) {
     spdlog::error("{}", monitor_server.error().message);
     return 1;
   }
-  spdlog::info("monitor: http://{}/status, /metrics", (*monitor_server)->address().to_string());
+  spdlog::info("monitor: http://{}/status, /metrics", (*monitor_server)->addresses().front().to_string());
 
   int sig = 0;
   sigwait(&signals, &sig);

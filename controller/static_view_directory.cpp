@@ -2,8 +2,6 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/inotify.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -48,13 +46,7 @@ StaticViewDirectory::StaticViewDirectory(fs::path path, std::string trust_domain
   if (dir_.empty()) dir_ = ".";
 }
 
-StaticViewDirectory::~StaticViewDirectory() {
-  if (stop_fd_.valid()) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof(one));
-  }
-  if (thread_.joinable()) thread_.join();
-}
+StaticViewDirectory::~StaticViewDirectory() { watch_.reset(); }
 
 bool StaticViewDirectory::reload() {
   std::vector<fs::path> wanted;
@@ -111,30 +103,15 @@ std::shared_ptr<const ViewSource> StaticViewDirectory::build() {
 
 Status StaticViewDirectory::start(OnChange on_change) {
   on_change_ = std::move(on_change);
-  inotify_.reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!inotify_.valid() ||
-      inotify_add_watch(inotify_.get(), dir_.c_str(),
-                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
-    return Error::format("watching '{}': {}", dir_.string(), std::strerror(errno));
-  }
   reload();
   on_change_(build());
-  stop_fd_.reset(eventfd(0, EFD_CLOEXEC));
-  thread_ = std::thread([this] { watch_loop(); });
+  auto watch = DirectoryWatch::start(dir_, [this] {
+    if (reload()) on_change_(build());
+  });
+  if (!watch) return watch.error();
+  watch_ = std::move(*watch);
   return {};
 }
 
-void StaticViewDirectory::watch_loop() {
-  pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
-  char buf[16 * 1024];
-  while (true) {
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
-    if (fds[1].revents) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    while (::read(inotify_.get(), buf, sizeof(buf)) > 0) {
-    }
-    if (reload()) on_change_(build());
-  }
-}
 
 }  // namespace ambit::controller

@@ -6,11 +6,10 @@
 
 #include <filesystem>
 #include <map>
-#include <thread>
 
 #include "controller/config_source.h"
 #include "controller/static_view_source.h"
-#include "core/unique_fd.h"
+#include "controller/directory_watch.h"
 
 namespace ambit::controller {
 
@@ -33,7 +32,6 @@ class StaticViewDirectory : public ConfigSource {
   // Re-reads changed files; true if anything changed.
   bool reload();
   std::shared_ptr<const ViewSource> build();
-  void watch_loop();
 
   std::filesystem::path path_;
   std::filesystem::path dir_;
@@ -41,9 +39,7 @@ class StaticViewDirectory : public ConfigSource {
   std::vector<ResourcePtr> extra_;
   std::map<std::filesystem::path, File> files_;
   OnChange on_change_;
-  UniqueFd inotify_;
-  UniqueFd stop_fd_;
-  std::thread thread_;
+  std::unique_ptr<DirectoryWatch> watch_;  // last: stops before the rest goes
 };
 
 // One file's objects; errors name the file and the element.

@@ -1,5 +1,7 @@
 #include "controller/push/push_server.h"
 
+#include "core/http_endpoints.h"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -206,18 +208,10 @@ Result<std::unique_ptr<PushServer>> PushServer::start(const PushServerOptions& o
   if (!tls) return tls.error();
   server->tls_ = std::move(*tls);
 
-  const SocketAddress& address = options.listen;
-  UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Error::format("socket: {}", std::strerror(errno));
-  int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_storage ss;
-  socklen_t len = address.to_sockaddr(&ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 1024) != 0) {
-    return Error::format("control listener {}: {}", address.to_string(), std::strerror(errno));
-  }
-  server->address_ = *SocketAddress::local_of(fd.get());
-  server->listener_ = std::move(fd);
+  auto fd = listen_tcp(options.listen, 1024);
+  if (!fd) return Error::format("control listener {}", fd.error().message);
+  server->address_ = *SocketAddress::local_of(fd->get());
+  server->listener_ = std::move(*fd);
   server->stop_fd_.reset(eventfd(0, EFD_CLOEXEC));
   server->acceptor_ = std::thread([raw = server.get()] { raw->accept_loop(); });
   spdlog::info("control: listening on {} (mTLS)", server->address_.to_string());
