@@ -153,6 +153,20 @@ ztunnel::PeerAuthMode peer_auth(ambit::v1::PeerAuthMode mode) {
   }
 }
 
+// The kinds to_local_config turns into the engine's tables.
+bool agent_uses(const ambit::v1::Resource& r) {
+  switch (r.kind_case()) {
+    case ambit::v1::Resource::kNamespace:
+    case ambit::v1::Resource::kWorkload:
+    case ambit::v1::Resource::kService:
+    case ambit::v1::Resource::kAuthorizationPolicy:
+    case ambit::v1::Resource::kTrustBundle:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::string resource_kind(const ambit::v1::Resource& r) {
@@ -167,6 +181,10 @@ std::string resource_kind(const ambit::v1::Resource& r) {
       return "AuthorizationPolicy";
     case ambit::v1::Resource::kTrustBundle:
       return "TrustBundle";
+    case ambit::v1::Resource::kVirtualService:
+      return "VirtualService";
+    case ambit::v1::Resource::kDestinationRule:
+      return "DestinationRule";
     default:
       return "";
   }
@@ -176,8 +194,13 @@ Result<MeshView> MeshView::with(const ambit::v1::Update& update) const {
   MeshView next = update.snapshot() ? MeshView() : *this;
   for (const auto& r : update.added()) {
     std::string kind = resource_kind(r);
-    if (kind.empty()) return Error::format("update {}: resource '{}' has no kind", update.version(), r.uid());
-    if (r.uid().empty()) return Error::format("update {}: a {} without uid", update.version(), kind);
+    if (r.uid().empty()) {
+      return Error::format("update {}: a {} without uid", update.version(),
+                           kind.empty() ? "resource" : kind);
+    }
+    // Kinds the agent does not use (L7 routing is the waypoints'), or that a newer controller
+    // sends and this agent does not know (no kind set once parsed): skipped, not refused.
+    if (!agent_uses(r)) continue;
     next.resources_[{kind, r.uid()}] = r;
   }
   for (const auto& k : update.removed()) next.resources_.erase({k.kind(), k.uid()});

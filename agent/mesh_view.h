@@ -1,6 +1,8 @@
 // The agent's copy of the mesh as the controller pushed it: applies snapshots and deltas, and
 // turns the objects into the configuration the enrollment and the engine run from. An update
-// that does not convert is refused (nack) and the previous view stays in force.
+// that does not convert is refused (nack) and the previous view stays in force. Resources of
+// kinds the agent does not use (VirtualService, DestinationRule: L7 is the waypoints') or does
+// not know (sent by a newer controller) are skipped, not refused.
 #pragma once
 
 #include <map>

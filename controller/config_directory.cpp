@@ -100,6 +100,10 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
   } else {
     for (const auto& d : report.diagnostics) spdlog::debug("config: {}", d.format());
     auto resources = config::agent_view(all.model, config::kAllNodes, trust_domain_);
+    // L7 configuration rides along; StaticViewSource gives it to the waypoints that serve it.
+    auto l7 = config::l7_resources(all.model);
+    resources.insert(resources.end(), std::make_move_iterator(l7.begin()),
+                     std::make_move_iterator(l7.end()));
     resources.insert(resources.end(), extra_.begin(), extra_.end());
     // Interned: objects that did not change keep their pointers, so pushes send only changes.
     last_good_.clear();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "controller/config/views.h"
+
 namespace ambit::controller {
 namespace {
 
@@ -41,6 +43,10 @@ std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<Res
   auto base = std::make_shared<View>();
   base->reserve(resources.size());
   for (auto& r : resources) {
+    if (r->resource().has_virtual_service() || r->resource().has_destination_rule()) {
+      source->l7_.push_back(std::move(r));
+      continue;
+    }
     if (r->resource().has_workload()) {
       const v1::Workload& w = r->resource().workload();
       auto gw = w.labels().find("gateway.networking.k8s.io/gateway-name");
@@ -64,6 +70,7 @@ std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<Res
                           }),
               base->end());
   source->base_ = std::move(base);
+  sort_view(source->l7_);
   return source;
 }
 
@@ -94,9 +101,14 @@ ViewPtr StaticViewSource::agent_view(const std::string& node) const {
 ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
   auto view = std::make_shared<View>();
   std::vector<const v1::Service*> served;
+  std::vector<std::string> served_hosts;  // FQDNs, the first of a Service's hosts
   for (const ResourcePtr& r : *base_) {
     if (r->resource().has_service() && r->resource().service().waypoint() == waypoint) {
-      served.push_back(&r->resource().service());
+      const v1::Service& s = r->resource().service();
+      served.push_back(&s);
+      served_hosts.push_back(s.hosts().empty()
+                                 ? fmt::format("{}.{}.svc.cluster.local", s.name(), s.namespace_())
+                                 : s.hosts(0));
     }
   }
   for (const ResourcePtr& r : *base_) {
@@ -112,6 +124,12 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
       }
     }
     if (keep) view->push_back(r);
+  }
+  if (!served_hosts.empty()) {
+    for (const ResourcePtr& r : l7_) {
+      if (config::l7_for_hosts(r->resource(), served_hosts)) view->push_back(r);
+    }
+    sort_view(*view);
   }
   return view;
 }

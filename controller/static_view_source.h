@@ -2,8 +2,10 @@
 // until the config model is wired in. It cuts views the way the model should:
 //   agent (node N):  every Namespace, Workload, Service, AuthorizationPolicy and TrustBundle, with
 //                    a workload's netns/cgroup only in the view of the agent on its own node;
+//                    never a VirtualService or DestinationRule (L7 is the waypoints');
 //   waypoint (ns/n): Namespaces, TrustBundles, AuthorizationPolicies, the Services whose waypoint
-//                    is ns/n and the Workloads those services select.
+//                    is ns/n, the Workloads those services select, and the VirtualServices and
+//                    DestinationRules whose hosts name one of those services (config::l7_for_hosts).
 #pragma once
 
 #include <map>
@@ -39,6 +41,7 @@ class StaticViewSource : public ViewSource {
 
   std::string trust_domain_;
   ViewPtr base_;  // the agent view without node-local fields
+  View l7_;       // VirtualServices and DestinationRules, for waypoints only
   std::map<std::string, std::vector<ResourcePtr>> node_local_;  // node -> full workload variants
   struct WorkloadFacts {
     std::string node;

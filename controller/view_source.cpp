@@ -12,6 +12,8 @@ std::string_view resource_kind(const v1::Resource& resource) {
     case v1::Resource::kService: return "Service";
     case v1::Resource::kAuthorizationPolicy: return "AuthorizationPolicy";
     case v1::Resource::kTrustBundle: return "TrustBundle";
+    case v1::Resource::kVirtualService: return "VirtualService";
+    case v1::Resource::kDestinationRule: return "DestinationRule";
     case v1::Resource::KIND_NOT_SET: break;
   }
   return {};

@@ -188,12 +188,16 @@ int kind_rank(const pb::Resource& r) {
       return 2;
     case pb::Resource::kAuthorizationPolicy:
       return 3;
-    case pb::Resource::kTrustBundle:
+    case pb::Resource::kVirtualService:
       return 4;
+    case pb::Resource::kDestinationRule:
+      return 5;
+    case pb::Resource::kTrustBundle:
+      return 6;
     case pb::Resource::KIND_NOT_SET:
       break;
   }
-  return 5;
+  return 7;
 }
 
 void sort_resources(std::vector<pb::Resource>& resources) {
@@ -245,9 +249,11 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
   std::vector<pb::Resource> out;
   std::set<std::string> namespaces;
   std::set<std::string> workloads;
+  std::vector<std::string> served_hosts;
   for (const auto& s : model.services) {
     if (topology.waypoint_of(s) != waypoint_uid) continue;
     namespaces.insert(s.meta.ns);
+    served_hosts.push_back(service_fqdn(s.meta.name, s.meta.ns));
     pb::Resource r;
     r.set_uid(s.meta.uid());
     *r.mutable_service() = to_service(topology, s);
@@ -273,6 +279,11 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
     r.set_uid(ap.meta.uid());
     if (to_policy(ap, *r.mutable_authorization_policy())) out.push_back(std::move(r));
   }
+  if (!served_hosts.empty()) {
+    for (auto& r : l7_resources(model)) {
+      if (l7_for_hosts(r, served_hosts)) out.push_back(std::move(r));
+    }
+  }
   sort_resources(out);
   return out;
 }
@@ -289,6 +300,10 @@ std::string resource_kind(const pb::Resource& resource) {
       return "AuthorizationPolicy";
     case pb::Resource::kTrustBundle:
       return "TrustBundle";
+    case pb::Resource::kVirtualService:
+      return "VirtualService";
+    case pb::Resource::kDestinationRule:
+      return "DestinationRule";
     case pb::Resource::KIND_NOT_SET:
       break;
   }

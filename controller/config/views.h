@@ -2,7 +2,7 @@
 // from a configuration model. Compute views only from a model whose analysis has no errors.
 //
 // Output is deterministic: resources sorted by kind (Namespace, Workload, Service,
-// AuthorizationPolicy) then uid, maps in protobuf are unordered but compared by content. So two
+// AuthorizationPolicy, VirtualService, DestinationRule) then uid, maps in protobuf are unordered but compared by content. So two
 // views of successive configurations diff into the deltas to push (diff_views).
 #pragma once
 
@@ -30,12 +30,29 @@ std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::strin
 // As `node`: every pod's netns and cgroup (the full form a per-node cutter starts from).
 inline constexpr std::string_view kAllNodes = "*";
 
-// The view of the waypoint `waypoint_uid` ("<ns>/<name>"), minimal until the waypoint exists:
-// the Services it serves, their endpoint Workloads, their Namespaces and the
-// AuthorizationPolicies of those namespaces. Routes (VirtualService, DestinationRule...) are not
-// in the controller API yet.
+// The view of the waypoint `waypoint_uid` ("<ns>/<name>"): the Services it serves, their
+// endpoint Workloads, their Namespaces, the AuthorizationPolicies of those namespaces (and of
+// the root namespace), and the L7 configuration of those Services: the VirtualServices (and
+// ServiceProfiles / TrafficSplits as VirtualServices) with a host naming one of them, and the
+// DestinationRules for them (see l7_resources). Agents never get L7 resources.
 std::vector<ambit::v1::Resource> waypoint_view(const ConfigModel& model,
                                                std::string_view waypoint_uid);
+
+// Every L7 resource of the model, sorted (VirtualService then DestinationRule, by uid):
+// - each mesh VirtualService with http routes (those bound only to ingress gateways are left
+//   out; tcp/tls routes are not carried), uid <ns>/<name>;
+// - each Linkerd ServiceProfile as a VirtualService, uid "serviceprofile/<ns>/<name>": its
+//   routes in order (method exact, pathRegex as uri regex, timeout, per-route retries), then a
+//   catch-all route to the service;
+// - each SMI TrafficSplit as a VirtualService, uid "trafficsplit/<ns>/<name>": one route from
+//   the apex service to the backends, weights as percentages summing to 100;
+// - each DestinationRule (traffic policy, port-level settings, subsets).
+// Hosts are FQDNs (expand_host relative to the object's namespace).
+std::vector<ambit::v1::Resource> l7_resources(const ConfigModel& model);
+// Whether an L7 resource is for one of `service_hosts` (FQDNs): a VirtualService host or the
+// DestinationRule host equal to, or a wildcard covering, one of them. False for other kinds.
+bool l7_for_hosts(const ambit::v1::Resource& resource,
+                  const std::vector<std::string>& service_hosts);
 
 // The kind name of a resource as ResourceKey spells it ("Workload", ...).
 std::string resource_kind(const ambit::v1::Resource& resource);

@@ -145,5 +145,35 @@ TEST(MeshView, PoliciesKeepIstioSemantics) {
   EXPECT_NE(refused.error().message.find("'eighty' is not a port"), std::string::npos);
 }
 
+TEST(MeshView, L7AndUnknownKindsAreIgnoredNotRefused) {
+  ambit::v1::Resource vs;
+  vs.set_uid("shop/web");
+  vs.mutable_virtual_service()->set_uid("shop/web");
+  vs.mutable_virtual_service()->add_hosts("web.shop.svc.cluster.local");
+  ambit::v1::Resource dr;
+  dr.set_uid("shop/web");
+  dr.mutable_destination_rule()->set_host("web.shop.svc.cluster.local");
+  ambit::v1::Resource unknown;  // a kind from a newer controller parses as no kind
+  unknown.set_uid("shop/future");
+  auto view = MeshView().with(
+      snapshot(1, {vs, dr, unknown, workload("shop", "web", "node1", "10.244.0.10")}));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_EQ(view->size(), 1u);
+  auto config = view->to_local_config("node1");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->workloads.size(), 1u);
+
+  ambit::v1::Update delta;
+  delta.set_version(2);
+  *delta.add_added() = vs;
+  auto* key = delta.add_removed();
+  key->set_kind("DestinationRule");
+  key->set_uid("shop/web");
+  auto v2 = view->with(delta);
+  ASSERT_TRUE(v2.ok()) << v2.error().message;
+  EXPECT_EQ(v2->version(), 2u);
+  EXPECT_EQ(v2->size(), 1u);
+}
+
 }  // namespace
 }  // namespace ambit::agent

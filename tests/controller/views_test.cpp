@@ -236,5 +236,197 @@ TEST(WaypointViewTest, ServicesItServes) {
   EXPECT_EQ(workload(view, "shop/web").netns(), "");
 }
 
+// L7 configuration for shop/web (served by shop/waypoint) and shop/db (served by none).
+constexpr const char* kRoutes = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - name: canary
+    match:
+    - uri: {prefix: /api}
+      headers: {x-user: {exact: tester}}
+    route:
+    - destination: {host: web, subset: v1}
+      weight: 80
+    - destination: {host: web.shop.svc.cluster.local, subset: v2}
+      weight: 20
+    timeout: 2s
+    retries: {attempts: 3, perTryTimeout: 500ms, retryOn: "5xx,reset"}
+    fault:
+      delay: {fixedDelay: 100ms, percentage: {value: 10}}
+      abort: {httpStatus: 503, percentage: {value: 5}}
+  - route:
+    - destination: {host: web, subset: v1}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: shop}
+spec:
+  hosts: [db]
+  http:
+  - route: [{destination: {host: db}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  trafficPolicy:
+    loadBalancer: {simple: LEAST_REQUEST}
+    connectionPool:
+      tcp: {maxConnections: 100, connectTimeout: 1.5s}
+      http: {http1MaxPendingRequests: 10, maxRetries: 2}
+    outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
+  subsets:
+  - name: v1
+    labels: {app: web}
+  - name: v2
+    labels: {app: web}
+    trafficPolicy:
+      loadBalancer: {simple: ROUND_ROBIN}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db, namespace: shop}
+spec:
+  host: db.shop.svc.cluster.local
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: web.shop.svc.cluster.local, namespace: shop}
+spec:
+  routes:
+  - name: GET /api
+    condition: {method: GET, pathRegex: /api/.*}
+    timeout: 10s
+---
+apiVersion: split.smi-spec.io/v1alpha1
+kind: TrafficSplit
+metadata: {name: web, namespace: shop}
+spec:
+  service: web
+  backends:
+  - {service: web, weight: 2}
+  - {service: db, weight: 1}
+)";
+
+ConfigModel cluster_with_routes() {
+  auto snapshot = testing::load_texts({{"cluster.yaml", kCluster}, {"routes.yaml", kRoutes}});
+  auto report = analyze(snapshot);
+  EXPECT_FALSE(report.has_errors()) << testing::dump(report.diagnostics);
+  return snapshot.model;
+}
+
+const pb::Resource* find(const std::vector<pb::Resource>& view, const std::string& kind,
+                         const std::string& uid) {
+  for (const auto& r : view) {
+    if (resource_kind(r) == kind && r.uid() == uid) return &r;
+  }
+  return nullptr;
+}
+
+TEST(WaypointViewTest, L7ConfigOfTheServicesItServes) {
+  auto view = waypoint_view(cluster_with_routes(), "shop/waypoint");
+  std::vector<std::string> keys;
+  for (const auto& r : view) keys.push_back(resource_kind(r) + " " + r.uid());
+  // shop/db is not served by the waypoint: neither its VirtualService nor its DestinationRule.
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "Namespace shop", "Workload shop/web", "Service shop/web",
+                      "AuthorizationPolicy shop/web", "VirtualService serviceprofile/shop/web.shop.svc.cluster.local",
+                      "VirtualService shop/web", "VirtualService trafficsplit/shop/web",
+                      "DestinationRule shop/web"}));
+
+  const pb::Resource* vs = find(view, "VirtualService", "shop/web");
+  ASSERT_NE(vs, nullptr);
+  const auto& v = vs->virtual_service();
+  EXPECT_EQ(v.origin(), "VirtualService");
+  ASSERT_EQ(v.hosts_size(), 1);
+  EXPECT_EQ(v.hosts(0), "web.shop.svc.cluster.local");
+  ASSERT_EQ(v.http_size(), 2);
+  const auto& canary = v.http(0);
+  EXPECT_EQ(canary.name(), "canary");
+  ASSERT_EQ(canary.match_size(), 1);
+  EXPECT_EQ(canary.match(0).uri().prefix(), "/api");
+  EXPECT_EQ(canary.match(0).headers().at("x-user").exact(), "tester");
+  ASSERT_EQ(canary.route_size(), 2);
+  EXPECT_EQ(canary.route(0).destination().host(), "web.shop.svc.cluster.local");
+  EXPECT_EQ(canary.route(0).destination().subset(), "v1");
+  EXPECT_EQ(canary.route(0).weight(), 80);
+  EXPECT_EQ(canary.route(1).destination().subset(), "v2");
+  EXPECT_EQ(canary.route(1).weight(), 20);
+  EXPECT_EQ(canary.timeout(), "2s");
+  EXPECT_EQ(canary.retries().attempts(), 3);
+  EXPECT_EQ(canary.retries().per_try_timeout(), "0.5s");
+  EXPECT_EQ(canary.retries().retry_on(), "5xx,reset");
+  EXPECT_EQ(canary.fault().delay().fixed_delay(), "0.1s");
+  EXPECT_DOUBLE_EQ(canary.fault().delay().percentage().value(), 10);
+  EXPECT_EQ(canary.fault().abort().http_status(), 503);
+  EXPECT_DOUBLE_EQ(canary.fault().abort().percentage().value(), 5);
+  // A lone destination without a weight takes everything.
+  ASSERT_EQ(v.http(1).route_size(), 1);
+  EXPECT_EQ(v.http(1).route(0).weight(), 100);
+  EXPECT_FALSE(v.http(1).has_retries());
+
+  const pb::Resource* dr = find(view, "DestinationRule", "shop/web");
+  ASSERT_NE(dr, nullptr);
+  const auto& d = dr->destination_rule();
+  EXPECT_EQ(d.host(), "web.shop.svc.cluster.local");
+  const auto& policy = d.traffic_policy();
+  EXPECT_EQ(policy.load_balancer().simple(), pb::LoadBalancerSettings::LEAST_REQUEST);
+  EXPECT_EQ(policy.connection_pool().tcp().max_connections(), 100);
+  EXPECT_EQ(policy.connection_pool().tcp().connect_timeout(), "1.5s");
+  EXPECT_EQ(policy.connection_pool().http().http1_max_pending_requests(), 10);
+  EXPECT_EQ(policy.connection_pool().http().max_retries(), 2);
+  EXPECT_EQ(policy.outlier_detection().consecutive_5xx_errors(), 5u);
+  EXPECT_EQ(policy.outlier_detection().interval(), "10s");
+  EXPECT_EQ(policy.outlier_detection().base_ejection_time(), "30s");
+  EXPECT_EQ(policy.outlier_detection().max_ejection_percent(), 50);
+  ASSERT_EQ(d.subsets_size(), 2);
+  EXPECT_EQ(d.subsets(0).name(), "v1");
+  EXPECT_EQ(d.subsets(0).labels().at("app"), "web");
+  EXPECT_FALSE(d.subsets(0).has_traffic_policy());
+  EXPECT_EQ(d.subsets(1).traffic_policy().load_balancer().simple(),
+            pb::LoadBalancerSettings::ROUND_ROBIN);
+
+  // Linkerd and SMI, in the VirtualService shape.
+  const auto& sp = find(view, "VirtualService", "serviceprofile/shop/web.shop.svc.cluster.local")
+                       ->virtual_service();
+  EXPECT_EQ(sp.origin(), "ServiceProfile");
+  ASSERT_EQ(sp.http_size(), 2);  // the route, then the catch-all
+  EXPECT_EQ(sp.http(0).match(0).method().exact(), "GET");
+  EXPECT_EQ(sp.http(0).match(0).uri().regex(), "/api/.*");
+  EXPECT_EQ(sp.http(0).timeout(), "10s");
+  EXPECT_EQ(sp.http(1).match_size(), 0);
+  const auto& ts = find(view, "VirtualService", "trafficsplit/shop/web")->virtual_service();
+  EXPECT_EQ(ts.origin(), "TrafficSplit");
+  ASSERT_EQ(ts.http_size(), 1);
+  ASSERT_EQ(ts.http(0).route_size(), 2);
+  EXPECT_EQ(ts.http(0).route(0).destination().host(), "web.shop.svc.cluster.local");
+  EXPECT_EQ(ts.http(0).route(0).weight(), 67);
+  EXPECT_EQ(ts.http(0).route(1).destination().host(), "db.shop.svc.cluster.local");
+  EXPECT_EQ(ts.http(0).route(1).weight(), 33);
+
+  // Another waypoint serves nothing here: no L7 either.
+  EXPECT_TRUE(waypoint_view(cluster_with_routes(), "shop/other").empty());
+}
+
+TEST(AgentViewTest, NoL7Configuration) {
+  auto view = agent_view(cluster_with_routes(), kAllNodes, "cluster.local");
+  for (const auto& r : view) {
+    EXPECT_FALSE(r.has_virtual_service() || r.has_destination_rule()) << r.uid();
+  }
+  // The full list the controller publishes carries them all, sorted.
+  std::vector<std::string> keys;
+  for (const auto& r : l7_resources(cluster_with_routes())) keys.push_back(resource_kind(r) + " " + r.uid());
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "VirtualService serviceprofile/shop/web.shop.svc.cluster.local",
+                      "VirtualService shop/db", "VirtualService shop/web",
+                      "VirtualService trafficsplit/shop/web", "DestinationRule shop/db",
+                      "DestinationRule shop/web"}));
+}
+
 }  // namespace
 }  // namespace ambit::controller::config

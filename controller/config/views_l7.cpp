@@ -1,0 +1,350 @@
+// The L7 part of the views: VirtualServices (Istio's, and Linkerd ServiceProfiles and SMI
+// TrafficSplits in their shape) and DestinationRules, for waypoints.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "controller/config/topology.h"
+#include "controller/config/views.h"
+
+namespace ambit::controller::config {
+namespace {
+
+namespace pb = ambit::v1;
+
+// Protobuf JSON style: whole seconds, then up to nine fractional digits ("1.5s", "0.010s").
+std::string duration_text(const Duration& d) {
+  int64_t ns = d.value.count();
+  int64_t seconds = ns / 1'000'000'000;
+  int64_t nanos = ns % 1'000'000'000;
+  if (nanos == 0) return fmt::format("{}s", seconds);
+  std::string frac = fmt::format("{:09d}", nanos);
+  while (frac.back() == '0') frac.pop_back();
+  return fmt::format("{}.{}s", seconds, frac);
+}
+
+std::string duration_text(const std::optional<Duration>& d) {
+  return d ? duration_text(*d) : std::string();
+}
+
+void set_match(const StringMatch& in, pb::StringMatch* out) {
+  switch (in.kind) {
+    case StringMatch::Kind::kExact:
+      out->set_exact(in.value);
+      break;
+    case StringMatch::Kind::kPrefix:
+      out->set_prefix(in.value);
+      break;
+    case StringMatch::Kind::kRegex:
+      out->set_regex(in.value);
+      break;
+  }
+}
+
+void set_matches(const std::map<std::string, StringMatch>& in,
+                 google::protobuf::Map<std::string, pb::StringMatch>* out) {
+  for (const auto& [k, v] : in) set_match(v, &(*out)[k]);
+}
+
+void set_destination(const Destination& in, std::string_view ns, pb::Destination* out) {
+  out->set_host(expand_host(in.host, ns));
+  out->set_subset(in.subset);
+  out->set_port(in.port.value_or(0));
+}
+
+pb::HTTPMatchRequest to_match(const HttpMatchRequest& in) {
+  pb::HTTPMatchRequest out;
+  out.set_name(in.name);
+  if (in.uri) set_match(*in.uri, out.mutable_uri());
+  if (in.scheme) set_match(*in.scheme, out.mutable_scheme());
+  if (in.method) set_match(*in.method, out.mutable_method());
+  if (in.authority) set_match(*in.authority, out.mutable_authority());
+  set_matches(in.headers, out.mutable_headers());
+  set_matches(in.without_headers, out.mutable_without_headers());
+  set_matches(in.query_params, out.mutable_query_params());
+  out.set_port(in.port.value_or(0));
+  for (const auto& [k, v] : in.source_labels) (*out.mutable_source_labels())[k] = v;
+  out.set_source_namespace(in.source_namespace);
+  out.set_ignore_uri_case(in.ignore_uri_case);
+  return out;
+}
+
+pb::HTTPRoute to_route(const HttpRoute& in, std::string_view ns) {
+  pb::HTTPRoute out;
+  out.set_name(in.name);
+  for (const auto& m : in.match) *out.add_match() = to_match(m);
+  for (const auto& rd : in.route) {
+    auto* d = out.add_route();
+    set_destination(rd.destination, ns, d->mutable_destination());
+    // Istio: a lone destination without a weight takes all the traffic.
+    int64_t weight = rd.weight.value_or(in.route.size() == 1 ? 100 : 0);
+    d->set_weight(static_cast<int32_t>(weight));
+  }
+  if (in.redirect) {
+    auto* r = out.mutable_redirect();
+    r->set_uri(in.redirect->uri);
+    r->set_authority(in.redirect->authority);
+    r->set_redirect_code(in.redirect->redirect_code);
+  }
+  if (in.rewrite) {
+    out.mutable_rewrite()->set_uri(in.rewrite->uri);
+    out.mutable_rewrite()->set_authority(in.rewrite->authority);
+  }
+  out.set_timeout(duration_text(in.timeout));
+  if (in.retries) {
+    auto* r = out.mutable_retries();
+    r->set_attempts(static_cast<int32_t>(in.retries->attempts));
+    r->set_per_try_timeout(duration_text(in.retries->per_try_timeout));
+    std::string on;
+    for (const auto& c : in.retries->retry_on) on += (on.empty() ? "" : ",") + c;
+    r->set_retry_on(on);
+  }
+  if (in.fault) {
+    auto* f = out.mutable_fault();
+    if (in.fault->delay) {
+      f->mutable_delay()->set_fixed_delay(duration_text(in.fault->delay->fixed_delay));
+      f->mutable_delay()->mutable_percentage()->set_value(in.fault->delay->percentage);
+    }
+    if (in.fault->abort) {
+      f->mutable_abort()->set_http_status(static_cast<int32_t>(in.fault->abort->http_status));
+      f->mutable_abort()->mutable_percentage()->set_value(in.fault->abort->percentage);
+    }
+  }
+  if (in.mirror) {
+    set_destination(*in.mirror, ns, out.mutable_mirror());
+    // Istio: a mirror without mirrorPercentage mirrors every request.
+    out.mutable_mirror_percentage()->set_value(in.mirror_percentage.value_or(100));
+  }
+  return out;
+}
+
+pb::Resource from_virtual_service(const VirtualService& vs) {
+  pb::Resource r;
+  r.set_uid(vs.meta.uid());
+  auto* out = r.mutable_virtual_service();
+  out->set_uid(vs.meta.uid());
+  out->set_name(vs.meta.name);
+  out->set_namespace_(vs.meta.ns);
+  out->set_origin("VirtualService");
+  for (const auto& h : vs.hosts) out->add_hosts(expand_host(h, vs.meta.ns));
+  for (const auto& route : vs.http) *out->add_http() = to_route(route, vs.meta.ns);
+  return r;
+}
+
+// A ServiceProfile: its routes in order (method and pathRegex matches, timeout, per-route
+// retries), then a catch-all to the service, as Linkerd forwards requests no route names.
+pb::Resource from_service_profile(const ServiceProfile& sp) {
+  pb::Resource r;
+  std::string uid = "serviceprofile/" + sp.meta.uid();
+  r.set_uid(uid);
+  auto* out = r.mutable_virtual_service();
+  out->set_uid(uid);
+  out->set_name(sp.meta.name);
+  out->set_namespace_(sp.meta.ns);
+  out->set_origin("ServiceProfile");
+  std::string host = expand_host(sp.meta.name, sp.meta.ns);
+  out->add_hosts(host);
+  auto to_service = [&](pb::HTTPRoute* route) {
+    auto* d = route->add_route();
+    d->mutable_destination()->set_host(host);
+    d->set_weight(100);
+  };
+  for (const auto& in : sp.routes) {
+    auto* route = out->add_http();
+    route->set_name(in.name);
+    if (!in.method.empty() || !in.path_regex.empty()) {
+      auto* m = route->add_match();
+      if (!in.method.empty()) m->mutable_method()->set_exact(in.method);
+      if (!in.path_regex.empty()) m->mutable_uri()->set_regex(in.path_regex);
+    }
+    to_service(route);
+    route->set_timeout(duration_text(in.timeout));
+    if (auto it = sp.route_retries.find(in.name); it != sp.route_retries.end() && it->second.limit > 0) {
+      route->mutable_retries()->set_attempts(static_cast<int32_t>(it->second.limit));
+      route->mutable_retries()->set_per_try_timeout(duration_text(it->second.timeout));
+    }
+  }
+  if (!sp.routes.empty()) to_service(out->add_http());
+  return r;
+}
+
+// A TrafficSplit: one route from the apex service to its backends, the weights (thousandths)
+// turned into percentages summing to 100 (largest remainders get the rounding).
+pb::Resource from_traffic_split(const TrafficSplit& ts) {
+  pb::Resource r;
+  std::string uid = "trafficsplit/" + ts.meta.uid();
+  r.set_uid(uid);
+  auto* out = r.mutable_virtual_service();
+  out->set_uid(uid);
+  out->set_name(ts.meta.name);
+  out->set_namespace_(ts.meta.ns);
+  out->set_origin("TrafficSplit");
+  out->add_hosts(expand_host(ts.service, ts.meta.ns));
+  auto* route = out->add_http();
+  int64_t sum = 0;
+  for (const auto& b : ts.backends) sum += b.weight;
+  std::vector<int64_t> percent, remainder;
+  int64_t given = 0;
+  for (const auto& b : ts.backends) {
+    int64_t scaled = sum > 0 ? b.weight * 100 : 0;
+    percent.push_back(sum > 0 ? scaled / sum : 0);
+    remainder.push_back(sum > 0 ? scaled % sum : 0);
+    given += percent.back();
+  }
+  for (int64_t left = sum > 0 ? 100 - given : 0; left > 0; --left) {
+    auto best = std::max_element(remainder.begin(), remainder.end()) - remainder.begin();
+    ++percent[best];
+    remainder[best] = -1;
+  }
+  for (size_t i = 0; i < ts.backends.size(); ++i) {
+    auto* d = route->add_route();
+    d->mutable_destination()->set_host(expand_host(ts.backends[i].service, ts.meta.ns));
+    d->set_weight(static_cast<int32_t>(percent[i]));
+  }
+  return r;
+}
+
+pb::LoadBalancerSettings to_lb(const LoadBalancer& in) {
+  pb::LoadBalancerSettings out;
+  using Simple = LoadBalancer::Simple;
+  switch (in.simple) {
+    case Simple::kRoundRobin:
+      out.set_simple(pb::LoadBalancerSettings::ROUND_ROBIN);
+      break;
+    case Simple::kLeastRequest:
+      out.set_simple(pb::LoadBalancerSettings::LEAST_REQUEST);
+      break;
+    case Simple::kRandom:
+      out.set_simple(pb::LoadBalancerSettings::RANDOM);
+      break;
+    case Simple::kPassthrough:
+      out.set_simple(pb::LoadBalancerSettings::PASSTHROUGH);
+      break;
+    case Simple::kUnspecified:
+      break;
+  }
+  if (in.consistent_hash) {
+    const auto& h = *in.consistent_hash;
+    auto* c = out.mutable_consistent_hash();
+    c->set_http_header_name(h.http_header_name);
+    c->set_http_cookie_name(h.http_cookie_name);
+    c->set_http_cookie_ttl(duration_text(h.http_cookie_ttl));
+    c->set_use_source_ip(h.use_source_ip);
+    c->set_http_query_parameter_name(h.http_query_parameter_name);
+    c->set_minimum_ring_size(h.minimum_ring_size);
+  }
+  return out;
+}
+
+int32_t i32(const std::optional<int64_t>& v) { return static_cast<int32_t>(v.value_or(0)); }
+
+pb::ConnectionPoolSettings to_pool(const ConnectionPool& in) {
+  pb::ConnectionPoolSettings out;
+  if (in.tcp) {
+    out.mutable_tcp()->set_max_connections(i32(in.tcp->max_connections));
+    out.mutable_tcp()->set_connect_timeout(duration_text(in.tcp->connect_timeout));
+  }
+  if (in.http) {
+    auto* h = out.mutable_http();
+    h->set_http1_max_pending_requests(i32(in.http->http1_max_pending_requests));
+    h->set_http2_max_requests(i32(in.http->http2_max_requests));
+    h->set_max_requests_per_connection(i32(in.http->max_requests_per_connection));
+    h->set_max_retries(i32(in.http->max_retries));
+    h->set_idle_timeout(duration_text(in.http->idle_timeout));
+  }
+  return out;
+}
+
+pb::OutlierDetection to_outlier(const OutlierDetection& in) {
+  pb::OutlierDetection out;
+  out.set_consecutive_5xx_errors(
+      static_cast<uint32_t>(in.consecutive_5xx_errors.value_or(in.consecutive_errors.value_or(0))));
+  out.set_consecutive_gateway_errors(static_cast<uint32_t>(in.consecutive_gateway_errors.value_or(0)));
+  out.set_interval(duration_text(in.interval));
+  out.set_base_ejection_time(duration_text(in.base_ejection_time));
+  out.set_max_ejection_percent(i32(in.max_ejection_percent));
+  out.set_min_health_percent(i32(in.min_health_percent));
+  return out;
+}
+
+pb::ClientTLSSettings to_tls(const ClientTls& in) {
+  pb::ClientTLSSettings out;
+  pb::ClientTLSSettings::TLSmode mode = pb::ClientTLSSettings::DISABLE;
+  if (pb::ClientTLSSettings::TLSmode_Parse(in.mode, &mode)) out.set_mode(mode);
+  out.set_sni(in.sni);
+  for (const auto& s : in.subject_alt_names) out.add_subject_alt_names(s);
+  return out;
+}
+
+template <typename Settings, typename Out>
+void fill_policy(const Settings& in, Out* out) {
+  if (in.load_balancer) *out->mutable_load_balancer() = to_lb(*in.load_balancer);
+  if (in.connection_pool) *out->mutable_connection_pool() = to_pool(*in.connection_pool);
+  if (in.outlier_detection) *out->mutable_outlier_detection() = to_outlier(*in.outlier_detection);
+  if (in.tls) *out->mutable_tls() = to_tls(*in.tls);
+}
+
+pb::TrafficPolicy to_traffic_policy(const TrafficPolicy& in) {
+  pb::TrafficPolicy out;
+  fill_policy(in, &out);
+  for (const auto& p : in.port_level_settings) {
+    auto* port = out.add_port_level_settings();
+    port->set_port(p.port);
+    fill_policy(p, port);
+  }
+  return out;
+}
+
+pb::Resource from_destination_rule(const DestinationRule& dr) {
+  pb::Resource r;
+  r.set_uid(dr.meta.uid());
+  auto* out = r.mutable_destination_rule();
+  out->set_uid(dr.meta.uid());
+  out->set_name(dr.meta.name);
+  out->set_namespace_(dr.meta.ns);
+  out->set_host(expand_host(dr.host, dr.meta.ns));
+  if (dr.traffic_policy) *out->mutable_traffic_policy() = to_traffic_policy(*dr.traffic_policy);
+  for (const auto& s : dr.subsets) {
+    auto* subset = out->add_subsets();
+    subset->set_name(s.name);
+    for (const auto& [k, v] : s.labels) (*subset->mutable_labels())[k] = v;
+    if (s.traffic_policy) *subset->mutable_traffic_policy() = to_traffic_policy(*s.traffic_policy);
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<pb::Resource> l7_resources(const ConfigModel& model) {
+  std::vector<pb::Resource> out;
+  // Only mesh routing: a VirtualService bound to ingress gateways (and not to "mesh") is not
+  // the waypoints' to apply.
+  for (const auto& vs : model.virtual_services) {
+    bool mesh = vs.gateways.empty() ||
+                std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
+    if (mesh && !vs.http.empty()) out.push_back(from_virtual_service(vs));
+  }
+  for (const auto& sp : model.service_profiles) out.push_back(from_service_profile(sp));
+  for (const auto& ts : model.traffic_splits) out.push_back(from_traffic_split(ts));
+  for (const auto& dr : model.destination_rules) out.push_back(from_destination_rule(dr));
+  std::sort(out.begin(), out.end(), [](const pb::Resource& a, const pb::Resource& b) {
+    return a.kind_case() != b.kind_case() ? a.kind_case() < b.kind_case() : a.uid() < b.uid();
+  });
+  return out;
+}
+
+bool l7_for_hosts(const pb::Resource& resource, const std::vector<std::string>& service_hosts) {
+  auto any = [&](std::string_view host) {
+    return std::any_of(service_hosts.begin(), service_hosts.end(),
+                       [&](const std::string& s) { return hosts_match(host, s); });
+  };
+  if (resource.has_virtual_service()) {
+    const auto& hosts = resource.virtual_service().hosts();
+    return std::any_of(hosts.begin(), hosts.end(), any);
+  }
+  if (resource.has_destination_rule()) return any(resource.destination_rule().host());
+  return false;
+}
+
+}  // namespace ambit::controller::config

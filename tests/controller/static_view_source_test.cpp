@@ -1,0 +1,103 @@
+// StaticViewSource's cut of L7 resources: waypoints get the routes of the services they serve,
+// agents none.
+#include "controller/static_view_source.h"
+
+#include <gtest/gtest.h>
+
+namespace ambit::controller {
+namespace {
+
+v1::Resource service(const std::string& ns, const std::string& name, const std::string& waypoint) {
+  v1::Resource r;
+  r.set_uid(ns + "/" + name);
+  auto* s = r.mutable_service();
+  s->set_uid(ns + "/" + name);
+  s->set_name(name);
+  s->set_namespace_(ns);
+  s->set_waypoint(waypoint);
+  s->add_hosts(name + "." + ns + ".svc.cluster.local");
+  s->add_hosts(name);
+  return r;
+}
+
+v1::Resource virtual_service(const std::string& uid, const std::string& host, int weight = 100) {
+  v1::Resource r;
+  r.set_uid(uid);
+  auto* vs = r.mutable_virtual_service();
+  vs->set_uid(uid);
+  vs->add_hosts(host);
+  auto* d = vs->add_http()->add_route();
+  d->mutable_destination()->set_host(host);
+  d->set_weight(weight);
+  return r;
+}
+
+v1::Resource destination_rule(const std::string& uid, const std::string& host) {
+  v1::Resource r;
+  r.set_uid(uid);
+  r.mutable_destination_rule()->set_uid(uid);
+  r.mutable_destination_rule()->set_host(host);
+  r.mutable_destination_rule()->add_subsets()->set_name("v1");
+  return r;
+}
+
+std::vector<v1::Resource> mesh(int weight = 100) {
+  v1::Resource ns;
+  ns.set_uid("shop");
+  ns.mutable_namespace_()->set_name("shop");
+  return {ns,
+          service("shop", "web", "shop/waypoint"),
+          service("shop", "db", ""),
+          virtual_service("shop/web", "web.shop.svc.cluster.local", weight),
+          virtual_service("trafficsplit/shop/web", "web.shop.svc.cluster.local"),
+          virtual_service("shop/db", "db.shop.svc.cluster.local"),
+          virtual_service("shop/everything", "*.shop.svc.cluster.local"),
+          destination_rule("shop/web", "web.shop.svc.cluster.local"),
+          destination_rule("shop/db", "db.shop.svc.cluster.local")};
+}
+
+std::vector<std::string> keys(const View& view) {
+  std::vector<std::string> out;
+  for (const auto& r : view) out.push_back(std::string(r->kind()) + " " + r->uid());
+  return out;
+}
+
+v1::Subscribe subscriber(v1::Subscribe::Role role, const std::string& node) {
+  v1::Subscribe who;
+  who.set_role(role);
+  who.set_node(node);
+  return who;
+}
+
+TEST(StaticViewSourceTest, WaypointGetsTheL7OfTheServicesItServes) {
+  ResourceInterner interner;
+  auto source = StaticViewSource::create(mesh(), "cluster.local", interner);
+  auto waypoint = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
+  EXPECT_EQ(keys(*waypoint),
+            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop", "Service shop/web",
+                                      "VirtualService shop/everything", "VirtualService shop/web",
+                                      "VirtualService trafficsplit/shop/web"}));
+  // Another waypoint serves nothing: no L7.
+  auto other = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/other"));
+  EXPECT_EQ(keys(*other), (std::vector<std::string>{"Namespace shop"}));
+  // Agents never get L7 resources.
+  auto agent = source->view_for(subscriber(v1::Subscribe::AGENT, "node-a"));
+  EXPECT_EQ(keys(*agent),
+            (std::vector<std::string>{"Namespace shop", "Service shop/db", "Service shop/web"}));
+}
+
+TEST(StaticViewSourceTest, UnchangedL7ResourcesKeepTheirPointers) {
+  ResourceInterner interner;
+  auto before = StaticViewSource::create(mesh(80), "cluster.local", interner)
+                    ->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
+  auto after = StaticViewSource::create(mesh(90), "cluster.local", interner)
+                   ->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
+  ASSERT_EQ(keys(*before), keys(*after));
+  for (size_t i = 0; i < before->size(); ++i) {
+    bool changed = (*after)[i]->uid() == "shop/web" && (*after)[i]->kind() == "VirtualService";
+    EXPECT_EQ((*before)[i] == (*after)[i], !changed) << keys(*after)[i];
+  }
+}
+
+}  // namespace
+}  // namespace ambit::controller
