@@ -3,6 +3,12 @@
 #include "controller/static_view_source.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "controller/config_directory.h"
 
 namespace ambit::controller {
 namespace {
@@ -97,6 +103,58 @@ TEST(StaticViewSourceTest, UnchangedL7ResourcesKeepTheirPointers) {
     bool changed = (*after)[i]->uid() == "shop/web" && (*after)[i]->kind() == "VirtualService";
     EXPECT_EQ((*before)[i] == (*after)[i], !changed) << keys(*after)[i];
   }
+}
+
+// The real path: YAML in a --config-dir, the directory publishes the L7 resources with the rest.
+TEST(ConfigDirectoryTest, PublishesL7ForWaypoints) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ambit-l7-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "mesh.yaml") << R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: shop}
+spec: {gatewayClassName: ambit-waypoint}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, labels: {ambit.io/use-waypoint: waypoint}}
+spec: {clusterIP: 10.96.0.11, ports: [{port: 80, name: http}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http: [{route: [{destination: {host: web}}], timeout: 3s}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
+)";
+  std::shared_ptr<const ViewSource> published;
+  {
+    ConfigDirectory source(dir, "cluster.local", {});
+    ASSERT_TRUE(source.start([&](std::shared_ptr<const ViewSource> v) { published = v; }).ok());
+  }
+  fs::remove_all(dir);
+  ASSERT_NE(published, nullptr);
+  EXPECT_TRUE(published->config_errors().empty());
+  auto waypoint = published->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
+  EXPECT_EQ(keys(*waypoint),
+            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop", "Service shop/web",
+                                      "VirtualService shop/web"}));
+  for (const auto& r : *waypoint) {
+    if (r->resource().has_virtual_service()) {
+      EXPECT_EQ(r->resource().virtual_service().http(0).timeout(), "3s");
+    }
+  }
+  auto agent = published->view_for(subscriber(v1::Subscribe::AGENT, "node-a"));
+  EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
 }
 
 }  // namespace
