@@ -5,7 +5,8 @@
 //                    never a VirtualService or DestinationRule (L7 is the waypoints');
 //   waypoint (ns/n): Namespaces, TrustBundles, AuthorizationPolicies, the Services whose waypoint
 //                    is ns/n, the Workloads those services select, and the VirtualServices and
-//                    DestinationRules whose hosts name one of those services (config::l7_for_hosts).
+//                    DestinationRules whose hosts name one of those services
+//                    (config::l7_for_hosts).
 #pragma once
 
 #include <map>

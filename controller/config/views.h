@@ -2,8 +2,9 @@
 // from a configuration model. Compute views only from a model whose analysis has no errors.
 //
 // Output is deterministic: resources sorted by kind (Namespace, Workload, Service,
-// AuthorizationPolicy, VirtualService, DestinationRule) then uid, maps in protobuf are unordered but compared by content. So two
-// views of successive configurations diff into the deltas to push (diff_views).
+// AuthorizationPolicy, VirtualService, DestinationRule) then uid, maps in protobuf are unordered
+// but compared by content. So two views of successive configurations diff into the deltas to push
+// (diff_views).
 #pragma once
 
 #include <string>

@@ -160,7 +160,8 @@ pb::Resource from_service_profile(const ServiceProfile& sp) {
     }
     to_service(route);
     route->set_timeout(duration_text(in.timeout));
-    if (auto it = sp.route_retries.find(in.name); it != sp.route_retries.end() && it->second.limit > 0) {
+    auto it = sp.route_retries.find(in.name);
+    if (it != sp.route_retries.end() && it->second.limit > 0) {
       route->mutable_retries()->set_attempts(static_cast<int32_t>(it->second.limit));
       route->mutable_retries()->set_per_try_timeout(duration_text(it->second.timeout));
     }
@@ -260,7 +261,8 @@ pb::OutlierDetection to_outlier(const OutlierDetection& in) {
   pb::OutlierDetection out;
   out.set_consecutive_5xx_errors(
       static_cast<uint32_t>(in.consecutive_5xx_errors.value_or(in.consecutive_errors.value_or(0))));
-  out.set_consecutive_gateway_errors(static_cast<uint32_t>(in.consecutive_gateway_errors.value_or(0)));
+  out.set_consecutive_gateway_errors(
+      static_cast<uint32_t>(in.consecutive_gateway_errors.value_or(0)));
   out.set_interval(duration_text(in.interval));
   out.set_base_ejection_time(duration_text(in.base_ejection_time));
   out.set_max_ejection_percent(i32(in.max_ejection_percent));

@@ -79,10 +79,10 @@ TEST(StaticViewSourceTest, WaypointGetsTheL7OfTheServicesItServes) {
   ResourceInterner interner;
   auto source = StaticViewSource::create(mesh(), "cluster.local", interner);
   auto waypoint = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
-  EXPECT_EQ(keys(*waypoint),
-            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop", "Service shop/web",
-                                      "VirtualService shop/everything", "VirtualService shop/web",
-                                      "VirtualService trafficsplit/shop/web"}));
+  EXPECT_EQ(keys(*waypoint), (std::vector<std::string>{
+                                 "DestinationRule shop/web", "Namespace shop", "Service shop/web",
+                                 "VirtualService shop/everything", "VirtualService shop/web",
+                                 "VirtualService trafficsplit/shop/web"}));
   // Another waypoint serves nothing: no L7.
   auto other = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/other"));
   EXPECT_EQ(keys(*other), (std::vector<std::string>{"Namespace shop"}));
@@ -146,8 +146,8 @@ spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
   EXPECT_TRUE(published->config_errors().empty());
   auto waypoint = published->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
   EXPECT_EQ(keys(*waypoint),
-            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop", "Service shop/web",
-                                      "VirtualService shop/web"}));
+            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop",
+                                      "Service shop/web", "VirtualService shop/web"}));
   for (const auto& r : *waypoint) {
     if (r->resource().has_virtual_service()) {
       EXPECT_EQ(r->resource().virtual_service().http(0).timeout(), "3s");

@@ -278,7 +278,8 @@ spec:
     connectionPool:
       tcp: {maxConnections: 100, connectTimeout: 1.5s}
       http: {http1MaxPendingRequests: 10, maxRetries: 2}
-    outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
+    outlierDetection:
+      {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
   subsets:
   - name: v1
     labels: {app: web}
@@ -335,7 +336,8 @@ TEST(WaypointViewTest, L7ConfigOfTheServicesItServes) {
   // shop/db is not served by the waypoint: neither its VirtualService nor its DestinationRule.
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "Namespace shop", "Workload shop/web", "Service shop/web",
-                      "AuthorizationPolicy shop/web", "VirtualService serviceprofile/shop/web.shop.svc.cluster.local",
+                      "AuthorizationPolicy shop/web",
+                      "VirtualService serviceprofile/shop/web.shop.svc.cluster.local",
                       "VirtualService shop/web", "VirtualService trafficsplit/shop/web",
                       "DestinationRule shop/web"}));
 
@@ -420,7 +422,9 @@ TEST(AgentViewTest, NoL7Configuration) {
   }
   // The full list the controller publishes carries them all, sorted.
   std::vector<std::string> keys;
-  for (const auto& r : l7_resources(cluster_with_routes())) keys.push_back(resource_kind(r) + " " + r.uid());
+  for (const auto& r : l7_resources(cluster_with_routes())) {
+    keys.push_back(resource_kind(r) + " " + r.uid());
+  }
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "VirtualService serviceprofile/shop/web.shop.svc.cluster.local",
                       "VirtualService shop/db", "VirtualService shop/web",
