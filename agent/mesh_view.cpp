@@ -1,5 +1,7 @@
 #include "agent/mesh_view.h"
 
+#include "ambit/v1/resource_kind.h"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -169,31 +171,10 @@ bool agent_uses(const ambit::v1::Resource& r) {
 
 }  // namespace
 
-std::string resource_kind(const ambit::v1::Resource& r) {
-  switch (r.kind_case()) {
-    case ambit::v1::Resource::kNamespace:
-      return "Namespace";
-    case ambit::v1::Resource::kWorkload:
-      return "Workload";
-    case ambit::v1::Resource::kService:
-      return "Service";
-    case ambit::v1::Resource::kAuthorizationPolicy:
-      return "AuthorizationPolicy";
-    case ambit::v1::Resource::kTrustBundle:
-      return "TrustBundle";
-    case ambit::v1::Resource::kVirtualService:
-      return "VirtualService";
-    case ambit::v1::Resource::kDestinationRule:
-      return "DestinationRule";
-    default:
-      return "";
-  }
-}
-
 Result<MeshView> MeshView::with(const ambit::v1::Update& update) const {
   MeshView next = update.snapshot() ? MeshView() : *this;
   for (const auto& r : update.added()) {
-    std::string kind = resource_kind(r);
+    std::string kind(ambit::v1::resource_kind(r));
     if (r.uid().empty()) {
       return Error::format("update {}: a {} without uid", update.version(),
                            kind.empty() ? "resource" : kind);

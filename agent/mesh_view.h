@@ -33,7 +33,4 @@ class MeshView {
   uint64_t version_ = 0;
 };
 
-// The kind name a Resource carries ("Workload", "Service", ...), "" when unset.
-std::string resource_kind(const ambit::v1::Resource& r);
-
 }  // namespace ambit::agent

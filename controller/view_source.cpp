@@ -5,20 +5,6 @@
 
 namespace ambit::controller {
 
-std::string_view resource_kind(const v1::Resource& resource) {
-  switch (resource.kind_case()) {
-    case v1::Resource::kNamespace: return "Namespace";
-    case v1::Resource::kWorkload: return "Workload";
-    case v1::Resource::kService: return "Service";
-    case v1::Resource::kAuthorizationPolicy: return "AuthorizationPolicy";
-    case v1::Resource::kTrustBundle: return "TrustBundle";
-    case v1::Resource::kVirtualService: return "VirtualService";
-    case v1::Resource::kDestinationRule: return "DestinationRule";
-    case v1::Resource::KIND_NOT_SET: break;
-  }
-  return {};
-}
-
 std::shared_ptr<const ViewResource> ViewResource::make(v1::Resource resource) {
   auto r = std::make_shared<ViewResource>();
   r->resource_ = std::move(resource);

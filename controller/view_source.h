@@ -15,14 +15,14 @@
 #include <vector>
 
 #include "ambit/v1/control.pb.h"
+#include "ambit/v1/resource_kind.h"
 #include "core/identity.h"
 
 namespace ambit::controller {
 
 namespace v1 = ::ambit::v1;
 
-// "Namespace", "Workload", ... as in ResourceKey.kind; empty if no kind is set.
-std::string_view resource_kind(const v1::Resource& resource);
+using v1::resource_kind;
 
 class ViewResource {
  public:

@@ -3,8 +3,7 @@
 //
 // Output is deterministic: resources sorted by kind (Namespace, Workload, Service,
 // AuthorizationPolicy, VirtualService, DestinationRule) then uid, maps in protobuf are unordered
-// but compared by content. So two views of successive configurations diff into the deltas to push
-// (diff_views).
+// but compared by content. (The push server diffs successive views: controller/push/view_diff.h.)
 #pragma once
 
 #include <string>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "ambit/v1/control.pb.h"
+#include "ambit/v1/resource_kind.h"
 #include "controller/config/model.h"
 
 namespace ambit::controller::config {
@@ -55,16 +55,6 @@ std::vector<ambit::v1::Resource> l7_resources(const ConfigModel& model);
 bool l7_for_hosts(const ambit::v1::Resource& resource,
                   const std::vector<std::string>& service_hosts);
 
-// The kind name of a resource as ResourceKey spells it ("Workload", ...).
-std::string resource_kind(const ambit::v1::Resource& resource);
-
-// What changed from `before` to `after` (both sorted as the views return them): resources added
-// or changed, and the keys of those removed.
-struct ViewDelta {
-  std::vector<ambit::v1::Resource> added;
-  std::vector<ambit::v1::ResourceKey> removed;
-};
-ViewDelta diff_views(const std::vector<ambit::v1::Resource>& before,
-                     const std::vector<ambit::v1::Resource>& after);
+using ambit::v1::resource_kind;
 
 }  // namespace ambit::controller::config
