@@ -212,6 +212,7 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
         w.labels = labels(in.labels());
         w.mesh = in.mesh();
         w.peer_auth = peer_auth(in.peer_auth());
+        w.waypoint = in.waypoint();
         if (!in.hbone_address().empty()) {
           auto hbone = SocketAddress::parse(in.hbone_address());
           if (!hbone) return Error::format("{}: hbone address: {}", where, hbone.error().message);

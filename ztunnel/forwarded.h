@@ -1,5 +1,6 @@
-// The Forwarded header (RFC 7239) that carries the source address across HBONE, as ztunnel
-// sends it: `for=10.0.0.1` or `for="[fd00::1]"`.
+// The Forwarded header (RFC 7239) that carries the source address across HBONE, in the form
+// Istio's ztunnel sends and reads: `for="10.0.0.1:4711"` or `for="[fd00::1]:4711"`, followed by
+// `;host=<service hostname>` when the destination was reached through a service.
 #pragma once
 
 #include <optional>
@@ -10,8 +11,12 @@
 
 namespace ambit::ztunnel {
 
-std::string format_forwarded_for(const IpAddress& source);
-// The first `for=` address of the header, or nothing when absent or not an IP address.
-std::optional<IpAddress> parse_forwarded_for(std::string_view header);
+// `host` is the service's hostname (empty: left out).
+std::string format_forwarded(const SocketAddress& source, std::string_view host = {});
+// The first `for=` node of the header: an address, with port 0 when the header gives none.
+// Nothing when absent, obfuscated ("unknown", "_hidden") or malformed.
+std::optional<SocketAddress> parse_forwarded_for(std::string_view header);
+// The `host=` parameter of the first element; empty when absent.
+std::string parse_forwarded_host(std::string_view header);
 
 }  // namespace ambit::ztunnel

@@ -25,7 +25,7 @@ struct HboneConnection::Stream {
   size_t offset = 0;
   bool local_end = false;
   bool deferred = false;
-  bool blocked = false;  // the sink was told to stop for now
+  bool blocked = false;    // the sink was told to stop for now
   int refused_status = 0;  // client: the CONNECT was answered with this non-200 status
   size_t backlog() const { return pending.size() - offset; }
 };
@@ -106,9 +106,10 @@ void HboneConnection::start_client(const SocketAddress& to,
   socket_.connect(to, connect_timeout);
 }
 
-void HboneConnection::start_server() {
-  auto peer = SocketAddress::peer_of(socket_.fd());
-  if (peer) peer_address_ = *peer;
+void HboneConnection::start_server(std::string trust_domain) {
+  trust_domain_ = std::move(trust_domain);
+  if (auto peer = SocketAddress::peer_of(socket_.fd())) peer_address_ = *peer;
+  if (auto local = SocketAddress::local_of(socket_.fd())) local_address_ = *local;
   socket_.start_reading();
 }
 
@@ -144,11 +145,13 @@ void HboneConnection::on_data(TcpSocket&, std::span<const uint8_t> data) {
     pumping_ = true;  // sinks called from inside mem_recv must not re-enter the session
     ssize_t rc = nghttp2_session_mem_recv(session_, plain.data(), plain.size());
     pumping_ = false;
-    if (rc < 0) fail(fmt::format("HTTP/2 error from {}: {}", peer_address_.to_string(),
-                                 nghttp2_strerror(static_cast<int>(rc))));
+    if (rc < 0)
+      fail(fmt::format("HTTP/2 error from {}: {}", peer_address_.to_string(),
+                       nghttp2_strerror(static_cast<int>(rc))));
   });
-  if (!more) return fail(fmt::format("TLS error from {}: {}", peer_address_.to_string(),
-                                     more.error().message));
+  if (!more)
+    return fail(
+        fmt::format("TLS error from {}: {}", peer_address_.to_string(), more.error().message));
   tls_.retain_unread();
   if (!*more) return fail("peer closed the TLS session");
   pump();
@@ -158,15 +161,21 @@ void HboneConnection::on_established() {
   if (tls_.alpn() != "h2") return fail("peer did not negotiate ALPN h2");
   if (role_ == Role::kClient) {
     if (auto ok = verify_peer_identity(tls_.ssl(), *expected_peer_); !ok) {
-      return fail(fmt::format("server {} refused: {}", peer_address_.to_string(),
-                              ok.error().message));
+      return fail(
+          fmt::format("server {} refused: {}", peer_address_.to_string(), ok.error().message));
     }
     peer_identity_ = *expected_peer_;
   } else {
     auto id = ambit::peer_identity(tls_.ssl());
     if (!id) {
-      return fail(fmt::format("client {} refused: {}", peer_address_.to_string(),
-                              id.error().message));
+      return fail(
+          fmt::format("client {} refused: {}", peer_address_.to_string(), id.error().message));
+    }
+    // A root may be shared by several trust domains (or be a foreign mesh's): the chain
+    // alone does not make a client one of ours.
+    if (id->trust_domain() != trust_domain_) {
+      return fail(fmt::format("client {} refused: identity {} is not in trust domain {}",
+                              peer_address_.to_string(), id->to_string(), trust_domain_));
     }
     peer_identity_ = *id;
   }
@@ -326,10 +335,16 @@ int HboneConnection::on_header(const nghttp2_frame* frame, std::string_view name
   Stream* s = find(frame->hd.stream_id);
   if (s == nullptr) return 0;
   if (role_ == Role::kServer) {
-    if (name == ":method") s->method = value;
-    else if (name == ":authority") s->request.authority = value;
-    else if (name == "forwarded") s->request.forwarded = value;
-    else if (name == "traceparent") s->request.traceparent = value;
+    if (name == ":method")
+      s->method = value;
+    else if (name == ":authority")
+      s->request.authority = value;
+    else if (name == "forwarded")
+      s->request.forwarded = value;
+    else if (name == "traceparent")
+      s->request.traceparent = value;
+    else if (name == "baggage")
+      s->request.baggage = value;
   } else if (name == ":status") {
     int status = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), status);
@@ -349,7 +364,7 @@ int HboneConnection::on_frame_recv(const nghttp2_frame* frame) {
   if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS)) {
     if (role_ == Role::kServer && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       if (s->method != "CONNECT" || s->request.authority.empty()) {
-        respond(s, s->method != "CONNECT" ? 405 : 400);
+        respond(s, 400);  // as ztunnel answers any other method
       } else {
         owner_->on_connect_request(*this, s, s->request);
       }
@@ -458,8 +473,9 @@ void HboneConnection::pump() {
   }
   if (session_ != nullptr && !failed_ && !nghttp2_session_want_read(session_) &&
       !nghttp2_session_want_write(session_)) {
-    failed_ = true;  // nothing more to do on this session
-    socket_.close(TcpSocket::CloseMode::kGraceful);
+    // Nothing more to do on this session. Normally no stream is left; any that is (the peer
+    // went away mid-stream with a GOAWAY) is told before the connection goes.
+    close_all(kConnectionLost, "HTTP/2 session ended", TcpSocket::CloseMode::kGraceful);
   }
 }
 
@@ -472,22 +488,27 @@ void HboneConnection::note_idle_if_empty() {
 
 void HboneConnection::fail(const std::string& why) {
   if (failed_) return;
-  failed_ = true;
   if (role_ == Role::kClient || !why.empty()) {
     SPDLOG_WARN("hbone {} {}: {}", role_ == Role::kClient ? "to" : "from",
                 peer_address_.to_string(), why);
   }
+  close_all(kConnectionLost, why, TcpSocket::CloseMode::kReset);
+}
+
+void HboneConnection::close_all(uint32_t error_code, const std::string& why,
+                                TcpSocket::CloseMode mode) {
+  failed_ = true;
   auto streams = std::move(streams_);
   streams_.clear();
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& [id, s] : streams) {
-    if (s->sink) s->sink->on_stream_closed(kConnectionLost, why);
+    if (s->sink) s->sink->on_stream_closed(error_code, why);
   }
   for (auto& s : waiting) {
-    if (s->sink) s->sink->on_stream_closed(kConnectionLost, why);
+    if (s->sink) s->sink->on_stream_closed(error_code, why);
   }
-  socket_.close(TcpSocket::CloseMode::kReset);
+  socket_.close(mode);
 }
 
 void HboneConnection::shutdown() {
@@ -496,12 +517,17 @@ void HboneConnection::shutdown() {
     if (!failed_) fail("");
     return;
   }
-  nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+  // A GOAWAY naming the last stream we took: those go on to their end, and the session closes
+  // (pump) once none is left. terminate_session would drop them under their relays.
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
   pump();
 }
 
 void HboneConnection::on_read_closed(TcpSocket&, int err) {
-  fail(err == 0 ? "peer closed the connection" : fmt::format("connection error: {}", std::strerror(-err)));
+  fail(err == 0 ? "peer closed the connection"
+                : fmt::format("connection error: {}", std::strerror(-err)));
 }
 
 void HboneConnection::on_writable(TcpSocket&) { pump(); }

@@ -38,9 +38,10 @@ class StreamSink {
 };
 
 struct ConnectRequest {
-  std::string authority;  // destination ip:port
+  std::string authority;  // destination ip:port, or a service hostname:port
   std::string forwarded;
   std::string traceparent;
+  std::string baggage;
 };
 
 class HboneConnection final : public TcpSocket::Handler {
@@ -72,8 +73,9 @@ class HboneConnection final : public TcpSocket::Handler {
 
   // Client: connect, handshake, verify the server is expected_peer.
   void start_client(const SocketAddress& to, std::chrono::milliseconds connect_timeout);
-  // Server: handshake on an accepted socket.
-  void start_server();
+  // Server: handshake on an accepted socket. A client whose SPIFFE identity is not in
+  // `trust_domain` is refused at the handshake, whatever root its certificate chains to.
+  void start_server(std::string trust_domain);
 
   // Client: queue a CONNECT; it goes out as soon as the session is up.
   Stream* open_stream(StreamSink* sink, const std::string& authority,
@@ -96,7 +98,10 @@ class HboneConnection final : public TcpSocket::Handler {
   size_t stream_count() const { return streams_.size(); }
   const Identity& peer_identity() const { return peer_identity_; }
   const SocketAddress& peer_address() const { return peer_address_; }
-  // GOAWAY, then close once the last stream is gone.
+  // Server: the address the connection came in on.
+  const SocketAddress& local_address() const { return local_address_; }
+  // GOAWAY, then close once the last stream is gone: live streams finish, new ones go to
+  // another connection.
   void shutdown();
   std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
 
@@ -123,6 +128,8 @@ class HboneConnection final : public TcpSocket::Handler {
   void pump();
   void flush_tls();
   void fail(const std::string& why);
+  // Every stream still open hears `error_code`; then the socket closes.
+  void close_all(uint32_t error_code, const std::string& why, TcpSocket::CloseMode mode);
   void close_stream(Stream* stream, uint32_t error_code, const std::string& why);
   Stream* find(int32_t stream_id);
   void note_idle_if_empty();
@@ -135,6 +142,8 @@ class HboneConnection final : public TcpSocket::Handler {
   std::optional<Identity> expected_peer_;
   Identity peer_identity_;
   SocketAddress peer_address_;
+  SocketAddress local_address_;
+  std::string trust_domain_;  // server: the clients' required trust domain
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> waiting_;  // client streams opened before the handshake

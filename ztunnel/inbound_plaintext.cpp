@@ -32,22 +32,22 @@ void PlaintextInboundListener::on_accept(UniqueFd fd) {
   record.dst = *dst;
   const Workload* target = config.table->find_by_address(dst->ip());
   if (target == nullptr || target->node != config.node) {
-    return refuse(fmt::format("{} is not a workload on node {}", dst->ip().to_string(),
-                              config.node));
+    return refuse(
+        fmt::format("{} is not a workload on node {}", dst->ip().to_string(), config.node));
   }
   record.dst_workload = target->uid();
   if (target->peer_auth == PeerAuthMode::kStrict) {
-    return refuse(fmt::format("plaintext connection refused: {} requires mTLS (STRICT)",
-                              target->uid()));
+    return refuse(
+        fmt::format("plaintext connection refused: {} requires mTLS (STRICT)", target->uid()));
   }
   ConnectionAttributes attrs{std::nullopt, record.src.ip(), target, dst->port(), dst->ip()};
   AuthzDecision decision = config.authorizer->check(attrs);
   if (!decision.allowed) return refuse(fmt::format("authorization denied: {}", decision.reason));
   auto up = worker_.open_socket(target->uid(), dst->family());
   if (!up) return refuse(up.error().message);
-  auto* relay = worker_.adopt(std::make_unique<TcpRelay>(&worker_, std::move(record),
-                                                         worker_.loop(), std::move(fd),
-                                                         std::move(*up)));
+  auto* relay = worker_.adopt(std::make_unique<TcpRelay>(
+      &worker_, std::move(record), worker_.loop(), std::move(fd), std::move(*up)));
+  relay->set_admission({std::nullopt, attrs.source_ip, target->uid(), dst->port(), dst->ip()});
   relay->connect(*dst, config.connect_timeout);
 }
 

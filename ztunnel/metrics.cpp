@@ -28,6 +28,10 @@ std::string render_prometheus(const EngineStats& s) {
   metric(out, "ambit_tcp_connections_refused_total", "counter",
          "Connections refused (policy, STRICT mTLS, unknown destination, failed connect).",
          sample("ambit_tcp_connections_refused_total", load(s.refused_connections)));
+  metric(
+      out, "ambit_tcp_connections_closed_by_policy_total", "counter",
+      "Live inbound connections closed because a policy change no longer admits them.",
+      sample("ambit_tcp_connections_closed_by_policy_total", load(s.connections_closed_by_policy)));
   metric(out, "ambit_tcp_connections_active", "gauge", "Connections being relayed now.",
          sample("ambit_tcp_connections_active", load(s.active_connections)));
   metric(out, "ambit_tcp_sent_bytes_total", "counter",

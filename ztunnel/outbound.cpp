@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "ztunnel/baggage.h"
 #include "ztunnel/forwarded.h"
 #include "ztunnel/original_destination.h"
 
@@ -20,17 +21,18 @@ struct StreamTarget {
   const WorkloadCredentials* credentials;
   const Workload* target;
   SocketAddress address;
+  std::string service_host;  // set when reached through a service VIP
 };
 
 // Opens the CONNECT for relay on a pooled connection (also when retrying on a fresh one).
 bool open_stream(Worker& worker, const StreamTarget& t, StreamRelay& relay) {
-  HboneConnection* conn =
-      worker.pool().get({t.source->uid(), t.source->identity, t.target->hbone_address,
-                         t.target->identity},
-                        t.credentials->client->get());
+  HboneConnection* conn = worker.pool().get(
+      {t.source->uid(), t.source->identity, t.target->hbone_address, t.target->identity},
+      t.credentials->client->get());
   if (conn == nullptr) return false;
   std::vector<std::pair<std::string, std::string>> headers;
-  headers.emplace_back("forwarded", format_forwarded_for(relay.record().src.ip()));
+  headers.emplace_back("forwarded", format_forwarded(relay.record().src, t.service_host));
+  headers.emplace_back("baggage", format_baggage(baggage_of(*t.source)));
   headers.emplace_back("traceparent",
                        traceparent(worker.entropy(), worker.entropy(), worker.entropy()));
   auto* stream = conn->open_stream(&relay, t.address.to_string(), std::move(headers));
@@ -109,7 +111,8 @@ void OutboundListener::on_accept(UniqueFd fd) {
   }
   auto* relay = worker_.adopt(
       std::make_unique<StreamRelay>(&worker_, std::move(record), worker_.loop(), std::move(fd)));
-  StreamTarget target{config, source, &creds->second, d.workload, d.address};
+  StreamTarget target{config,     source,    &creds->second,
+                      d.workload, d.address, d.service ? d.service->hostname() : std::string()};
   Worker* worker = &worker_;
   relay->reopen = [worker, target](StreamRelay& r) { return open_stream(*worker, target, r); };
   if (!open_stream(worker_, target, *relay)) {
@@ -124,9 +127,8 @@ void OutboundListener::passthrough(UniqueFd fd, ConnectionRecord record, const S
     reset_and_close(std::move(fd));
     return worker_.log_refused(std::move(record));
   }
-  auto* relay = worker_.adopt(std::make_unique<TcpRelay>(&worker_, std::move(record),
-                                                         worker_.loop(), std::move(fd),
-                                                         std::move(*up)));
+  auto* relay = worker_.adopt(std::make_unique<TcpRelay>(
+      &worker_, std::move(record), worker_.loop(), std::move(fd), std::move(*up)));
   relay->connect(to, worker_.config().connect_timeout);
 }
 

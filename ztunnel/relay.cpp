@@ -111,8 +111,10 @@ void StreamRelay::on_stream_end() { socket_.shutdown_write(); }
 
 void StreamRelay::on_stream_closed(uint32_t error_code, const std::string& why) {
   stream_ = nullptr;
-  if (error_code == HboneConnection::kConnectionLost && !answered_ && replayable_ && !retried_ &&
-      reopen && !socket_.closing()) {
+  // REFUSED_STREAM: the peer never saw it (GOAWAY below its id), so a retry is safe.
+  bool unseen =
+      error_code == HboneConnection::kConnectionLost || error_code == NGHTTP2_REFUSED_STREAM;
+  if (unseen && !answered_ && replayable_ && !retried_ && reopen && !socket_.closing()) {
     retried_ = true;
     if (reopen(*this)) {
       SPDLOG_INFO("{} -> {}: HBONE connection lost before the CONNECT was answered ({}); retried",
@@ -194,7 +196,8 @@ void TcpRelay::Side::on_data(TcpSocket&, std::span<const uint8_t> data) {
 void TcpRelay::Side::on_read_closed(TcpSocket&, int err) {
   eof = true;
   if (err != 0) {
-    return relay->reset_both(fmt::format("{} connection {}", this == &relay->down_ ? "source" : "destination",
+    return relay->reset_both(fmt::format("{} connection {}",
+                                         this == &relay->down_ ? "source" : "destination",
                                          err == -ECONNRESET ? "reset" : std::strerror(-err)));
   }
   other->socket.shutdown_write();

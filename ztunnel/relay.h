@@ -9,6 +9,7 @@
 
 #include "core/tcp_socket.h"
 #include "ztunnel/access_log.h"
+#include "ztunnel/authorization.h"
 #include "ztunnel/hbone_connection.h"
 
 namespace ambit::ztunnel {
@@ -24,9 +25,22 @@ class Relay {
     ~Owner() = default;
   };
 
+  // What inbound authorization admitted the connection as, so that a policy change can be
+  // checked against it while it lives. The destination is named by uid: the workload it
+  // pointed to belongs to a config snapshot that may be gone.
+  struct Admission {
+    std::optional<Identity> source_identity;  // absent: plaintext
+    IpAddress source_ip;
+    std::string destination;  // workload uid
+    uint16_t destination_port = 0;
+    IpAddress destination_ip;
+  };
+
   explicit Relay(Owner* owner, ConnectionRecord record);
   virtual ~Relay() = default;
   ConnectionRecord& record() { return record_; }
+  void set_admission(Admission a) { admission_ = std::move(a); }
+  const std::optional<Admission>& admission() const { return admission_; }
   // Reset everything now, recording why (drain deadline, idle timeout).
   virtual void abort(const std::string& why) = 0;
   // Bytes moved so far in either direction; unchanged between two looks means idle.
@@ -40,6 +54,7 @@ class Relay {
 
   Owner* owner_;
   ConnectionRecord record_;
+  std::optional<Admission> admission_;
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -113,7 +128,8 @@ class TcpRelay final : public Relay {
 
  private:
   struct Side final : TcpSocket::Handler {
-    Side(TcpRelay* relay, EventLoop& loop, UniqueFd fd) : relay(relay), socket(loop, std::move(fd), this) {}
+    Side(TcpRelay* relay, EventLoop& loop, UniqueFd fd)
+        : relay(relay), socket(loop, std::move(fd), this) {}
     void on_connected(TcpSocket& s, int err) override { relay->on_connected(err); }
     void on_data(TcpSocket& s, std::span<const uint8_t> data) override;
     void on_read_closed(TcpSocket& s, int err) override;

@@ -43,20 +43,22 @@ Status Worker::setup() {
   if (!loop) return loop.error();
   loop_ = std::move(*loop);
   pool_ = std::make_unique<HbonePool>(*loop_, *this, config_->connect_timeout,
-                                      config_->pool_idle_timeout,
-                                      &stats_->hbone_connections_opened,
+                                      config_->pool_idle_timeout, &stats_->hbone_connections_opened,
                                       &stats_->hbone_connections_open);
   pool_->start_idle_sweeps();
-  idle_sweep_interval_ = to_timespec(std::clamp(config_->connection_idle_timeout / 4,
-                                                std::chrono::milliseconds(50),
-                                                std::chrono::milliseconds(10'000)));
+  idle_sweep_interval_ =
+      to_timespec(std::clamp(config_->connection_idle_timeout / 4, std::chrono::milliseconds(50),
+                             std::chrono::milliseconds(10'000)));
   arm_idle_sweep();
   return {};
 }
 
 std::vector<Result<SocketAddress>> Worker::apply(std::shared_ptr<const EngineConfig> next,
                                                  const std::vector<SocketAddress>* bind_at) {
+  bool policy_changed =
+      !config_ || config_->authorizer != next->authorizer || config_->table != next->table;
   config_ = std::move(next);
+  if (policy_changed) recheck_admissions();
   const auto& specs = config_->listeners;
   // Pair each spec with the open listener it names (each open listener serves one spec: two
   // specs may look alike when both ask for port 0). Unpaired listeners stop accepting now and
@@ -159,8 +161,7 @@ void Worker::begin_drain(std::chrono::milliseconds deadline) {
 void Worker::on_drain_deadline(int, uint32_t) {
   drain_timer_armed_ = false;
   if (relays_.empty()) return;
-  SPDLOG_WARN("worker {}: drain deadline passed, resetting {} connections", index_,
-              relays_.size());
+  SPDLOG_WARN("worker {}: drain deadline passed, resetting {} connections", index_, relays_.size());
   std::vector<Relay*> live;
   for (auto& [r, tracked] : relays_) live.push_back(r);
   for (Relay* r : live) r->abort("drain deadline passed");
@@ -195,10 +196,38 @@ void Worker::on_idle_sweep(int, uint32_t) {
     }
   }
   for (Relay* r : idle) {
-    r->abort(fmt::format("idle timeout: no data for {} ms",
-                         config_->connection_idle_timeout.count()));
+    r->abort(
+        fmt::format("idle timeout: no data for {} ms", config_->connection_idle_timeout.count()));
   }
   if (!draining_ || !relays_.empty()) arm_idle_sweep();
+}
+
+// ztunnel's behaviour: an incident's DENY must not leave open tunnels running. The check runs on
+// the worker that owns the connections, so the data path takes no lock for it.
+void Worker::recheck_admissions() {
+  std::vector<std::pair<Relay*, std::string>> refused;
+  for (auto& [r, tracked] : relays_) {
+    const auto& a = r->admission();
+    if (!a) continue;
+    // A destination gone from the view is being unenrolled; its listener's retirement decides.
+    const Workload* destination = config_->table->find_by_uid(a->destination);
+    if (destination == nullptr) continue;
+    if (!a->source_identity && destination->peer_auth == PeerAuthMode::kStrict) {
+      refused.emplace_back(r, fmt::format("plaintext no longer allowed: {} requires mTLS (STRICT)",
+                                          destination->uid()));
+      continue;
+    }
+    ConnectionAttributes attrs{a->source_identity, a->source_ip, destination, a->destination_port,
+                               a->destination_ip};
+    AuthzDecision decision = config_->authorizer->check(attrs);
+    if (!decision.allowed) refused.emplace_back(r, std::move(decision.reason));
+  }
+  for (auto& [r, why] : refused) {
+    stats_->connections_closed_by_policy.fetch_add(1, std::memory_order_relaxed);
+    SPDLOG_WARN("worker {}: closing live connection {} -> {} after a policy change: {}", index_,
+                r->record().src.to_string(), r->record().dst.to_string(), why);
+    r->abort("authorization policy changed: " + why);
+  }
 }
 
 void Worker::log_refused(ConnectionRecord record) {

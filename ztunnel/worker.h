@@ -26,6 +26,8 @@ struct EngineStats {
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> hbone_connections_opened{0};
   std::atomic<uint64_t> hbone_connections_open{0};  // outbound pool connections alive now
+  // Live inbound connections closed because a policy change no longer admits them.
+  std::atomic<uint64_t> connections_closed_by_policy{0};
 };
 
 class Worker;
@@ -94,6 +96,8 @@ class Worker final : public Relay::Owner, public HbonePool::SocketOpener {
 
  private:
   void on_relay_done(Relay& relay) override;
+  // After a config swap: close the live inbound connections the new policies refuse.
+  void recheck_admissions();
   void begin_drain(std::chrono::milliseconds deadline);
   void on_drain_deadline(int res, uint32_t flags);
   void maybe_finish_drain();

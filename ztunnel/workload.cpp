@@ -32,7 +32,17 @@ bool selector_matches(const Labels& selector, const Labels& labels) {
 
 std::string Workload::uid() const { return ns + "/" + name; }
 
+Identity Workload::waypoint_identity() const {
+  auto slash = waypoint.find('/');
+  if (slash == std::string::npos) return {};
+  return Identity(identity.trust_domain(), waypoint.substr(0, slash), waypoint.substr(slash + 1));
+}
+
 std::string Service::uid() const { return ns + "/" + name; }
+
+std::string Service::hostname() const {
+  return name + "." + ns + ".svc." + std::string(kClusterDomain);
+}
 
 const ServicePort* Service::find_port(uint16_t port) const {
   for (const auto& p : ports) {

@@ -35,6 +35,11 @@ struct Workload {
   SocketAddress hbone_address;  // where peers send HBONE (its node's or pod's 15008)
   PeerAuthMode peer_auth = PeerAuthMode::kPermissive;
   bool mesh = true;  // false: not in the mesh, reached in plaintext (passthrough)
+  // "<ns>/<name>" of the waypoint that serves traffic to this workload; empty: none.
+  std::string waypoint;
+  // The identity the waypoint presents: its Gateway's name is its service account, as for
+  // Istio's waypoints. Empty when the workload has no waypoint.
+  Identity waypoint_identity() const;
 };
 
 struct ServicePort {
@@ -49,7 +54,13 @@ struct Service {
   Labels selector;  // empty: no endpoints (a selector-less Kubernetes Service)
 
   std::string uid() const;  // "<ns>/<name>"
+  // "<name>.<ns>.svc.cluster.local", the name ztunnel sends in Forwarded host= and in a
+  // hostname :authority.
+  std::string hostname() const;
   const ServicePort* find_port(uint16_t port) const;
 };
+
+// The Kubernetes cluster domain of service hostnames.
+inline constexpr std::string_view kClusterDomain = "cluster.local";
 
 }  // namespace ambit::ztunnel

@@ -117,6 +117,24 @@ const Service* WorkloadTable::find_service_by_uid(std::string_view uid) const {
   return it == service_by_uid_.end() ? nullptr : &it->second->service;
 }
 
+const Service* WorkloadTable::find_service_by_hostname(std::string_view host) const {
+  size_t dot = host.find('.');
+  if (dot == std::string_view::npos || dot == 0) return nullptr;
+  std::string_view name = host.substr(0, dot), rest = host.substr(dot + 1);
+  size_t end = rest.find('.');
+  std::string_view ns = rest.substr(0, end);
+  if (ns.empty()) return nullptr;
+  if (end != std::string_view::npos) {
+    std::string_view suffix = rest.substr(end + 1);
+    std::string full = "svc." + std::string(kClusterDomain);
+    if (suffix != "svc" && suffix != full) return nullptr;
+  }
+  std::string uid;
+  uid.reserve(ns.size() + 1 + name.size());
+  uid.append(ns).append("/").append(name);
+  return find_service_by_uid(uid);
+}
+
 std::vector<const Workload*> WorkloadTable::endpoints_of(const Service& service) const {
   if (const ServiceEntry* entry = entry_of(service)) return entry->endpoints;
   // A Service that is not (this copy of) one of ours: select from scratch.

@@ -52,6 +52,8 @@ class WorkloadTable {
   const Workload* find_by_uid(std::string_view uid) const;
   const Service* find_service_by_address(const IpAddress& vip) const;
   const Service* find_service_by_uid(std::string_view uid) const;
+  // "<name>.<ns>.svc.<cluster domain>" (or the short "<name>.<ns>" and "<name>.<ns>.svc").
+  const Service* find_service_by_hostname(std::string_view host) const;
 
   // Workloads in the service's namespace whose labels match its (non-empty) selector, in the
   // order they were added.

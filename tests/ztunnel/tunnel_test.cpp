@@ -328,7 +328,8 @@ std::string echo_on(int fd, const std::string& msg) {
   return got;
 }
 
-TEST(Tunnel, PolicyUpdateReachesNewConnectionsAndSparesLiveOnes) {
+// A live connection a new policy refuses is cut (ztunnel does this); one it still admits goes on.
+TEST(Tunnel, PolicyUpdateClosesLiveConnectionsItNoLongerAdmits) {
   MeshOptions o;
   o.workers = 2;
   Mesh mesh(o);
@@ -336,20 +337,89 @@ TEST(Tunnel, PolicyUpdateReachesNewConnectionsAndSparesLiveOnes) {
   ASSERT_TRUE(live.valid());
   ASSERT_EQ(echo_on(live.get(), "before"), "before");
 
+  // A policy that still admits sleep leaves the connection alone.
+  EngineConfig still = *mesh.b().config();
+  still.authorizer = std::make_shared<Authorizer>(
+      std::vector<AuthorizationPolicy>{allow_only("allow-sleep", "cluster.local/ns/default/sa/sleep")});
+  EXPECT_EQ(mesh.b().update(still).failed(), 0u);
+  EXPECT_EQ(echo_on(live.get(), "still admitted"), "still admitted");
+  EXPECT_EQ(mesh.b().stats().connections_closed_by_policy.load(), 0u);
+
   EngineConfig deny = *mesh.b().config();
   deny.authorizer = std::make_shared<Authorizer>(
       std::vector<AuthorizationPolicy>{allow_only("only-admin", "cluster.local/ns/default/sa/admin")});
   auto report = mesh.b().update(deny);
   EXPECT_EQ(report.failed(), 0u);
+  // update() returns once every worker applied it, so the cut is already on its way.
   int err = 0;
+  EXPECT_EQ(testing::read_all(live.get(), 100, &err), "");
+  EXPECT_EQ(err, -ECONNRESET) << "the live connection is reset, not ended cleanly";
+  EXPECT_EQ(mesh.b().stats().connections_closed_by_policy.load(), 1u);
   EXPECT_EQ(round_trip(mesh.outbound(), "now denied", &err), "");
   EXPECT_EQ(err, -ECONNRESET);
-  EXPECT_EQ(echo_on(live.get(), "still flowing"), "still flowing");
 
   EngineConfig allow = *mesh.b().config();
   allow.authorizer = std::make_shared<Authorizer>(std::vector<AuthorizationPolicy>{});
   EXPECT_EQ(mesh.b().update(allow).failed(), 0u);
   EXPECT_EQ(round_trip(mesh.outbound(), "allowed again"), "allowed again");
+}
+
+// PeerAuthentication turned STRICT cuts live plaintext connections to the workload.
+TEST(Tunnel, StrictModeUpdateClosesLivePlaintextConnections) {
+  MeshOptions o;
+  o.server_mode = PeerAuthMode::kPermissive;
+  Mesh mesh(o);
+  auto plain = testing::connect_to(mesh.plaintext(), 5000);
+  ASSERT_TRUE(plain.valid());
+  ASSERT_EQ(echo_on(plain.get(), "plain"), "plain");
+  auto tunnelled = testing::connect_to(mesh.outbound(), 5000);
+  ASSERT_TRUE(tunnelled.valid());
+  ASSERT_EQ(echo_on(tunnelled.get(), "mtls"), "mtls");
+
+  EngineConfig strict = *mesh.b().config();
+  auto table = std::make_shared<WorkloadTable>();
+  for (const Workload* w : strict.table->workloads()) {
+    Workload copy = *w;
+    if (copy.name == "echo") copy.peer_auth = PeerAuthMode::kStrict;
+    ASSERT_TRUE(table->add_workload(copy).ok());
+  }
+  strict.table = table;
+  EXPECT_EQ(mesh.b().update(strict).failed(), 0u);
+  int err = 0;
+  EXPECT_EQ(testing::read_all(plain.get(), 100, &err), "");
+  EXPECT_EQ(err, -ECONNRESET);
+  EXPECT_EQ(echo_on(tunnelled.get(), "mtls goes on"), "mtls goes on");
+  EXPECT_EQ(mesh.b().stats().connections_closed_by_policy.load(), 1u);
+}
+
+// The inbound listener of a workload goes away (unenrolled, or rebound by an update) while it
+// carries a transfer: the live stream finishes on its HBONE connection, whose memory stays
+// until the relay is done with it (ASan catches the old use-after-free here).
+TEST(Tunnel, RemovingTheInboundListenerLetsLiveStreamsFinish) {
+  Mesh mesh;
+  auto fd = testing::connect_to(mesh.outbound(), 10'000);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(testing::send_all(fd.get(), "start", 5));
+  ASSERT_EQ(testing::read_all(fd.get(), 5), "start");
+
+  EngineConfig without = *mesh.b().config();
+  std::erase_if(without.listeners,
+                [](const ListenerSpec& l) { return l.kind == ListenerKind::kInbound; });
+  ASSERT_EQ(mesh.b().update(without).failed(), 0u);
+
+  // 4 MiB more each way: well past what sits in buffers when the listener went.
+  std::string tail(4 << 20, 'q');
+  std::string got;
+  int err = 1;
+  std::thread reader([&] { got = testing::read_all(fd.get(), tail.size() + 10, &err); });
+  ASSERT_TRUE(testing::send_all(fd.get(), tail.data(), tail.size()));
+  ::shutdown(fd.get(), SHUT_WR);
+  reader.join();
+  EXPECT_EQ(got.size(), tail.size());
+  EXPECT_EQ(got, tail);
+  EXPECT_EQ(err, 0);
+  // New connections have nowhere to go now.
+  EXPECT_EQ(round_trip(mesh.outbound(), "after", &err), "");
 }
 
 TEST(Tunnel, UpdateOpensNewListenersAndClosesDroppedOnes) {
