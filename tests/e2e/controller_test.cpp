@@ -40,14 +40,8 @@ class ControllerTest : public ::testing::Test {
     fs::create_directories(dir_ + "/config");
     for (const auto& n : cluster_->nodes()) {
       SpawnOptions o;
-      o.argv = {AMBIT_CONTROLLER_PATH,
-                "bootstrap-node",
-                "--ca-dir",
-                dir_ + "/ca",
-                "--node",
-                n.name,
-                "--out",
-                dir_ + "/" + n.name};
+      o.argv = {AMBIT_CONTROLLER_PATH, "bootstrap-node", "--ca-dir", dir_ + "/ca", "--node",
+                n.name, "--out", dir_ + "/" + n.name};
       auto out = run_command(o, {}, 20s);
       ASSERT_TRUE(out.ok()) << out.error().message;
     }
@@ -60,8 +54,8 @@ class ControllerTest : public ::testing::Test {
     if (!cluster_) return;
     for (const auto& n : cluster_->nodes()) {
       SpawnOptions o;
-      o.argv = {AMBIT_AGENT_PATH,  "--uninstall",   "--state-dir",
-                state_dir(n.name), "--bpf-pin-dir", pin_dir(n.name)};
+      o.argv = {AMBIT_AGENT_PATH, "--uninstall", "--state-dir", state_dir(n.name),
+                "--bpf-pin-dir", pin_dir(n.name)};
       (void)run_command(o, {}, 20s);
     }
     cluster_.reset();
@@ -78,9 +72,10 @@ class ControllerTest : public ::testing::Test {
     const Pod& p = cluster_->pod(name);
     std::ostringstream y;
     y << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " << p.name << "\n  namespace: " << p.ns
-      << "\n  labels: {app: " << p.name << "}\n  annotations:\n    ambit.io/netns: " << p.netns_path
-      << "\n    ambit.io/cgroup: " << p.cgroup_path << "\nspec:\n  nodeName: " << p.node
-      << "\n  serviceAccountName: " << sa << "\nstatus:\n  podIP: " << p.ip.to_string() << "\n";
+      << "\n  labels: {app: " << p.name << "}\n  annotations:\n    ambit.io/netns: "
+      << p.netns_path << "\n    ambit.io/cgroup: " << p.cgroup_path << "\nspec:\n  nodeName: "
+      << p.node << "\n  serviceAccountName: " << sa << "\nstatus:\n  podIP: " << p.ip.to_string()
+      << "\n";
     return y.str();
   }
 
@@ -117,10 +112,10 @@ class ControllerTest : public ::testing::Test {
 
   void start_agent(const std::string& node) {
     auto p = cluster_->spawn_in_node(
-        node,
-        {AMBIT_AGENT_PATH, "--controller", controller_address_, "--node", node, "--credentials",
-         dir_ + "/" + node, "--workers", "1", "--capture", "ebpf", "--state-dir", state_dir(node),
-         "--bpf-pin-dir", pin_dir(node), "--resync-ms", "1000"});
+        node, {AMBIT_AGENT_PATH, "--controller", controller_address_, "--node", node,
+               "--credentials", dir_ + "/" + node, "--workers", "1", "--capture", "ebpf",
+               "--state-dir", state_dir(node), "--bpf-pin-dir", pin_dir(node), "--resync-ms",
+               "1000"});
     ASSERT_TRUE(p.ok()) << p.error().message;
     agents_[node] = std::move(*p);
   }
@@ -148,8 +143,8 @@ class ControllerTest : public ::testing::Test {
     start_controller();
     start_agent("node1");
     start_agent("node2");
-    ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client"))
-        << agent_log("node1") << controller_->stderr_text();
+    ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client")) << agent_log("node1")
+                                                                    << controller_->stderr_text();
     ASSERT_TRUE(agent_log_has("node2", "enrolled pod shop/api")) << agent_log("node2");
     serve("api");
   }
@@ -157,22 +152,15 @@ class ControllerTest : public ::testing::Test {
   void serve(const std::string& pod) {
     auto p = cluster_->spawn_in_pod(pod, {AMBIT_PROBE_PATH, "serve", "--port", "8080", "--echo"});
     ASSERT_TRUE(p.ok()) << p.error().message;
-    ASSERT_TRUE(
-        wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 5s));
+    ASSERT_TRUE(wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 5s));
     servers_.push_back(std::move(*p));
   }
 
   bool echo_from(const std::string& pod, const std::string& to, const std::string& message,
                  int timeout_ms = 3000) {
     SpawnOptions o;
-    o.argv = {AMBIT_PROBE_PATH,
-              "connect",
-              to,
-              "--message",
-              message,
-              "--expect-echo",
-              "--timeout-ms",
-              std::to_string(timeout_ms)};
+    o.argv = {AMBIT_PROBE_PATH, "connect", to, "--message", message, "--expect-echo",
+              "--timeout-ms", std::to_string(timeout_ms)};
     o.netns_path = cluster_->pod(pod).netns_path;
     o.cgroup_path = cluster_->pod(pod).cgroup_path;
     return run_command(o, {}, std::chrono::milliseconds(timeout_ms + 5000)).ok();
@@ -183,18 +171,16 @@ class ControllerTest : public ::testing::Test {
   std::string http_get_in_node1(const std::string& path) {
     SpawnOptions o;
     o.argv = {"python3", "-c",
-              "import sys,urllib.request;print(urllib.request.urlopen('http://127.0.0.1:15014" +
-                  path + "',timeout=5).read().decode())"};
+              "import sys,urllib.request;print(urllib.request.urlopen('http://127.0.0.1:15014" + path +
+                  "',timeout=5).read().decode())"};
     o.netns_path = cluster_->node("node1").netns_path;
     auto out = run_command(o, {}, 20s);
     return out.ok() ? *out : "error: " + out.error().message;
   }
 
   const std::string deny_client_ =
-      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: "
-      "api-only-admin\n"
-      "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  "
-      "rules:\n"
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: api-only-admin\n"
+      "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  rules:\n"
       "  - from:\n    - source:\n        principals: [\"cluster.local/ns/shop/sa/admin\"]\n";
 
   std::unique_ptr<Cluster> cluster_;
@@ -210,8 +196,7 @@ TEST_F(ControllerTest, PolicyChangesReachALiveMeshWithoutRestarts) {
   ASSERT_TRUE(echo_from("client", api(), "before-policy"));
   write_file("policy.yaml", deny_client_);
   ASSERT_TRUE(wait_for([&] { return !echo_from("client", api(), "denied?", 1500); }))
-      << "the ALLOW-only-admin policy never took effect\n"
-      << agent_log("node2");
+      << "the ALLOW-only-admin policy never took effect\n" << agent_log("node2");
   remove_file("policy.yaml");
   EXPECT_TRUE(wait_for([&] { return echo_from("client", api(), "allowed-again"); }))
       << agent_log("node2");
@@ -284,8 +269,7 @@ TEST_F(ControllerTest, ABrokenFileChangesNothing) {
   write_file("policy.yaml", deny_client_);
   ASSERT_TRUE(wait_for([&] { return !echo_from("client", api(), "denied?", 1500); }));
   // A broken edit of the same file: refused whole, the policy in force stays.
-  write_file("policy.yaml",
-             deny_client_ + "  - to: [{operation: {ports: [\"not-a-port\"]}}]\n  bad: [\n");
+  write_file("policy.yaml", deny_client_ + "  - to: [{operation: {ports: [\"not-a-port\"]}}]\n  bad: [\n");
   std::this_thread::sleep_for(2s);
   EXPECT_FALSE(echo_from("client", api(), "still-denied", 1500));
   std::string log = controller_->stderr_text();
@@ -333,8 +317,7 @@ TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
     auto ns = NetnsHandle::open(cluster_->node("node1").netns_path);
     if (!ns) return;
     ScopedNetns in(*ns);
-    auto client =
-        controller::ControlClient::start(o, [](const ambit::v1::Update&) { return Status{}; });
+    auto client = controller::ControlClient::start(o, [](const ambit::v1::Update&) { return Status{}; });
     if (!client) {
       answer = client.error();
       return;
@@ -363,8 +346,9 @@ TEST_F(ControllerTest, CertificateRotationDropsNoConnection) {
   serve("api");
   // One connection held open the whole time, exchanging every 100 ms, plus a new connection
   // every second, across one renewal (at half of the 1-minute lifetime) and then some.
-  auto rr = cluster_->spawn_in_pod("client", {AMBIT_PROBE_PATH, "rr", api(), "--size", "1024",
-                                              "--count", "450", "--interval-ms", "100"});
+  auto rr = cluster_->spawn_in_pod(
+      "client", {AMBIT_PROBE_PATH, "rr", api(), "--size", "1024", "--count", "450",
+                 "--interval-ms", "100"});
   ASSERT_TRUE(rr.ok());
   size_t failures = 0, attempts = 0;
   auto until = std::chrono::steady_clock::now() + 45s;
