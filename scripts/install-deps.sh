@@ -12,7 +12,8 @@ BUILD_PKGS=(
   protobuf-compiler libprotobuf-dev libre2-dev
 )
 # iptables: the agent's fallback capture mode runs it (in pods' netns) and its test needs it.
-TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables )
+# python3-h2: the foreign HBONE peer of the interop test (tests/interop/hbone_peer.py).
+TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables python3 python3-h2 )
 BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
