@@ -301,6 +301,7 @@ TEST_F(HboneServerTest, ConnectMustNameTheAddressItArrivedOn) {
 TEST_F(HboneServerTest, DestinationNotServedByThisListenerIsRejectedWith400) {
   // sleep is a workload, but not one this listener (echo's) serves.
   EXPECT_EQ(connect_status(kClientId, "10.9.9.9:80"), 400);
+  EXPECT_EQ(connect_status(kClientId, "127.0.0.3:0"), 400) << "port 0 (found by the fuzzer)";
 }
 
 }  // namespace
