@@ -4,10 +4,10 @@
 // configuration file it watches (--config).
 #include <poll.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -24,6 +24,7 @@
 #include "agent/local_config.h"
 #include "agent/mesh_view.h"
 #include "control/control_client.h"
+#include "core/directory_watch.h"
 #include "core/log.h"
 #include "core/x509.h"
 #include "ztunnel/engine.h"
@@ -59,42 +60,17 @@ int uninstall(const CaptureSettings& settings) {
   return status;
 }
 
-// Watches the directory of the configuration file: editors and `mv` replace files, which a
-// watch on the file itself would miss.
-class ConfigWatch {
- public:
-  explicit ConfigWatch(const std::string& path)
-      : name_(std::filesystem::path(path).filename().string()) {
-    fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    auto dir = std::filesystem::path(path).parent_path();
-    if (dir.empty()) dir = ".";
-    if (fd_.valid() &&
-        inotify_add_watch(fd_.get(), dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-      spdlog::warn("cannot watch {}: {}; changes are picked up by the periodic resync",
-                   dir.string(), std::strerror(errno));
-      fd_.reset();
-    }
+// The configuration file's directory, watched for new content. Without a watch (inotify
+// refused), the periodic resync still picks changes up.
+std::optional<DirectoryWatch> watch_config_file(const std::string& path) {
+  auto dir = std::filesystem::path(path).parent_path();
+  auto watch = DirectoryWatch::open(dir.empty() ? "." : dir, DirectoryWatch::Events::kNewContent);
+  if (!watch) {
+    spdlog::warn("{}; changes are picked up by the periodic resync", watch.error().message);
+    return std::nullopt;
   }
-  int fd() const { return fd_.get(); }
-  // Drains pending events; true if one was about the configuration file.
-  bool changed() {
-    bool hit = false;
-    alignas(inotify_event) char buf[4096];
-    ssize_t n;
-    while ((n = read(fd_.get(), buf, sizeof(buf))) > 0) {
-      for (char* p = buf; p < buf + n;) {
-        auto* e = reinterpret_cast<inotify_event*>(p);
-        if (e->len > 0 && name_ == e->name) hit = true;
-        p += sizeof(inotify_event) + e->len;
-      }
-    }
-    return hit;
-  }
-
- private:
-  std::string name_;
-  UniqueFd fd_;
-};
+  return std::move(*watch);
+}
 
 struct ControlClientSetup {
   control::ControlClientOptions options;
@@ -346,8 +322,9 @@ int main(int argc, char** argv) {
                enrollment.capture_mode(),
                from_controller ? "controller " + controller_address : config_path, addresses);
 
-  std::optional<ConfigWatch> watch;
-  if (!from_controller) watch.emplace(config_path);
+  std::optional<DirectoryWatch> watch;
+  if (!from_controller) watch = watch_config_file(config_path);
+  const std::string config_name = std::filesystem::path(config_path).filename().string();
   int watch_fd = watch ? watch->fd() : -1;
   auto next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
   int sig = 0;
@@ -369,7 +346,11 @@ int main(int argc, char** argv) {
       uint64_t count = 0;
       woken = read(wake_fd.get(), &count, sizeof(count)) == sizeof(count);
     }
-    bool changed = watch_fd >= 0 && (fds[2].revents & POLLIN) && watch->changed();
+    bool changed = false;
+    if (watch_fd >= 0 && (fds[2].revents & POLLIN)) {
+      auto names = watch->drain();
+      changed = std::find(names.begin(), names.end(), config_name) != names.end();
+    }
     bool resync = std::chrono::steady_clock::now() >= next_resync;
     if (!changed && !resync && !woken) continue;
     if (resync)
