@@ -10,7 +10,9 @@
 #include <map>
 #include <sstream>
 
-#include "agent/authorization_policy_yaml.h"
+#include "agent/engine_policy.h"
+#include "controller/config/loader.h"
+#include "controller/config/views.h"
 #include "core/yaml_reader.h"
 
 namespace ambit::agent {
@@ -43,10 +45,10 @@ class ConfigReader {
   explicit ConfigReader(const std::string& source) { config_.source = source; }
 
   LocalConfig read(const YAML::Node& root) {
-    YamlObject doc(root, std::make_shared<ConfigLocation>(ConfigLocation{config_.source, "", {}}), "",
-                   {"node", "trustDomain", "trustBundle", "workloads", "services",
-                    "authorizationPolicies", "certificates", "listeners", "namespaces",
-                    "certificateAuthority"});
+    YamlObject doc(
+        root, std::make_shared<ConfigLocation>(ConfigLocation{config_.source, "", {}}), "",
+        {"node", "trustDomain", "trustBundle", "workloads", "services", "authorizationPolicies",
+         "certificates", "listeners", "namespaces", "certificateAuthority"});
     config_.node = doc.required("node").string();
     if (auto td = doc.optional("trustDomain")) {
       check_trust_domain(*td);
@@ -55,8 +57,8 @@ class ConfigReader {
     config_.trust_bundle = doc.string_or("trustBundle", "");
     if (auto ca = doc.optional("certificateAuthority")) {
       auto o = ca->object({"certificate", "privateKey"});
-      config_.certificate_authority = CertificateAuthorityPaths{
-          o.required("certificate").string(), o.required("privateKey").string()};
+      config_.certificate_authority = CertificateAuthorityPaths{o.required("certificate").string(),
+                                                                o.required("privateKey").string()};
     }
     // Namespaces first: whether a pod is in the mesh follows its namespace's labels.
     for_each_item(doc, "namespaces", [&](const YamlValue& v, size_t) { read_namespace(v); });
@@ -77,7 +79,8 @@ class ConfigReader {
     o.name_object(ns.name);
     if (auto labels = o.optional("labels")) ns.labels = labels->string_map();
     for (const auto& existing : config_.namespaces) {
-      if (existing.name == ns.name) item.fail(fmt::format("namespace {} is defined twice", ns.name));
+      if (existing.name == ns.name)
+        item.fail(fmt::format("namespace {} is defined twice", ns.name));
     }
     config_.namespaces.push_back(std::move(ns));
   }
@@ -125,8 +128,10 @@ class ConfigReader {
     }
     auto netns = o.optional("netns");
     auto cgroup = o.optional("cgroup");
-    if (netns && !cgroup) o.fail_field("cgroup", "required when netns is set (in-pod capture needs both)");
-    if (cgroup && !netns) o.fail_field("netns", "required when cgroup is set (in-pod capture needs both)");
+    if (netns && !cgroup)
+      o.fail_field("cgroup", "required when netns is set (in-pod capture needs both)");
+    if (cgroup && !netns)
+      o.fail_field("netns", "required when cgroup is set (in-pod capture needs both)");
     if (netns) {
       // Kept for pods of other nodes too (one file can serve every node); only the pod's
       // own node uses it.
@@ -176,14 +181,21 @@ class ConfigReader {
     config_.services.push_back(std::move(s));
   }
 
+  // Istio's AuthorizationPolicy is read by the controller's reader and converted as the
+  // controller's view and the agent's pushed path do, so a policy means one thing everywhere.
   void read_policy(const YamlValue& item) {
-    auto policy = read_authorization_policy(item);
+    auto model = controller::config::read_listed_authorization_policy(item);
+    // Strict reading has already refused the actions views leave out (AUDIT, CUSTOM).
+    auto resource = controller::config::authorization_policy_resource(model);
+    if (!resource) item.fail("the policy's action is not enforced by ambit");
+    auto policy = engine_policy(*resource);
+    if (!policy) item.fail(policy.error().message);
     for (const auto& existing : config_.policies) {
-      if (existing.uid() == policy.uid()) {
-        item.fail(fmt::format("authorization policy {} is defined twice", policy.uid()));
+      if (existing.uid() == policy->uid()) {
+        item.fail(fmt::format("authorization policy {} is defined twice", policy->uid()));
       }
     }
-    config_.policies.push_back(std::move(policy));
+    config_.policies.push_back(std::move(*policy));
   }
 
   void read_certificate(const YamlValue& item) {
@@ -295,7 +307,8 @@ Result<LocalConfig> parse_local_config(std::string_view yaml, const std::string&
   } catch (const ConfigError& e) {
     return Error{e.message};
   } catch (const YAML::Exception& e) {
-    return Error{describe_config_problem({source_name, "", {}}, "", e.mark, "invalid YAML: " + e.msg)};
+    return Error{
+        describe_config_problem({source_name, "", {}}, "", e.mark, "invalid YAML: " + e.msg)};
   } catch (const std::exception& e) {
     return Error::format("{}: {}", source_name, e.what());
   }

@@ -2,12 +2,12 @@
 // (listeners inside each pod's netns, eBPF or iptables capture). Its view of the mesh comes from
 // the controller (--controller: pushed over mTLS, certificates by CSR) or, standalone, from a
 // configuration file it watches (--config).
-#include <CLI/CLI.hpp>
 #include <poll.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -23,7 +23,8 @@
 #include "agent/enrollment.h"
 #include "agent/local_config.h"
 #include "agent/mesh_view.h"
-#include "controller/client/control_client.h"
+#include "control/control_client.h"
+#include "core/directory_watch.h"
 #include "core/log.h"
 #include "core/x509.h"
 #include "ztunnel/engine.h"
@@ -54,49 +55,25 @@ int uninstall(const CaptureSettings& settings) {
   }
   // The state directory itself, once nothing is recorded in it.
   std::error_code ec;
-  if (std::filesystem::is_empty(settings.state_dir, ec)) std::filesystem::remove(settings.state_dir, ec);
+  if (std::filesystem::is_empty(settings.state_dir, ec))
+    std::filesystem::remove(settings.state_dir, ec);
   return status;
 }
 
-// Watches the directory of the configuration file: editors and `mv` replace files, which a
-// watch on the file itself would miss.
-class ConfigWatch {
- public:
-  explicit ConfigWatch(const std::string& path)
-      : name_(std::filesystem::path(path).filename().string()) {
-    fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    auto dir = std::filesystem::path(path).parent_path();
-    if (dir.empty()) dir = ".";
-    if (fd_.valid() && inotify_add_watch(fd_.get(), dir.c_str(),
-                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-      spdlog::warn("cannot watch {}: {}; changes are picked up by the periodic resync",
-                   dir.string(), std::strerror(errno));
-      fd_.reset();
-    }
+// The configuration file's directory, watched for new content. Without a watch (inotify
+// refused), the periodic resync still picks changes up.
+std::optional<DirectoryWatch> watch_config_file(const std::string& path) {
+  auto dir = std::filesystem::path(path).parent_path();
+  auto watch = DirectoryWatch::open(dir.empty() ? "." : dir, DirectoryWatch::Events::kNewContent);
+  if (!watch) {
+    spdlog::warn("{}; changes are picked up by the periodic resync", watch.error().message);
+    return std::nullopt;
   }
-  int fd() const { return fd_.get(); }
-  // Drains pending events; true if one was about the configuration file.
-  bool changed() {
-    bool hit = false;
-    alignas(inotify_event) char buf[4096];
-    ssize_t n;
-    while ((n = read(fd_.get(), buf, sizeof(buf))) > 0) {
-      for (char* p = buf; p < buf + n;) {
-        auto* e = reinterpret_cast<inotify_event*>(p);
-        if (e->len > 0 && name_ == e->name) hit = true;
-        p += sizeof(inotify_event) + e->len;
-      }
-    }
-    return hit;
-  }
-
- private:
-  std::string name_;
-  UniqueFd fd_;
-};
+  return std::move(*watch);
+}
 
 struct ControlClientSetup {
-  controller::ControlClientOptions options;
+  control::ControlClientOptions options;
 };
 
 // Options for the control channel from the command line and the bootstrap credentials.
@@ -136,8 +113,9 @@ int main(int argc, char** argv) {
   app.add_option("--controller", controller_address,
                  "controller ip:port (15012): take the view and certificates from it");
   app.add_option("--node", node_name, "this node's name (with --controller)");
-  app.add_option("--credentials", credentials_dir,
-                 "directory with node.pem, node.key and root.pem from `ambit-controller bootstrap-node`");
+  app.add_option(
+      "--credentials", credentials_dir,
+      "directory with node.pem, node.key and root.pem from `ambit-controller bootstrap-node`");
   app.add_option("-w,--workers", workers, "worker threads (0 = one per core)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   app.add_option("--drain-timeout-ms", drain_ms,
@@ -149,13 +127,17 @@ int main(int argc, char** argv) {
                  "where enrolled pods are recorded, found again after a restart");
   app.add_option("--bpf-pin-dir", settings.bpf_pin_dir,
                  "where the eBPF capture pins its programs, maps and links (bpffs)");
-  app.add_option("--resync-ms", resync_ms, "re-apply the configuration this often (retries, certificate renewal)");
+  app.add_option("--resync-ms", resync_ms,
+                 "re-apply the configuration this often (retries, certificate renewal)");
   app.add_flag("--uninstall", uninstall_only,
                "remove every program, pin, rule and record of capture from this node, then exit");
   std::string admin, metrics, readiness;
-  app.add_option("--admin", admin, "admin endpoint ip:port (config_dump, metrics, ready); keep it on localhost");
-  app.add_option("--metrics", metrics, "Prometheus endpoint ip:port (/metrics), e.g. 0.0.0.0:15020");
-  app.add_option("--readiness", readiness, "readiness endpoint ip:port (/healthz/ready), e.g. 0.0.0.0:15021");
+  app.add_option("--admin", admin,
+                 "admin endpoint ip:port (config_dump, metrics, ready); keep it on localhost");
+  app.add_option("--metrics", metrics,
+                 "Prometheus endpoint ip:port (/metrics), e.g. 0.0.0.0:15020");
+  app.add_option("--readiness", readiness,
+                 "readiness endpoint ip:port (/healthz/ready), e.g. 0.0.0.0:15021");
   CLI11_PARSE(app, argc, argv);
   init_logging(log_level);
   signal(SIGPIPE, SIG_IGN);
@@ -163,7 +145,8 @@ int main(int argc, char** argv) {
   if (uninstall_only) return uninstall(settings);
   const bool from_controller = !controller_address.empty();
   if (from_controller == !config_path.empty()) {
-    spdlog::error("give either --config (standalone) or --controller (with --node and --credentials)");
+    spdlog::error(
+        "give either --config (standalone) or --controller (with --node and --credentials)");
     return 1;
   }
   // The view the agent starts from: the file, or nothing until the controller's snapshot.
@@ -193,7 +176,8 @@ int main(int argc, char** argv) {
 
   // Capabilities first, so a missing one is named instead of surfacing as some EPERM later.
   // Standalone without pods needs no capture; the controller may send pods at any time.
-  if (capture_mode == "auto" && !from_controller && config->sandboxes.empty()) capture_mode = "none";
+  if (capture_mode == "auto" && !from_controller && config->sandboxes.empty())
+    capture_mode = "none";
   if (capture_mode == "auto") {
     if (auto missing = missing_capabilities(capabilities_needed("ebpf")); !missing.empty()) {
       spdlog::warn("eBPF capture needs {}; trying the iptables fallback", missing.front());
@@ -215,8 +199,9 @@ int main(int argc, char** argv) {
   }
 
   AdminServer::Endpoints endpoints;
-  for (auto [text, slot] : {std::pair{&admin, &endpoints.admin}, std::pair{&metrics, &endpoints.metrics},
-                            std::pair{&readiness, &endpoints.readiness}}) {
+  for (auto [text, slot] :
+       {std::pair{&admin, &endpoints.admin}, std::pair{&metrics, &endpoints.metrics},
+        std::pair{&readiness, &endpoints.readiness}}) {
     if (text->empty()) continue;
     auto address = SocketAddress::parse(*text);
     if (!address) {
@@ -247,11 +232,11 @@ int main(int argc, char** argv) {
     (void)!write(wake_fd.get(), &one, sizeof(one));
   };
   std::unique_ptr<CertificateSource> certificates;
-  std::atomic<controller::ControlClient*> client_ptr{nullptr};
+  std::atomic<control::ControlClient*> client_ptr{nullptr};
   if (from_controller) {
     certificates = std::make_unique<RemoteCertificates>(
         [&client_ptr](const std::string& uid, const std::string& csr) -> Result<std::string> {
-          controller::ControlClient* client = client_ptr.load();
+          control::ControlClient* client = client_ptr.load();
           if (client == nullptr) return Error{"not connected to the controller yet"};
           return client->request_certificate(uid, csr, std::chrono::seconds(10));
         });
@@ -279,9 +264,9 @@ int main(int argc, char** argv) {
   // Controller mode: every update is applied on the client's thread and acked, or nacked with
   // the reason while the last good view stays in force.
   MeshView view;
-  std::unique_ptr<controller::ControlClient> client;
+  std::unique_ptr<control::ControlClient> client;
   if (from_controller) {
-    auto started = controller::ControlClient::start(
+    auto started = control::ControlClient::start(
         std::move(controller.options), [&](const ambit::v1::Update& update) -> Status {
           auto next = view.with(update);
           if (!next) return next.error();
@@ -310,18 +295,19 @@ int main(int argc, char** argv) {
 
   std::atomic<bool> serving{true};  // readiness turns false as soon as draining starts
   auto admin_server = AdminServer::start(
-      endpoints,
-      {[running, &rejected] {
-         return ztunnel::render_prometheus(running->stats()) +
-                "# HELP ambit_config_rejected_total Configuration changes refused (the last good one stayed in force).\n"
-                "# TYPE ambit_config_rejected_total counter\n"
-                "ambit_config_rejected_total " + std::to_string(rejected.load()) + "\n";
-       },
-       [&] {
-         std::lock_guard lock(dump_mutex);
-         return dump;
-       },
-       [&serving] { return serving.load(); }});
+      endpoints, {[running, &rejected] {
+                    return ztunnel::render_prometheus(running->stats()) +
+                           "# HELP ambit_config_rejected_total Configuration changes refused (the "
+                           "last good one stayed in force).\n"
+                           "# TYPE ambit_config_rejected_total counter\n"
+                           "ambit_config_rejected_total " +
+                           std::to_string(rejected.load()) + "\n";
+                  },
+                  [&] {
+                    std::lock_guard lock(dump_mutex);
+                    return dump;
+                  },
+                  [&serving] { return serving.load(); }});
   if (!admin_server) {
     spdlog::error("{}", admin_server.error().message);
     return 1;
@@ -331,25 +317,28 @@ int main(int argc, char** argv) {
     addresses += (addresses.empty() ? "" : " ") + a.to_string();
   }
   for (const auto& a : (*admin_server)->addresses()) addresses += " http://" + a.to_string();
-  spdlog::info("ready node={} workers={} workloads={} capture={} view={} listeners=[{}]", config->node,
-               running->worker_count(), running->config()->table->workload_count(),
-               enrollment.capture_mode(), from_controller ? "controller " + controller_address : config_path,
-               addresses);
+  spdlog::info("ready node={} workers={} workloads={} capture={} view={} listeners=[{}]",
+               config->node, running->worker_count(), running->config()->table->workload_count(),
+               enrollment.capture_mode(),
+               from_controller ? "controller " + controller_address : config_path, addresses);
 
-  std::optional<ConfigWatch> watch;
-  if (!from_controller) watch.emplace(config_path);
+  std::optional<DirectoryWatch> watch;
+  if (!from_controller) watch = watch_config_file(config_path);
+  const std::string config_name = std::filesystem::path(config_path).filename().string();
   int watch_fd = watch ? watch->fd() : -1;
   auto next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
   int sig = 0;
   while (sig == 0) {
-    pollfd fds[3] = {{signal_fd.get(), POLLIN, 0}, {wake_fd.get(), POLLIN, 0}, {watch_fd, POLLIN, 0}};
+    pollfd fds[3] = {
+        {signal_fd.get(), POLLIN, 0}, {wake_fd.get(), POLLIN, 0}, {watch_fd, POLLIN, 0}};
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         next_resync - std::chrono::steady_clock::now());
     int n = poll(fds, watch_fd >= 0 ? 3 : 2, static_cast<int>(std::max<int64_t>(0, wait.count())));
     if (n < 0 && errno != EINTR) break;
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      if (read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) sig = static_cast<int>(info.ssi_signo);
+      if (read(signal_fd.get(), &info, sizeof(info)) == sizeof(info))
+        sig = static_cast<int>(info.ssi_signo);
       continue;
     }
     bool woken = false;
@@ -357,10 +346,15 @@ int main(int argc, char** argv) {
       uint64_t count = 0;
       woken = read(wake_fd.get(), &count, sizeof(count)) == sizeof(count);
     }
-    bool changed = watch_fd >= 0 && (fds[2].revents & POLLIN) && watch->changed();
+    bool changed = false;
+    if (watch_fd >= 0 && (fds[2].revents & POLLIN)) {
+      auto names = watch->drain();
+      changed = std::find(names.begin(), names.end(), config_name) != names.end();
+    }
     bool resync = std::chrono::steady_clock::now() >= next_resync;
     if (!changed && !resync && !woken) continue;
-    if (resync) next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
+    if (resync)
+      next_resync = std::chrono::steady_clock::now() + std::chrono::milliseconds(resync_ms);
     if (from_controller) {
       // The view in force again: pods waiting for a certificate, renewals, retries.
       LocalConfig current;

@@ -1,8 +1,8 @@
 #include "controller/config_directory.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,34 +18,19 @@ namespace fs = std::filesystem;
 
 ConfigDirectory::ConfigDirectory(fs::path dir, std::string trust_domain,
                                  std::vector<v1::Resource> extra)
-    : dir_(std::move(dir)), trust_domain_(std::move(trust_domain)), extra_(std::move(extra)) {}
+    : FileConfigSource(std::move(dir), {".yaml", ".yml"}),
+      trust_domain_(std::move(trust_domain)),
+      extra_(std::move(extra)) {}
 
-ConfigDirectory::~ConfigDirectory() { watch_.reset(); }
+ConfigDirectory::~ConfigDirectory() { stop(); }
 
-bool ConfigDirectory::reload() {
-  std::vector<fs::path> present;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    auto ext = entry.path().extension();
-    if ((ext == ".yaml" || ext == ".yml") && entry.is_regular_file()) present.push_back(entry.path());
+void ConfigDirectory::read(const WatchedFiles::Changes& changes) {
+  for (const auto& path : changes.removed) {
+    spdlog::info("config: {} removed", path.filename().string());
+    files_.erase(path);
   }
-  bool changed = false;
-  for (auto it = files_.begin(); it != files_.end();) {
-    if (std::find(present.begin(), present.end(), it->first) == present.end()) {
-      spdlog::info("config: {} removed", it->first.filename().string());
-      it = files_.erase(it);
-      changed = true;
-    } else {
-      ++it;
-    }
-  }
-  for (const auto& path : present) {
-    auto mtime = fs::last_write_time(path, ec);
-    auto size = fs::file_size(path, ec);
+  for (const auto& path : changes.changed) {
     File& f = files_[path];
-    if ((f.good || !f.errors.empty()) && f.mtime == mtime && f.size == size) continue;
-    f.mtime = mtime;
-    f.size = size;
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
@@ -63,9 +48,7 @@ bool ConfigDirectory::reload() {
                     f.good ? "its last good content" : "nothing of it");
       for (const auto& e : f.errors) spdlog::error("  {}", e);
     }
-    changed = true;
   }
-  return changed;
 }
 
 std::shared_ptr<const ViewSource> ConfigDirectory::build() {
@@ -91,7 +74,8 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
   auto t2 = Clock::now();
   spdlog::debug("config timing: load {:.1f} ms, analyze {:.1f} ms", ms(t0, t1), ms(t1, t2));
   if (report.has_errors()) {
-    spdlog::error("config: the change is inconsistent; the last good configuration stays in force:");
+    spdlog::error(
+        "config: the change is inconsistent; the last good configuration stays in force:");
     for (const auto& d : report.diagnostics) {
       if (d.severity != config::Severity::kError) continue;
       spdlog::error("  {}", d.format());
@@ -114,23 +98,16 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
   auto view = StaticViewSource::create(last_good_, trust_domain_, errors);
   // Parsing a large file leaves freed heap behind; give it back to the system.
   malloc_trim(0);
-  spdlog::debug("config timing: views {:.1f} ms, publish {:.1f} ms", ms(t2, t3), ms(t3, Clock::now()));
+  spdlog::debug("config timing: views {:.1f} ms, publish {:.1f} ms", ms(t2, t3),
+                ms(t3, Clock::now()));
   return view;
 }
 
-Status ConfigDirectory::start(OnChange on_change) {
-  on_change_ = std::move(on_change);
+Status ConfigDirectory::usable() const {
   std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) return Error::format("--config-dir {}: not a directory", dir_.string());
-  reload();
-  on_change_(build());
-  auto watch = DirectoryWatch::start(dir_, [this] {
-    if (reload()) on_change_(build());
-  });
-  if (!watch) return watch.error();
-  watch_ = std::move(*watch);
+  if (!fs::is_directory(path(), ec))
+    return Error::format("--config-dir {}: not a directory", path().string());
   return {};
 }
-
 
 }  // namespace ambit::controller

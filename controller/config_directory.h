@@ -14,41 +14,34 @@
 #include <optional>
 
 #include "controller/config/loader.h"
-#include "controller/config_source.h"
 #include "controller/static_view_source.h"
-#include "controller/directory_watch.h"
+#include "controller/watched_files.h"
 
 namespace ambit::controller {
 
-class ConfigDirectory : public ConfigSource {
+class ConfigDirectory : public FileConfigSource {
  public:
   // `extra`: objects the controller adds itself (the TrustBundle).
   ConfigDirectory(std::filesystem::path dir, std::string trust_domain,
                   std::vector<v1::Resource> extra);
   ~ConfigDirectory() override;
-  Status start(OnChange on_change) override;
 
  private:
   struct File {
     // The last content without errors of its own, parsed once when it was read.
     std::optional<config::ConfigSnapshot> good;
-    std::filesystem::file_time_type mtime{};
-    uintmax_t size = 0;
     std::vector<std::string> errors;  // of the current content, when rejected
   };
-  // Re-reads changed files; true when anything changed.
-  bool reload();
+  Status usable() const override;
+  void read(const WatchedFiles::Changes& changes) override;
   // The configuration from every file's good content, if it analyzes without errors.
-  std::shared_ptr<const ViewSource> build();
+  std::shared_ptr<const ViewSource> build() override;
 
-  std::filesystem::path dir_;
   std::string trust_domain_;
   std::vector<v1::Resource> extra_;
   std::map<std::filesystem::path, File> files_;
   std::vector<ResourcePtr> last_good_;  // what was published last without errors
   ResourceInterner interner_;
-  OnChange on_change_;
-  std::unique_ptr<DirectoryWatch> watch_;  // last: stops before the rest goes
 };
 
 }  // namespace ambit::controller

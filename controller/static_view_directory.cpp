@@ -21,7 +21,8 @@ Result<std::vector<v1::Resource>> parse_resource_file(const fs::path& file) {
   nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, false);
   if (doc.is_discarded()) return Error::format("{}: not valid JSON", file.string());
   if (doc.is_object() && doc.contains("resources")) doc = doc["resources"];
-  if (!doc.is_array()) return Error::format("{}: expected a JSON array of resources", file.string());
+  if (!doc.is_array())
+    return Error::format("{}: expected a JSON array of resources", file.string());
   std::vector<v1::Resource> out;
   out.reserve(doc.size());
   for (size_t i = 0; i < doc.size(); ++i) {
@@ -40,41 +41,16 @@ Result<std::vector<v1::Resource>> parse_resource_file(const fs::path& file) {
 
 StaticViewDirectory::StaticViewDirectory(fs::path path, std::string trust_domain,
                                          std::vector<v1::Resource> extra)
-    : path_(std::move(path)), trust_domain_(std::move(trust_domain)) {
+    : FileConfigSource(std::move(path), {".json"}), trust_domain_(std::move(trust_domain)) {
   for (auto& r : extra) extra_.push_back(ViewResource::make(std::move(r)));
-  dir_ = fs::is_directory(path_) ? path_ : path_.parent_path();
-  if (dir_.empty()) dir_ = ".";
 }
 
-StaticViewDirectory::~StaticViewDirectory() { watch_.reset(); }
+StaticViewDirectory::~StaticViewDirectory() { stop(); }
 
-bool StaticViewDirectory::reload() {
-  std::vector<fs::path> wanted;
-  std::error_code ec;
-  if (fs::is_directory(path_, ec)) {
-    for (const auto& entry : fs::directory_iterator(path_, ec)) {
-      if (entry.path().extension() == ".json" && entry.is_regular_file()) wanted.push_back(entry.path());
-    }
-  } else if (fs::exists(path_, ec)) {
-    wanted.push_back(path_);
-  }
-  bool changed = false;
-  for (auto it = files_.begin(); it != files_.end();) {
-    if (std::find(wanted.begin(), wanted.end(), it->first) == wanted.end()) {
-      it = files_.erase(it);
-      changed = true;
-    } else {
-      ++it;
-    }
-  }
-  for (const fs::path& p : wanted) {
-    auto mtime = fs::last_write_time(p, ec);
-    auto size = fs::file_size(p, ec);
+void StaticViewDirectory::read(const WatchedFiles::Changes& changes) {
+  for (const auto& p : changes.removed) files_.erase(p);
+  for (const fs::path& p : changes.changed) {
     File& f = files_[p];
-    if (f.loaded && f.mtime == mtime && f.size == size) continue;
-    f.loaded = true;
-    f.mtime = mtime;
-    f.size = size;
     auto parsed = parse_resource_file(p);
     if (parsed) {
       // Objects are made once per read of their file; the other files' objects keep their
@@ -86,9 +62,7 @@ bool StaticViewDirectory::reload() {
       spdlog::warn("config: {} (keeping its last good content)", parsed.error().message);
       f.error = parsed.error().message;
     }
-    changed = true;
   }
-  return changed;
 }
 
 std::shared_ptr<const ViewSource> StaticViewDirectory::build() {
@@ -100,18 +74,5 @@ std::shared_ptr<const ViewSource> StaticViewDirectory::build() {
   }
   return StaticViewSource::create(std::move(all), trust_domain_, std::move(errors));
 }
-
-Status StaticViewDirectory::start(OnChange on_change) {
-  on_change_ = std::move(on_change);
-  reload();
-  on_change_(build());
-  auto watch = DirectoryWatch::start(dir_, [this] {
-    if (reload()) on_change_(build());
-  });
-  if (!watch) return watch.error();
-  watch_ = std::move(*watch);
-  return {};
-}
-
 
 }  // namespace ambit::controller

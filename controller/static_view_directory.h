@@ -7,39 +7,29 @@
 #include <filesystem>
 #include <map>
 
-#include "controller/config_source.h"
 #include "controller/static_view_source.h"
-#include "controller/directory_watch.h"
+#include "controller/watched_files.h"
 
 namespace ambit::controller {
 
-class StaticViewDirectory : public ConfigSource {
+class StaticViewDirectory : public FileConfigSource {
  public:
   // `extra`: objects the controller adds itself (the TrustBundle).
   StaticViewDirectory(std::filesystem::path path, std::string trust_domain,
                       std::vector<v1::Resource> extra);
   ~StaticViewDirectory() override;
-  Status start(OnChange on_change) override;
 
  private:
   struct File {
-    std::filesystem::file_time_type mtime;
-    uintmax_t size = 0;
-    std::vector<ResourcePtr> resources;
-    std::string error;
-    bool loaded = false;
+    std::vector<ResourcePtr> resources;  // the last good content
+    std::string error;                   // of the current content, when rejected
   };
-  // Re-reads changed files; true if anything changed.
-  bool reload();
-  std::shared_ptr<const ViewSource> build();
+  void read(const WatchedFiles::Changes& changes) override;
+  std::shared_ptr<const ViewSource> build() override;
 
-  std::filesystem::path path_;
-  std::filesystem::path dir_;
   std::string trust_domain_;
   std::vector<ResourcePtr> extra_;
   std::map<std::filesystem::path, File> files_;
-  OnChange on_change_;
-  std::unique_ptr<DirectoryWatch> watch_;  // last: stops before the rest goes
 };
 
 // One file's objects; errors name the file and the element.

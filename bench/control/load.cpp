@@ -4,24 +4,25 @@
 //   SNAPSHOT <first_connect_ns> <all_acked_ns>   every client has applied its first snapshot
 //   ACKED <marker> <ns>                          every client has applied the policy change
 // where <marker> is the first principal of the first rule of --watch-policy.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
-#include <unordered_map>
 #include <mutex>
+#include <unordered_map>
 
+#include "control/control_client.h"
 #include "controller/ca/certificate_authority.h"
-#include "controller/client/control_client.h"
 #include "core/log.h"
 
 namespace {
 
 using namespace ambit;
 using namespace ambit::controller;
+using namespace ambit::control;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -19,7 +19,6 @@ using std::chrono::system_clock;
 // Issued certificates start a little in the past so a peer whose clock runs behind accepts them.
 constexpr auto kClockSkew = std::chrono::minutes(5);
 
-
 bool valid_segment(std::string_view s) {
   if (s.empty() || s == "." || s == ".." || s.size() > 253) return false;
   for (char c : s) {
@@ -118,16 +117,6 @@ std::string printable(std::string_view text) {
 
 }  // namespace
 
-std::string node_spiffe_id(std::string_view trust_domain, std::string_view node) {
-  return fmt::format("spiffe://{}/ambit/node/{}", trust_domain, node);
-}
-std::string waypoint_spiffe_id(std::string_view trust_domain, std::string_view waypoint_uid) {
-  return fmt::format("spiffe://{}/ambit/waypoint/{}", trust_domain, waypoint_uid);
-}
-std::string controller_spiffe_id(std::string_view trust_domain) {
-  return fmt::format("spiffe://{}/ambit/controller", trust_domain);
-}
-
 Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::load_or_create(
     const fs::path& dir, const Options& options) {
   std::unique_ptr<CertificateAuthority> ca(new CertificateAuthority());
@@ -177,8 +166,9 @@ Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::load_or_crea
     EvpPkeyPtr key = generate_p256_key();
     if (!key) return Error{"generating the root key failed"};
     auto now = system_clock::now();
-    auto root = make_ca_certificate(key.get(), fmt::format("ambit mesh root ({})", options.trust_domain),
-                                    now - kClockSkew, now + options.root_lifetime);
+    auto root =
+        make_ca_certificate(key.get(), fmt::format("ambit mesh root ({})", options.trust_domain),
+                            now - kClockSkew, now + options.root_lifetime);
     if (!root) return Error::format("generating the root certificate: {}", root.error().message);
     if (auto s = write_private_file(root_key, private_key_to_pem(key.get())); !s) return s.error();
     if (auto s = write_private_file(root_cert, certificate_to_pem(root->get())); !s) {
@@ -234,7 +224,8 @@ Result<std::string> CertificateAuthority::sign(std::string_view csr_pem, const I
   auto now = system_clock::now();
   auto not_after = now + ttl;
   // A leaf never outlives its issuer.
-  if (auto signer_end = certificate_not_after(signer_.get()); signer_end && *signer_end < not_after) {
+  if (auto signer_end = certificate_not_after(signer_.get());
+      signer_end && *signer_end < not_after) {
     not_after = *signer_end;
   }
   auto leaf = sign_workload_certificate(signer_.get(), signer_key_.get(), key, expected,
@@ -257,8 +248,9 @@ Result<Credentials> CertificateAuthority::issue_for_uri(const std::string& uri,
 
 Result<Credentials> CertificateAuthority::issue_node_credentials(std::string_view node) const {
   if (!valid_segment(node)) {
-    return Error::format("node name '{}' is not usable in a SPIFFE ID (letters, digits, '.', '-', '_')",
-                         printable(node));
+    return Error::format(
+        "node name '{}' is not usable in a SPIFFE ID (letters, digits, '.', '-', '_')",
+        printable(node));
   }
   return issue_for_uri(node_spiffe_id(trust_domain_, node), options_.bootstrap_lifetime);
 }

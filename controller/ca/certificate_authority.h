@@ -18,25 +18,17 @@
 #include <string_view>
 #include <vector>
 
+#include "control/control_identity.h"
 #include "core/identity.h"
 #include "core/openssl_ptr.h"
 #include "core/result.h"
 
 namespace ambit::controller {
 
-// Control-channel identities live beside workload ones under a path only the CA issues:
-//   spiffe://<td>/ambit/node/<node>          an agent
-//   spiffe://<td>/ambit/waypoint/<ns>/<name> a waypoint
-//   spiffe://<td>/ambit/controller           the controller's serving certificate
-std::string node_spiffe_id(std::string_view trust_domain, std::string_view node);
-std::string waypoint_spiffe_id(std::string_view trust_domain, std::string_view waypoint_uid);
-std::string controller_spiffe_id(std::string_view trust_domain);
-
-// A certificate chain and its key, PEM. `key_pem` is secret: write it with write_private_file.
-struct Credentials {
-  std::string certificate_chain_pem;  // leaf first
-  std::string key_pem;
-};
+using control::controller_spiffe_id;
+using control::Credentials;
+using control::node_spiffe_id;
+using control::waypoint_spiffe_id;
 
 class CertificateAuthority {
  public:
@@ -64,7 +56,7 @@ class CertificateAuthority {
                            std::chrono::seconds ttl) const;
 
   // Standalone bootstrap: a fresh key and a client+server certificate for a control-channel
-  // identity (see the *_spiffe_id functions).
+  // identity (see control/control_identity.h).
   Result<Credentials> issue_node_credentials(std::string_view node) const;
   Result<Credentials> issue_waypoint_credentials(std::string_view waypoint_uid) const;
   Result<Credentials> issue_controller_credentials() const;

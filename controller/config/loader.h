@@ -18,6 +18,7 @@
 #include "controller/config/diagnostics.h"
 #include "controller/config/model.h"
 #include "core/result.h"
+#include "core/yaml_reader.h"
 
 namespace ambit::controller::config {
 
@@ -35,5 +36,11 @@ Result<ConfigSnapshot> load_config(const std::vector<std::string>& paths);
 // Reads YAML text as if it were the file `file_name` and adds its objects and diagnostics to
 // `snapshot` (diagnostics not re-sorted). Used by load_config, tests and the fuzz target.
 void load_yaml_text(std::string_view text, const std::string& file_name, ConfigSnapshot& snapshot);
+
+// An AuthorizationPolicy written as one item of a list, `name` and `namespace` beside the spec's
+// fields (the agent's standalone file, docs/local-config.md), read by the same code as the
+// security.istio.io kind. Strict: any problem, warnings included, throws ConfigError naming the
+// item and the field.
+AuthorizationPolicy read_listed_authorization_policy(const YamlValue& item);
 
 }  // namespace ambit::controller::config

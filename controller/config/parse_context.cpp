@@ -7,6 +7,7 @@
 namespace ambit::controller::config {
 
 void ParseContext::report(std::string_view code, Severity severity, const ConfigError& problem) {
+  if (out_ == nullptr) throw problem;
   Diagnostic d;
   d.severity = severity;
   d.code = std::string(code);
@@ -15,7 +16,7 @@ void ParseContext::report(std::string_view code, Severity severity, const Config
   d.object = problem.object;
   d.field = problem.field;
   d.message = problem.problem;
-  out_.push_back(std::move(d));
+  out_->push_back(std::move(d));
 }
 
 void ParseContext::report(std::string_view code, Severity severity, const YamlValue& at,

@@ -16,7 +16,10 @@ namespace ambit::controller::config {
 
 class ParseContext {
  public:
-  explicit ParseContext(std::vector<Diagnostic>& out) : out_(out) {}
+  explicit ParseContext(std::vector<Diagnostic>& out) : out_(&out) {}
+  // Strict reading (a file of the agent's own format): every problem, warnings included, is
+  // thrown as a ConfigError instead of recorded, as the rest of that format's reader does.
+  ParseContext() = default;
 
   void report(std::string_view code, Severity severity, const ConfigError& problem);
   void report(std::string_view code, Severity severity, const YamlValue& at,
@@ -35,7 +38,7 @@ class ParseContext {
   void check_principals(const YamlObject& source, std::string_view key);
 
  private:
-  std::vector<Diagnostic>& out_;
+  std::vector<Diagnostic>* out_ = nullptr;
 };
 
 Origin origin_of(const YamlValue& value);
@@ -66,6 +69,10 @@ void read_peer_authentication(const YamlObject& root, ObjectMeta meta, ParseCont
                               ConfigModel& m);
 void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                                ConfigModel& m);
+// The spec's fields of an AuthorizationPolicy, from `spec` (the document's spec, or a list item
+// that carries them beside its name).
+void read_authorization_policy_spec(const YamlObject& spec, ParseContext& ctx,
+                                    AuthorizationPolicy& policy);
 void read_service_profile(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                           ConfigModel& m);
 void read_traffic_split(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);

@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 
+#include "controller/config/loader.h"
 #include "controller/config/parse_context.h"
 
 namespace ambit::controller::config {
@@ -144,6 +145,14 @@ Policy::Condition read_condition(const YamlValue& value, ParseContext& ctx) {
     ctx.check_principals(o, "values");
     ctx.check_principals(o, "notValues");
   }
+  // Values the L4 authorizer compares as addresses or ports: a bad one is the file's error, not a
+  // view that agents refuse.
+  for (const char* list : {"values", "notValues"}) {
+    auto v = o.optional(list);
+    if (!v) continue;
+    if (c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip") v->cidrs();
+    if (c.key == "destination.port") v->ports();
+  }
   return c;
 }
 
@@ -173,13 +182,31 @@ void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseCon
                                ConfigModel& m) {
   Policy policy;
   policy.meta = std::move(meta);
-  auto spec_value = root.optional("spec");
-  if (!spec_value) {
-    m.authorization_policies.push_back(std::move(policy));  // {}: allow nothing
-    return;
+  // No spec: {}, which allows nothing.
+  if (auto spec = root.optional("spec")) {
+    read_authorization_policy_spec(
+        spec->object({"selector", "targetRef", "targetRefs", "action", "provider", "rules"}), ctx,
+        policy);
   }
-  auto spec =
-      spec_value->object({"selector", "targetRef", "targetRefs", "action", "provider", "rules"});
+  m.authorization_policies.push_back(std::move(policy));
+}
+
+AuthorizationPolicy read_listed_authorization_policy(const YamlValue& item) {
+  auto o = item.item_object(
+      {"name", "namespace", "selector", "targetRef", "targetRefs", "action", "provider", "rules"});
+  Policy policy;
+  policy.meta.kind = "AuthorizationPolicy";
+  policy.meta.name = o.required("name").kubernetes_name();
+  policy.meta.ns = o.required("namespace").kubernetes_name();
+  policy.meta.file = o.where().file;
+  policy.meta.line = o.line();
+  o.name_object(policy.meta.uid());
+  ParseContext strict;
+  read_authorization_policy_spec(o, strict, policy);
+  return policy;
+}
+
+void read_authorization_policy_spec(const YamlObject& spec, ParseContext& ctx, Policy& policy) {
   policy.selector = match_labels(spec, "selector", policy.selector_at);
   if (auto action = spec.optional("action")) {
     std::string a = action->string();
@@ -190,7 +217,9 @@ void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseCon
     } else if (a == "AUDIT" || a == "CUSTOM") {
       policy.action = a == "AUDIT" ? Policy::Action::kAudit : Policy::Action::kCustom;
       ctx.warning(codes::kUnsupportedField, *action,
-                  fmt::format("action {} is not enforced by ambit; the policy is ignored", a));
+                  fmt::format("action {} is not supported (ALLOW | DENY); a policy with it is "
+                              "not enforced",
+                              a));
     } else {
       ctx.error(codes::kInvalidValue, *action,
                 fmt::format("'{}' is not an action (ALLOW | DENY | AUDIT | CUSTOM)", a));
@@ -211,7 +240,6 @@ void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseCon
   if (auto rules = spec.optional("rules")) {
     for (const auto& item : rules->items()) policy.rules.push_back(read_rule(item, ctx));
   }
-  m.authorization_policies.push_back(std::move(policy));
 }
 
 }  // namespace ambit::controller::config

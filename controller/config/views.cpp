@@ -121,53 +121,6 @@ void copy(const std::vector<std::string>& from, Field* to) {
   for (const auto& s : from) to->Add(std::string(s));
 }
 
-bool to_policy(const AuthorizationPolicy& ap, pb::AuthorizationPolicy& out) {
-  using Action = AuthorizationPolicy::Action;
-  if (ap.action != Action::kAllow && ap.action != Action::kDeny) return false;
-  out.set_uid(ap.meta.uid());
-  out.set_name(ap.meta.name);
-  out.set_namespace_(ap.meta.ns);
-  if (ap.selector) {
-    for (const auto& [k, v] : *ap.selector) (*out.mutable_selector())[k] = v;
-  }
-  out.set_action(ap.action == Action::kAllow ? pb::AuthorizationPolicy::ALLOW
-                                             : pb::AuthorizationPolicy::DENY);
-  for (const auto& rule : ap.rules) {
-    auto* r = out.add_rules();
-    for (const auto& f : rule.from) {
-      auto* s = r->add_from();
-      copy(f.principals, s->mutable_principals());
-      copy(f.not_principals, s->mutable_not_principals());
-      copy(f.request_principals, s->mutable_request_principals());
-      copy(f.not_request_principals, s->mutable_not_request_principals());
-      copy(f.namespaces, s->mutable_namespaces());
-      copy(f.not_namespaces, s->mutable_not_namespaces());
-      copy(f.ip_blocks, s->mutable_ip_blocks());
-      copy(f.not_ip_blocks, s->mutable_not_ip_blocks());
-      copy(f.remote_ip_blocks, s->mutable_remote_ip_blocks());
-      copy(f.not_remote_ip_blocks, s->mutable_not_remote_ip_blocks());
-    }
-    for (const auto& t : rule.to) {
-      auto* o = r->add_to();
-      copy(t.hosts, o->mutable_hosts());
-      copy(t.not_hosts, o->mutable_not_hosts());
-      copy(t.ports, o->mutable_ports());
-      copy(t.not_ports, o->mutable_not_ports());
-      copy(t.methods, o->mutable_methods());
-      copy(t.not_methods, o->mutable_not_methods());
-      copy(t.paths, o->mutable_paths());
-      copy(t.not_paths, o->mutable_not_paths());
-    }
-    for (const auto& c : rule.when) {
-      auto* w = r->add_when();
-      w->set_key(c.key);
-      copy(c.values, w->mutable_values());
-      copy(c.not_values, w->mutable_not_values());
-    }
-  }
-  return true;
-}
-
 pb::Namespace to_namespace(const Topology& topology, const std::string& name) {
   pb::Namespace out;
   out.set_name(name);
@@ -209,6 +162,55 @@ void sort_resources(std::vector<pb::Resource>& resources) {
 
 }  // namespace
 
+std::optional<pb::AuthorizationPolicy> authorization_policy_resource(
+    const AuthorizationPolicy& ap) {
+  pb::AuthorizationPolicy out;
+  using Action = AuthorizationPolicy::Action;
+  if (ap.action != Action::kAllow && ap.action != Action::kDeny) return std::nullopt;
+  out.set_uid(ap.meta.uid());
+  out.set_name(ap.meta.name);
+  out.set_namespace_(ap.meta.ns);
+  if (ap.selector) {
+    for (const auto& [k, v] : *ap.selector) (*out.mutable_selector())[k] = v;
+  }
+  out.set_action(ap.action == Action::kAllow ? pb::AuthorizationPolicy::ALLOW
+                                             : pb::AuthorizationPolicy::DENY);
+  for (const auto& rule : ap.rules) {
+    auto* r = out.add_rules();
+    for (const auto& f : rule.from) {
+      auto* s = r->add_from();
+      copy(f.principals, s->mutable_principals());
+      copy(f.not_principals, s->mutable_not_principals());
+      copy(f.request_principals, s->mutable_request_principals());
+      copy(f.not_request_principals, s->mutable_not_request_principals());
+      copy(f.namespaces, s->mutable_namespaces());
+      copy(f.not_namespaces, s->mutable_not_namespaces());
+      copy(f.ip_blocks, s->mutable_ip_blocks());
+      copy(f.not_ip_blocks, s->mutable_not_ip_blocks());
+      copy(f.remote_ip_blocks, s->mutable_remote_ip_blocks());
+      copy(f.not_remote_ip_blocks, s->mutable_not_remote_ip_blocks());
+    }
+    for (const auto& t : rule.to) {
+      auto* o = r->add_to();
+      copy(t.hosts, o->mutable_hosts());
+      copy(t.not_hosts, o->mutable_not_hosts());
+      copy(t.ports, o->mutable_ports());
+      copy(t.not_ports, o->mutable_not_ports());
+      copy(t.methods, o->mutable_methods());
+      copy(t.not_methods, o->mutable_not_methods());
+      copy(t.paths, o->mutable_paths());
+      copy(t.not_paths, o->mutable_not_paths());
+    }
+    for (const auto& c : rule.when) {
+      auto* w = r->add_when();
+      w->set_key(c.key);
+      copy(c.values, w->mutable_values());
+      copy(c.not_values, w->mutable_not_values());
+    }
+  }
+  return out;
+}
+
 std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view node,
                                      const std::string& trust_domain) {
   Topology topology(model);
@@ -237,8 +239,11 @@ std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view 
   }
   for (const auto& ap : model.authorization_policies) {
     pb::Resource r;
+    auto policy = authorization_policy_resource(ap);
+    if (!policy) continue;
     r.set_uid(ap.meta.uid());
-    if (to_policy(ap, *r.mutable_authorization_policy())) out.push_back(std::move(r));
+    *r.mutable_authorization_policy() = std::move(*policy);
+    out.push_back(std::move(r));
   }
   sort_resources(out);
   return out;
@@ -276,8 +281,11 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
   for (const auto& ap : model.authorization_policies) {
     if (namespaces.count(ap.meta.ns) == 0 && ap.meta.ns != kRootNamespace) continue;
     pb::Resource r;
+    auto policy = authorization_policy_resource(ap);
+    if (!policy) continue;
     r.set_uid(ap.meta.uid());
-    if (to_policy(ap, *r.mutable_authorization_policy())) out.push_back(std::move(r));
+    *r.mutable_authorization_policy() = std::move(*policy);
+    out.push_back(std::move(r));
   }
   if (!served_hosts.empty()) {
     for (auto& r : l7_resources(model)) {

@@ -6,6 +6,7 @@
 // but compared by content. (The push server diffs successive views: controller/push/view_diff.h.)
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,11 @@ std::vector<ambit::v1::Resource> l7_resources(const ConfigModel& model);
 // DestinationRule host equal to, or a wildcard covering, one of them. False for other kinds.
 bool l7_for_hosts(const ambit::v1::Resource& resource,
                   const std::vector<std::string>& service_hosts);
+
+// One AuthorizationPolicy as agents and waypoints get it; nullopt for the actions ambit does not
+// enforce (AUDIT, CUSTOM), which views leave out.
+std::optional<ambit::v1::AuthorizationPolicy> authorization_policy_resource(
+    const AuthorizationPolicy& policy);
 
 using ambit::v1::resource_kind;
 

@@ -9,19 +9,33 @@
 #include <cerrno>
 #include <cstring>
 
-#include "controller/push/control_channel.h"
+#include "control/control_channel.h"
 #include "controller/push/view_diff.h"
 #include "core/log.h"
 
 namespace ambit::controller {
+
+using control::ControlConnection;
+
 namespace {
+
+using control::block_sigpipe_in_this_thread;
+using control::control_peer;
+using control::encode_update_frame;
+using control::kMaxFrameBytes;
+using control::make_control_context;
+using control::UpdateParts;
 
 // One subscribed client on one connection; runs on the connection's thread.
 class ClientSession {
  public:
   ClientSession(ControlConnection& conn, PushState& state, const CertificateAuthority& ca,
                 const PushServerOptions& options, std::string key, v1::Subscribe subscribe)
-      : conn_(conn), state_(state), ca_(ca), options_(options), key_(std::move(key)),
+      : conn_(conn),
+        state_(state),
+        ca_(ca),
+        options_(options),
+        key_(std::move(key)),
         subscribe_(std::move(subscribe)) {}
 
   // Returns when the client goes away, on an I/O error, or when `stopping` is set.
@@ -277,8 +291,8 @@ void PushServer::reap_finished() {
 
 void PushServer::serve(UniqueFd fd, std::string peer_address) {
   block_sigpipe_in_this_thread();
-  auto conn = ControlConnection::handshake(std::move(fd), tls_.get(), true,
-                                           options_.handshake_timeout);
+  auto conn =
+      ControlConnection::handshake(std::move(fd), tls_.get(), true, options_.handshake_timeout);
   if (!conn) {
     spdlog::warn("control: refused {}: {}", peer_address, conn.error().message);
     state_.refused_connection();
@@ -293,7 +307,8 @@ void PushServer::serve(UniqueFd fd, std::string peer_address) {
   }
   auto subscribe = read_subscribe(**conn, options_.handshake_timeout);
   if (!subscribe) {
-    spdlog::warn("control: refused {} ({}): {}", peer_address, peer->name, subscribe.error().message);
+    spdlog::warn("control: refused {} ({}): {}", peer_address, peer->name,
+                 subscribe.error().message);
     state_.refused_connection();
     return;
   }

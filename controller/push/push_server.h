@@ -23,8 +23,6 @@
 
 namespace ambit::controller {
 
-class ControlConnection;
-
 struct PushServerOptions {
   SocketAddress listen;  // port 0 picks one (tests)
   std::chrono::seconds certificate_ttl = std::chrono::hours(24);

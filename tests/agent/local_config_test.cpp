@@ -378,7 +378,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"EmptySource",
                   with_base("authorizationPolicies:\n- name: p\n  namespace: default\n  rules:\n"
                             "  - from: [{source: {}}]\n"),
-                  "field rules[0].from[0].source: source sets no field"},
+                  "field rules[0].from[0].source: a source must set at least one field"},
         BadConfig{"UnknownConditionKey",
                   with_base("authorizationPolicies:\n- name: p\n  namespace: default\n  rules:\n"
                             "  - when: [{key: source.color, values: [red]}]\n"),

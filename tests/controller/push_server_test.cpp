@@ -9,13 +9,17 @@
 #include <filesystem>
 #include <map>
 
-#include "controller/client/control_client.h"
-#include "controller/push/control_channel.h"
+#include "control/control_channel.h"
+#include "control/control_client.h"
 #include "controller/static_view_source.h"
 #include "tests/core/error_assertions.h"
 
 namespace ambit::controller {
 namespace {
+
+using control::ControlClient;
+using control::ControlClientOptions;
+using control::ControlConnection;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "controller/client/control_client.h"
+#include "control/control_client.h"
 #include "core/netns.h"
 #include "core/x509.h"
 #include "tests/e2e/netlab/cluster.h"
@@ -303,7 +303,7 @@ TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
     if (!t) read_error = t.error().message;
     return t ? *t : std::string();
   };
-  controller::ControlClientOptions o;
+  control::ControlClientOptions o;
   o.controller = *SocketAddress::parse(controller_address_);
   o.node = "node1";
   o.credentials.certificate_chain_pem = read("node.pem");
@@ -317,7 +317,7 @@ TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
     auto ns = NetnsHandle::open(cluster_->node("node1").netns_path);
     if (!ns) return;
     ScopedNetns in(*ns);
-    auto client = controller::ControlClient::start(o, [](const ambit::v1::Update&) { return Status{}; });
+    auto client = control::ControlClient::start(o, [](const ambit::v1::Update&) { return Status{}; });
     if (!client) {
       answer = client.error();
       return;

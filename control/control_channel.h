@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "ambit/v1/control.pb.h"
-#include "controller/ca/certificate_authority.h"
+#include "control/control_identity.h"
 #include "core/net_address.h"
 #include "core/openssl_ptr.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
 
-namespace ambit::controller {
+namespace ambit::control {
 
 // Large enough for a full view of a big mesh; a longer frame is refused, never buffered.
 inline constexpr size_t kMaxFrameBytes = 64u << 20;
@@ -83,4 +83,4 @@ struct UpdateParts {
 };
 std::string encode_update_frame(const UpdateParts& parts);
 
-}  // namespace ambit::controller
+}  // namespace ambit::control

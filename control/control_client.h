@@ -20,20 +20,20 @@
 #include <thread>
 
 #include "ambit/v1/control.pb.h"
-#include "controller/ca/certificate_authority.h"
+#include "control/control_identity.h"
 #include "core/net_address.h"
 #include "core/openssl_ptr.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
 
-namespace ambit::controller {
+namespace ambit::control {
 
 struct ControlClientOptions {
   SocketAddress controller;
   ::ambit::v1::Subscribe::Role role = ::ambit::v1::Subscribe::AGENT;
-  std::string node;          // agent: node name; waypoint: <ns>/<name>; must match the certificate
-  Credentials credentials;   // from `ambit-controller bootstrap-node` (node.pem, node.key)
-  std::string root_pem;      // root.pem
+  std::string node;         // agent: node name; waypoint: <ns>/<name>; must match the certificate
+  Credentials credentials;  // from `ambit-controller bootstrap-node` (node.pem, node.key)
+  std::string root_pem;     // root.pem
   std::string trust_domain = "cluster.local";
   uint64_t have_version = 0;  // the version the owner's saved view is at; 0: none
   std::chrono::milliseconds connect_timeout{5000};
@@ -92,4 +92,4 @@ class ControlClient {
   std::map<uint64_t, PendingCertificate> pending_;
 };
 
-}  // namespace ambit::controller
+}  // namespace ambit::control

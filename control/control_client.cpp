@@ -1,4 +1,4 @@
-#include "controller/client/control_client.h"
+#include "control/control_client.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -8,10 +8,10 @@
 
 #include <google/protobuf/arena.h>
 
-#include "controller/push/control_channel.h"
+#include "control/control_channel.h"
 #include "core/log.h"
 
-namespace ambit::controller {
+namespace ambit::control {
 
 ControlClient::ControlClient(ControlClientOptions options, UpdateHandler on_update)
     : options_(std::move(options)), on_update_(std::move(on_update)) {
@@ -20,7 +20,8 @@ ControlClient::ControlClient(ControlClientOptions options, UpdateHandler on_upda
 
 Result<std::unique_ptr<ControlClient>> ControlClient::start(ControlClientOptions options,
                                                             UpdateHandler on_update) {
-  std::unique_ptr<ControlClient> client(new ControlClient(std::move(options), std::move(on_update)));
+  std::unique_ptr<ControlClient> client(
+      new ControlClient(std::move(options), std::move(on_update)));
   auto tls = make_control_context(false, client->options_.credentials, client->options_.root_pem);
   if (!tls) return tls.error();
   client->tls_ = std::move(*tls);
@@ -81,7 +82,8 @@ void ControlClient::run() {
     if (stopping_.load()) break;
     spdlog::info("control client {}: {}; reconnecting", options_.node, s.error().message);
     // A session that lasted or made progress was healthy: start the backoff over.
-    if (version_.load() != before || std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
+    if (version_.load() != before ||
+        std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
       backoff = options_.backoff_initial;
     }
     // Full jitter over the upper half, so 200 agents do not reconnect in lockstep.
@@ -182,4 +184,4 @@ Status ControlClient::session() {
   return Error{"stopping"};
 }
 
-}  // namespace ambit::controller
+}  // namespace ambit::control

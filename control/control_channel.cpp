@@ -1,4 +1,4 @@
-#include "controller/push/control_channel.h"
+#include "control/control_channel.h"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -13,7 +13,7 @@
 #include "core/tls_context.h"
 #include "core/x509.h"
 
-namespace ambit::controller {
+namespace ambit::control {
 namespace {
 
 Error openssl_failure(std::string_view what) {
@@ -23,7 +23,8 @@ Error openssl_failure(std::string_view what) {
 }
 
 void set_timeouts(int fd, std::chrono::milliseconds t) {
-  timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>((t.count() % 1000) * 1000)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
@@ -113,13 +114,15 @@ Result<ControlPeer> control_peer(SSL* ssl, std::string_view trust_domain) {
   if (peer == nullptr) return Error{"peer presented no certificate"};
   if (SSL_get_verify_result(ssl) != X509_V_OK) return Error{"peer certificate did not verify"};
   std::vector<std::string> uris = uri_sans(peer);
-  if (uris.size() != 1) return Error::format("peer certificate has {} URI SANs, not 1", uris.size());
+  if (uris.size() != 1)
+    return Error::format("peer certificate has {} URI SANs, not 1", uris.size());
   const std::string& uri = uris.front();
   const std::string prefix = fmt::format("spiffe://{}/ambit/", trust_domain);
   ControlPeer out;
   if (uri.compare(0, prefix.size(), prefix) == 0) {
     std::string_view rest = std::string_view(uri).substr(prefix.size());
-    if (rest.starts_with("node/") && rest.size() > 5 && rest.find('/', 5) == std::string_view::npos) {
+    if (rest.starts_with("node/") && rest.size() > 5 &&
+        rest.find('/', 5) == std::string_view::npos) {
       out.role = v1::Subscribe::AGENT;
       out.name = rest.substr(5);
       return out;
@@ -138,8 +141,9 @@ Result<ControlPeer> control_peer(SSL* ssl, std::string_view trust_domain) {
   for (char& ch : shown) {
     if (ch < 0x20 || ch >= 0x7f) ch = '?';
   }
-  return Error::format("peer identity '{}' is not a node, waypoint or controller of trust domain {}",
-                       shown, trust_domain);
+  return Error::format(
+      "peer identity '{}' is not a node, waypoint or controller of trust domain {}", shown,
+      trust_domain);
 }
 
 Result<std::unique_ptr<ControlConnection>> ControlConnection::handshake(
@@ -219,7 +223,8 @@ Status ControlConnection::write_raw(std::string_view bytes) {
 
 Status ControlConnection::write_message(const google::protobuf::MessageLite& message) {
   size_t size = message.ByteSizeLong();
-  if (size > kMaxFrameBytes) return Error::format("message of {} bytes exceeds the frame limit", size);
+  if (size > kMaxFrameBytes)
+    return Error::format("message of {} bytes exceeds the frame limit", size);
   std::string frame;
   frame.reserve(4 + size);
   put_length_prefix(frame, size);
@@ -239,13 +244,16 @@ Status ControlConnection::read_frames(std::vector<std::string>& frames) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Error{"read timed out"};
       return {};  // a non-data record was processed
     }
-    if (err == SSL_ERROR_SYSCALL && take_openssl_errors().empty()) return Error{"connection closed"};
+    if (err == SSL_ERROR_SYSCALL && take_openssl_errors().empty())
+      return Error{"connection closed"};
     return Error::format("read failed: {}", describe_handshake_failure(ssl_.get(), err));
   }
   in_.append(buf, got);
   size_t off = 0;
   while (in_.size() - off >= 4) {
-    auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(in_[off + i])); };
+    auto b = [&](size_t i) {
+      return static_cast<uint32_t>(static_cast<unsigned char>(in_[off + i]));
+    };
     size_t len = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
     if (len > kMaxFrameBytes) {
       return Error::format("frame of {} bytes exceeds the {} byte limit", len, kMaxFrameBytes);
@@ -298,4 +306,4 @@ std::string encode_update_frame(const UpdateParts& parts) {
   return out;
 }
 
-}  // namespace ambit::controller
+}  // namespace ambit::control
