@@ -249,21 +249,27 @@ Status ControlConnection::read_frames(std::vector<std::string>& frames) {
     return Error::format("read failed: {}", describe_handshake_failure(ssl_.get(), err));
   }
   in_.append(buf, got);
+  return split_frames(in_, frames);
+}
+
+Status split_frames(std::string& buffer, std::vector<std::string>& frames) {
   size_t off = 0;
-  while (in_.size() - off >= 4) {
+  Status status;
+  while (buffer.size() - off >= 4) {
     auto b = [&](size_t i) {
-      return static_cast<uint32_t>(static_cast<unsigned char>(in_[off + i]));
+      return static_cast<uint32_t>(static_cast<unsigned char>(buffer[off + i]));
     };
     size_t len = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
     if (len > kMaxFrameBytes) {
-      return Error::format("frame of {} bytes exceeds the {} byte limit", len, kMaxFrameBytes);
+      status = Error::format("frame of {} bytes exceeds the {} byte limit", len, kMaxFrameBytes);
+      break;
     }
-    if (in_.size() - off - 4 < len) break;
-    frames.emplace_back(in_, off + 4, len);
+    if (buffer.size() - off - 4 < len) break;
+    frames.emplace_back(buffer, off + 4, len);
     off += 4 + len;
   }
-  in_.erase(0, off);
-  return {};
+  buffer.erase(0, off);
+  return status;
 }
 
 std::string encode_update_frame(const UpdateParts& parts) {

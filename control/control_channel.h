@@ -73,6 +73,11 @@ class ControlConnection {
   std::string in_;
 };
 
+// The decoder behind read_frames (exposed for its fuzz target): moves every complete frame at the
+// front of `buffer` into `frames`, leaving an incomplete one in `buffer`. An error on a length over
+// kMaxFrameBytes: the stream cannot be resynchronised, the caller drops the connection.
+Status split_frames(std::string& buffer, std::vector<std::string>& frames);
+
 // A whole ServerMessage{update} frame built from cached object bytes, without re-serializing.
 struct UpdateParts {
   uint64_t version = 0;

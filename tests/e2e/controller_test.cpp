@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -178,6 +179,13 @@ class ControllerTest : public ::testing::Test {
     return out.ok() ? *out : "error: " + out.error().message;
   }
 
+  // A counter or gauge of the controller's /metrics; -1 when absent or unreadable.
+  long long controller_metric(const std::string& name) {
+    std::string metrics = http_get_in_node1("/metrics");
+    size_t at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::atoll(metrics.c_str() + at + name.size() + 2);
+  }
+
   const std::string deny_client_ =
       "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: api-only-admin\n"
       "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  rules:\n"
@@ -270,7 +278,14 @@ TEST_F(ControllerTest, ABrokenFileChangesNothing) {
   ASSERT_TRUE(wait_for([&] { return !echo_from("client", api(), "denied?", 1500); }));
   // A broken edit of the same file: refused whole, the policy in force stays.
   write_file("policy.yaml", deny_client_ + "  - to: [{operation: {ports: [\"not-a-port\"]}}]\n  bad: [\n");
-  std::this_thread::sleep_for(2s);
+  // The controller publishes a version that reports the rejection; once every agent has acked
+  // it, the policy in force must still be the old one.
+  ASSERT_TRUE(wait_for([&] {
+    std::string status = http_get_in_node1("/status");
+    return status.find("AMB0001") != std::string::npos &&
+           status.find("\"in_sync\": false") == std::string::npos;
+  })) << http_get_in_node1("/status")
+      << controller_->stderr_text();
   EXPECT_FALSE(echo_from("client", api(), "still-denied", 1500));
   std::string log = controller_->stderr_text();
   EXPECT_NE(log.find("policy.yaml rejected"), std::string::npos) << log;
@@ -310,6 +325,8 @@ TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
   o.credentials.key_pem = read("node.key");
   o.root_pem = read("root.pem");
   ASSERT_TRUE(read_error.empty()) << read_error;
+  long long refused_before = controller_metric("ambit_controller_certificates_refused_total");
+  ASSERT_GE(refused_before, 0);
   // node1's credentials, used from the test (the fabric is reachable from node1's namespace only:
   // run the client on a thread inside it).
   Result<std::string> answer = Error{"not run"};
@@ -333,7 +350,16 @@ TEST_F(ControllerTest, ANodeCannotObtainAnIdentityItDoesNotHost) {
   });
   t.join();
   ASSERT_FALSE(answer.ok()) << "node1 obtained a certificate for a pod of node2";
-  EXPECT_NE(controller_->stderr_text().find("shop/api"), std::string::npos);
+  // Refused by the controller for that reason, not lost on the way (a timeout, no connection).
+  const std::string reason = "workload 'shop/api' is not on node 'node1'";
+  EXPECT_EQ(answer.error().message, reason);
+  EXPECT_TRUE(wait_for([&] {
+    return controller_->stderr_text().find(
+               "refused a certificate for workload 'shop/api' to "
+               "agent/node1: " +
+               reason) != std::string::npos;
+  })) << controller_->stderr_text();
+  EXPECT_EQ(controller_metric("ambit_controller_certificates_refused_total"), refused_before + 1);
 }
 
 TEST_F(ControllerTest, CertificateRotationDropsNoConnection) {

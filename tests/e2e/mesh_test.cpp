@@ -215,6 +215,7 @@ class MeshTest : public ::testing::TestWithParam<std::string> {
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(20ms);
     }
+    ASSERT_NE((*p)->stdout_text().find("listening"), std::string::npos) << (*p)->stderr_text();
     servers_.push_back(std::move(*p));
   }
 

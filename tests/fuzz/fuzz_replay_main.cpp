@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -18,10 +19,14 @@ int main(int argc, char** argv) {
     seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   if (seeds.empty()) seeds.emplace_back();
-  std::mt19937_64 rng(20261125);
-  constexpr int kMutations = 20000;
+  // CI runs the fixed sweep; AMBIT_FUZZ_MUTATIONS and AMBIT_FUZZ_SEED run a longer or another one
+  // by hand (e.g. under the asan preset where libFuzzer is not available).
+  const char* seed_env = std::getenv("AMBIT_FUZZ_SEED");
+  const char* count_env = std::getenv("AMBIT_FUZZ_MUTATIONS");
+  std::mt19937_64 rng(seed_env ? std::strtoull(seed_env, nullptr, 10) : 20261125);
+  const long kMutations = count_env ? std::strtol(count_env, nullptr, 10) : 20000;
   for (const auto& s : seeds) LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  for (int i = 0; i < kMutations; ++i) {
+  for (long i = 0; i < kMutations; ++i) {
     std::string input = seeds[rng() % seeds.size()];
     int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits; ++e) {
@@ -35,6 +40,6 @@ int main(int argc, char** argv) {
     }
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   }
-  std::printf("%zu seeds and %d mutations ran clean\n", seeds.size(), kMutations);
+  std::printf("%zu seeds and %ld mutations ran clean\n", seeds.size(), kMutations);
   return 0;
 }
