@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", metrics, "Prometheus endpoint ip:port (/metrics), e.g. 0.0.0.0:15020");
   app.add_option("--readiness", readiness, "readiness endpoint ip:port (/healthz/ready), e.g. 0.0.0.0:15021");
   CLI11_PARSE(app, argc, argv);
-  init_logging(log_level);
+  Logging logging(log_level);
   signal(SIGPIPE, SIG_IGN);
 
   if (uninstall_only) return uninstall(settings);
@@ -311,11 +311,14 @@ int main(int argc, char** argv) {
   std::atomic<bool> serving{true};  // readiness turns false as soon as draining starts
   auto admin_server = AdminServer::start(
       endpoints,
-      {[running, &rejected] {
+      {[running, &rejected, &logging] {
          return ztunnel::render_prometheus(running->stats()) +
                 "# HELP ambit_config_rejected_total Configuration changes refused (the last good one stayed in force).\n"
                 "# TYPE ambit_config_rejected_total counter\n"
-                "ambit_config_rejected_total " + std::to_string(rejected.load()) + "\n";
+                "ambit_config_rejected_total " + std::to_string(rejected.load()) + "\n"
+                "# HELP ambit_log_lines_dropped_total Log lines (access log included) dropped because the log queue was full.\n"
+                "# TYPE ambit_log_lines_dropped_total counter\n"
+                "ambit_log_lines_dropped_total " + std::to_string(logging.dropped_lines()) + "\n";
        },
        [&] {
          std::lock_guard lock(dump_mutex);
