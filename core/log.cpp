@@ -1,5 +1,8 @@
 #include "core/log.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -20,7 +23,13 @@ std::shared_ptr<spdlog::logger> make_logger(std::shared_ptr<spdlog::logger> logg
 Logging::Logging(std::string_view level, spdlog::sink_ptr sink, size_t queue_lines) {
   if (!sink) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   // One writer thread keeps the lines of all threads in the order they were queued.
+  // The writer never takes signals: mains block SIGTERM only after logging is up and read it
+  // from a signalfd, and a thread with it unblocked would let the default action kill the process.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   writer_ = std::make_shared<spdlog::details::thread_pool>(queue_lines, 1);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   spdlog::set_default_logger(make_logger(
       std::make_shared<spdlog::async_logger>("ambit", std::move(sink), writer_,
                                              spdlog::async_overflow_policy::overrun_oldest),
