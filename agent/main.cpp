@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   app.add_option("--readiness", readiness,
                  "readiness endpoint ip:port (/healthz/ready), e.g. 0.0.0.0:15021");
   CLI11_PARSE(app, argc, argv);
-  init_logging(log_level);
+  Logging logging(log_level);
   signal(SIGPIPE, SIG_IGN);
 
   if (uninstall_only) return uninstall(settings);
@@ -295,13 +295,25 @@ int main(int argc, char** argv) {
 
   std::atomic<bool> serving{true};  // readiness turns false as soon as draining starts
   auto admin_server = AdminServer::start(
-      endpoints, {[running, &rejected] {
+      endpoints, {[running, &rejected, &logging] {
                     return ztunnel::render_prometheus(running->stats()) +
                            "# HELP ambit_config_rejected_total Configuration changes refused (the "
-                           "last good one stayed in force).\n"
-                           "# TYPE ambit_config_rejected_total counter\n"
+                           "last good one stayed in force).
+"
+                           "# TYPE ambit_config_rejected_total counter
+"
                            "ambit_config_rejected_total " +
-                           std::to_string(rejected.load()) + "\n";
+                           std::to_string(rejected.load()) +
+                           "
+"
+                           "# HELP ambit_log_lines_dropped_total Log lines (access log included) "
+                           "dropped because the log queue was full.
+"
+                           "# TYPE ambit_log_lines_dropped_total counter
+"
+                           "ambit_log_lines_dropped_total " +
+                           std::to_string(logging.dropped_lines()) + "
+";
                   },
                   [&] {
                     std::lock_guard lock(dump_mutex);

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   boot_wp->add_option("--ca-dir", ca_dir, "CA directory");
   boot_wp->add_option("--trust-domain", trust_domain, "SPIFFE trust domain");
   CLI11_PARSE(app, argc, argv);
-  init_logging(log_level);
+  Logging logging(log_level);
 
   if (boot_node->parsed()) return bootstrap(ca_dir, trust_domain, node, "", out_dir);
   if (boot_wp->parsed()) return bootstrap(ca_dir, trust_domain, "", waypoint, out_dir);

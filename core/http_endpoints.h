@@ -1,8 +1,16 @@
 // Operators' HTTP endpoints (metrics, status, readiness, config dumps): plain GETs on a thread
-// of their own, off the data path. One request per connection, read with a 2 s timeout and an
-// 8 KiB bound, so a slow client cannot hold the thread long.
+// of their own, off the data path. Connections are served concurrently by one poll() loop, each
+// bounded in time (a whole-request deadline, not a per-read timeout, so trickling bytes does not
+// extend it) and in size, and their number is capped: a slow or idle client cannot delay a
+// readiness probe.
+//
+// Not cpp-httplib (Debian's 0.11.4): its read timeout restarts on every byte received and its
+// thread pool queues accepted connections without bound, so a few trickling clients hold every
+// thread; and not the io_uring loop, which is for the data path: these endpoints see a few
+// requests a second.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,20 +40,35 @@ class HttpEndpoints {
     SocketAddress address;
     std::map<std::string, Handler> routes;  // path (without query) -> handler
   };
+  struct Limits {
+    // From accept to the last byte of the response; then the connection is closed.
+    std::chrono::milliseconds deadline{2000};
+    size_t max_request_bytes = 8192;  // request line and headers; larger gets 431
+    // Past this, new connections wait in the listen backlog until one finishes.
+    size_t max_connections = 64;
+  };
 
   static Result<std::unique_ptr<HttpEndpoints>> start(std::vector<Listener> listeners);
+  static Result<std::unique_ptr<HttpEndpoints>> start(std::vector<Listener> listeners,
+                                                      Limits limits);
   ~HttpEndpoints();
   // Bound addresses, in the order given.
   const std::vector<SocketAddress>& addresses() const { return addresses_; }
 
  private:
+  struct Connection;
   HttpEndpoints() = default;
   void run();
-  void serve(int fd, const Listener& listener);
+  void accept_from(size_t listener);
+  void on_readable(Connection& c);
+  void on_writable(Connection& c);
+  Response respond_to(const std::string& request, const Listener& listener) const;
 
+  Limits limits_;
   std::vector<Listener> listeners_;
   std::vector<UniqueFd> fds_;
   std::vector<SocketAddress> addresses_;
+  std::vector<std::unique_ptr<Connection>> connections_;
   UniqueFd stop_fd_;
   std::thread thread_;
 };

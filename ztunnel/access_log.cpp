@@ -9,6 +9,11 @@
 namespace ambit::ztunnel {
 namespace {
 
+// Workers may be the first threads to touch spdlog (tests and tools that never set up logging):
+// build its registry during static initialisation, before any thread exists, instead of letting
+// two workers race to construct it on their first access log line.
+[[maybe_unused]] const spdlog::logger* const kDefaultLogger = spdlog::default_logger_raw();
+
 void append_quoted(std::string& out, std::string_view value) {
   out.push_back('"');
   for (char c : value) {

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   app.add_option("--clients", clients);
   app.add_option("--watch-policy", watch_policy);
   CLI11_PARSE(app, argc, argv);
-  init_logging("warn");
+  Logging logging("warn");
 
   CertificateAuthority::Options ca_options;
   ca_options.trust_domain = trust_domain;
