@@ -298,22 +298,16 @@ int main(int argc, char** argv) {
       endpoints, {[running, &rejected, &logging] {
                     return ztunnel::render_prometheus(running->stats()) +
                            "# HELP ambit_config_rejected_total Configuration changes refused (the "
-                           "last good one stayed in force).
-"
-                           "# TYPE ambit_config_rejected_total counter
-"
+                           "last good one stayed in force).\n"
+                           "# TYPE ambit_config_rejected_total counter\n"
                            "ambit_config_rejected_total " +
                            std::to_string(rejected.load()) +
-                           "
-"
+                           "\n"
                            "# HELP ambit_log_lines_dropped_total Log lines (access log included) "
-                           "dropped because the log queue was full.
-"
-                           "# TYPE ambit_log_lines_dropped_total counter
-"
+                           "dropped because the log queue was full.\n"
+                           "# TYPE ambit_log_lines_dropped_total counter\n"
                            "ambit_log_lines_dropped_total " +
-                           std::to_string(logging.dropped_lines()) + "
-";
+                           std::to_string(logging.dropped_lines()) + "\n";
                   },
                   [&] {
                     std::lock_guard lock(dump_mutex);
