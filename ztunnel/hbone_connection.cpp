@@ -425,7 +425,8 @@ ssize_t HboneConnection::read_body(int32_t, uint8_t* buf, size_t length, uint32_
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = std::min(length, avail);
-  std::memcpy(buf, s->pending.data() + s->offset, n);
+  // An ended stream with nothing left has no buffer at all: memcpy must not see its null data.
+  if (n > 0) std::memcpy(buf, s->pending.data() + s->offset, n);
   s->offset += n;
   if (s->offset == s->pending.size()) {
     s->pending.clear();
