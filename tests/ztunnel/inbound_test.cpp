@@ -6,6 +6,7 @@
 
 #include "tests/support/net_helpers.h"
 #include "tests/support/test_pki.h"
+#include "tests/ztunnel/test_workload.h"
 #include "ztunnel/engine.h"
 
 namespace ambit::ztunnel {
@@ -46,17 +47,6 @@ struct Owner : HboneConnection::Owner {
 
 const Identity kWaypointId("cluster.local", "default", "echo-waypoint");
 
-Workload workload(std::string name, const Identity& id, std::vector<std::string> ips) {
-  Workload w;
-  w.name = std::move(name);
-  w.ns = id.ns();
-  w.service_account = id.service_account();
-  w.node = "node-b";
-  w.identity = id;
-  for (const auto& ip : ips) w.addresses.push_back(*IpAddress::parse(ip));
-  return w;
-}
-
 AuthzSource from_ip_block(const char* cidr) {
   AuthzSource source;
   source.ip_blocks = {*Cidr::parse(cidr)};
@@ -85,12 +75,11 @@ class HboneServerTest : public ::testing::Test {
     EngineConfig b;
     b.node = "node-b";
     auto table = std::make_shared<WorkloadTable>();
-    Workload echo = workload("echo", kServerId, {"127.0.0.3", "127.0.0.4"});
+    Workload echo = testing::test_workload("echo", kServerId, "node-b", {"127.0.0.3", "127.0.0.4"});
     echo.labels = {{"app", "echo"}};
     echo.waypoint = "default/echo-waypoint";
     ASSERT_TRUE(table->add_workload(echo).ok());
-    Workload sleep = workload("sleep", kClientId, {"10.9.9.9"});
-    sleep.node = "node-a";
+    Workload sleep = testing::test_workload("sleep", kClientId, "node-a", {"10.9.9.9"});
     ASSERT_TRUE(table->add_workload(sleep).ok());
     Service svc;
     svc.name = "echo";

@@ -11,6 +11,7 @@
 
 #include "tests/support/net_helpers.h"
 #include "tests/support/test_pki.h"
+#include "tests/ztunnel/test_workload.h"
 #include "ztunnel/engine.h"
 
 namespace ambit::ztunnel {
@@ -18,6 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using testing::test_workload;
 
 const Identity kClientId("cluster.local", "default", "sleep");
 const Identity kServerId("cluster.local", "default", "echo");
@@ -87,18 +89,6 @@ class InteropTest : public ::testing::Test {
     auto cert = pki_.issue(id);
     return {id, *TlsContext::client(cert, pki_.bundle()), *TlsContext::server(cert, pki_.bundle())};
   }
-  static Workload workload(std::string name, const Identity& id, std::string node, const char* ip) {
-    Workload w;
-    w.name = std::move(name);
-    w.ns = id.ns();
-    w.service_account = id.service_account();
-    w.node = std::move(node);
-    w.identity = id;
-    w.addresses = {*IpAddress::parse(ip)};
-    w.labels = {{"app", w.name}};
-    return w;
-  }
-
   testing::TestPki pki_;
   fs::path dir_;
 };
@@ -108,7 +98,7 @@ TEST_F(InteropTest, ForeignClientTunnelsThroughAmbitsInbound) {
   EngineConfig b;
   b.node = "node-b";
   auto table = std::make_shared<WorkloadTable>();
-  ASSERT_TRUE(table->add_workload(workload("echo", kServerId, "node-b", "127.0.0.3")).ok());
+  ASSERT_TRUE(table->add_workload(test_workload("echo", kServerId, "node-b", {"127.0.0.3"})).ok());
   b.table = table;
   b.authorizer = std::make_shared<Authorizer>(std::vector<AuthorizationPolicy>{});
   b.credentials["default/echo"] = credentials(kServerId);
@@ -138,8 +128,8 @@ TEST_F(InteropTest, AmbitsOutboundTunnelsThroughAForeignServer) {
   EngineConfig a;
   a.node = "node-a";
   auto table = std::make_shared<WorkloadTable>();
-  ASSERT_TRUE(table->add_workload(workload("sleep", kClientId, "node-a", "127.0.0.1")).ok());
-  Workload echo = workload("echo", kServerId, "node-b", "127.0.0.6");
+  ASSERT_TRUE(table->add_workload(test_workload("sleep", kClientId, "node-a", {"127.0.0.1"})).ok());
+  Workload echo = test_workload("echo", kServerId, "node-b", {"127.0.0.6"});
   echo.hbone_address = SocketAddress(*IpAddress::parse("127.0.0.5"), port);
   ASSERT_TRUE(table->add_workload(echo).ok());
   Service svc;

@@ -10,6 +10,7 @@
 
 #include "tests/support/net_helpers.h"
 #include "tests/support/test_pki.h"
+#include "tests/ztunnel/test_workload.h"
 #include "ztunnel/engine.h"
 #include "ztunnel/metrics.h"
 
@@ -22,15 +23,9 @@ using testing::EchoServer;
 const Identity kClientId("cluster.local", "default", "sleep");
 const Identity kServerId("cluster.local", "default", "echo");
 
-Workload make_workload(std::string name, const Identity& id, std::string node, std::string ip,
+Workload make_workload(std::string name, const Identity& id, std::string node, const char* ip,
                        SocketAddress hbone, PeerAuthMode mode) {
-  Workload w;
-  w.name = std::move(name);
-  w.ns = id.ns();
-  w.service_account = id.service_account();
-  w.node = std::move(node);
-  w.identity = id;
-  w.addresses = {*IpAddress::parse(ip)};
+  Workload w = testing::test_workload(std::move(name), id, std::move(node), {ip});
   w.hbone_address = hbone;
   w.peer_auth = mode;
   return w;
