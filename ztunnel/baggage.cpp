@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "core/http_text.h"
+
 namespace ambit::ztunnel {
 namespace {
 
@@ -11,12 +13,6 @@ std::string first_label(const Labels& labels, std::initializer_list<const char*>
     if (auto it = labels.find(k); it != labels.end() && !it->second.empty()) return it->second;
   }
   return {};
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -61,7 +57,7 @@ Baggage parse_baggage(std::string_view header) {
     member = member.substr(0, member.find(';'));
     size_t eq = member.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string_view key = trim(member.substr(0, eq)), value = trim(member.substr(eq + 1));
+    std::string_view key = trim_ows(member.substr(0, eq)), value = trim_ows(member.substr(eq + 1));
     if (value.empty()) continue;
     if (key == "k8s.cluster.name") {
       b.cluster = value;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/http_text.h"
+
 namespace ambit::ztunnel {
 namespace {
 
@@ -13,12 +15,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 std::string_view unquote(std::string_view v) {
@@ -32,11 +28,11 @@ std::optional<std::string_view> parameter(std::string_view header, std::string_v
   size_t pos = 0;
   while (pos <= header.size()) {
     size_t end = header.find(';', pos);
-    std::string_view pair = trim(
+    std::string_view pair = trim_ows(
         header.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
     size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && iequals(trim(pair.substr(0, eq)), name)) {
-      return unquote(trim(pair.substr(eq + 1)));
+    if (eq != std::string_view::npos && iequals(trim_ows(pair.substr(0, eq)), name)) {
+      return unquote(trim_ows(pair.substr(eq + 1)));
     }
     if (end == std::string_view::npos) break;
     pos = end + 1;
