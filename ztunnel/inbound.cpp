@@ -10,7 +10,7 @@ namespace ambit::ztunnel {
 Result<std::unique_ptr<ListenerHandler>> InboundListener::create(Worker& worker,
                                                                  const ListenerSpec& spec) {
   std::unique_ptr<InboundListener> self(new InboundListener(worker, spec));
-  if (self->server_tls() == nullptr) {
+  if (self->credentials() == nullptr) {
     return Error::format("inbound listener {}: no certificate for workload '{}'",
                          spec.address.to_string(), spec.workload);
   }
@@ -18,32 +18,26 @@ Result<std::unique_ptr<ListenerHandler>> InboundListener::create(Worker& worker,
   return std::unique_ptr<ListenerHandler>(std::move(self));
 }
 
-SSL_CTX* InboundListener::server_tls() const {
+const WorkloadCredentials* InboundListener::credentials() const {
   const auto& creds = worker_.config().credentials;
   auto it = creds.find(spec_.workload);
-  return it == creds.end() || !it->second.server ? nullptr : it->second.server->get();
-}
-
-const std::string& InboundListener::trust_domain() const {
-  static const std::string kNone;
-  const auto& creds = worker_.config().credentials;
-  auto it = creds.find(spec_.workload);
-  return it == creds.end() ? kNone : it->second.identity.trust_domain();
+  return it == creds.end() || !it->second.server ? nullptr : &it->second;
 }
 
 void InboundListener::on_accept(UniqueFd fd) {
   // The current certificate: rotation reaches new connections without touching live ones.
-  SSL_CTX* tls = server_tls();
-  if (tls == nullptr) {
+  const WorkloadCredentials* creds = credentials();
+  if (creds == nullptr) {
     SPDLOG_WARN("inbound listener {}: no certificate for workload '{}' any more",
                 address().to_string(), spec_.workload);
     return reset_and_close(std::move(fd));
   }
-  auto conn = std::make_unique<HboneConnection>(
-      worker_.loop(), std::move(fd), HboneConnection::Role::kServer, tls, this, std::nullopt);
+  auto conn = std::make_unique<HboneConnection>(worker_.loop(), std::move(fd),
+                                                HboneConnection::Role::kServer,
+                                                creds->server->get(), this, std::nullopt);
   auto* raw = conn.get();
   connections_.emplace(raw, std::move(conn));
-  raw->start_server(trust_domain());
+  raw->start_server(creds->identity.trust_domain());
 }
 
 void InboundListener::on_connect_request(HboneConnection& c, HboneConnection::Stream* stream,

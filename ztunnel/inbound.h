@@ -20,8 +20,9 @@ class InboundListener final : public ListenerHandler, public HboneConnection::Ow
 
  private:
   InboundListener(Worker& worker, const ListenerSpec& spec) : worker_(worker), spec_(spec) {}
-  SSL_CTX* server_tls() const;
-  const std::string& trust_domain() const;
+  // The served workload's current credentials (rotation reaches new connections); null when
+  // it has no server certificate.
+  const WorkloadCredentials* credentials() const;
   void on_accept(UniqueFd fd) override;
   void on_connect_request(HboneConnection& c, HboneConnection::Stream* stream,
                           const ConnectRequest& request) override;

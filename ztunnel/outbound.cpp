@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "ztunnel/baggage.h"
 #include "ztunnel/forwarded.h"
 #include "ztunnel/original_destination.h"
 
@@ -32,7 +31,7 @@ bool open_stream(Worker& worker, const StreamTarget& t, StreamRelay& relay) {
   if (conn == nullptr) return false;
   std::vector<std::pair<std::string, std::string>> headers;
   headers.emplace_back("forwarded", format_forwarded(relay.record().src, t.service_host));
-  headers.emplace_back("baggage", format_baggage(baggage_of(*t.source)));
+  headers.emplace_back("baggage", t.source->source_baggage);
   headers.emplace_back("traceparent",
                        traceparent(worker.entropy(), worker.entropy(), worker.entropy()));
   auto* stream = conn->open_stream(&relay, t.address.to_string(), std::move(headers));

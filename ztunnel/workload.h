@@ -40,6 +40,9 @@ struct Workload {
   // The identity the waypoint presents: its Gateway's name is its service account, as for
   // Istio's waypoints. Empty when the workload has no waypoint.
   Identity waypoint_identity() const;
+  // The `baggage` header describing it as a source (ztunnel/baggage.h). Derived, not
+  // configured: WorkloadTable::add_workload fills it once, so no connection formats it.
+  std::string source_baggage;
 };
 
 struct ServicePort {

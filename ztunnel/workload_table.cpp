@@ -1,5 +1,7 @@
 #include "ztunnel/workload_table.h"
 
+#include "ztunnel/baggage.h"
+
 #include <set>
 
 namespace ambit::ztunnel {
@@ -26,6 +28,7 @@ Status WorkloadTable::add_workload(Workload w) {
     }
   }
 
+  w.source_baggage = format_baggage(baggage_of(w));
   auto& stored = *workloads_.emplace_back(std::make_unique<Workload>(std::move(w)));
   workload_by_uid_.emplace(std::move(uid), &stored);
   for (const auto& ip : stored.addresses) workload_by_address_.emplace(ip, &stored);
