@@ -55,8 +55,8 @@ Status Worker::setup() {
 
 std::vector<Result<SocketAddress>> Worker::apply(std::shared_ptr<const EngineConfig> next,
                                                  const std::vector<SocketAddress>* bind_at) {
-  bool policy_changed =
-      !config_ || config_->authorizer != next->authorizer || config_->table != next->table;
+  // config_ is set from construction on: every apply() has a snapshot to compare with.
+  bool policy_changed = config_->authorizer != next->authorizer || config_->table != next->table;
   config_ = std::move(next);
   if (policy_changed) recheck_admissions();
   const auto& specs = config_->listeners;
