@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/tls_context.h"
+#include "ztunnel/send_buffer.h"
 
 namespace ambit::ztunnel {
 
@@ -21,16 +22,18 @@ struct HboneConnection::Stream {
   ConnectRequest request;
   int status = 0;
   // Bytes waiting for the HTTP/2 send window.
-  std::vector<uint8_t> pending;
-  size_t offset = 0;
+  SendBuffer pending;
   bool local_end = false;
   bool deferred = false;
   bool blocked = false;    // the sink was told to stop for now
   int refused_status = 0;  // client: the CONNECT was answered with this non-200 status
-  size_t backlog() const { return pending.size() - offset; }
+  size_t backlog() const { return pending.size(); }
 };
 
 namespace {
+
+constexpr size_t kFrameHeaderLength = 9;
+static_assert(SendBuffer::kHeadroom == kFrameHeaderLength);
 
 HboneConnection* self(void* user_data) { return static_cast<HboneConnection*>(user_data); }
 
@@ -56,6 +59,15 @@ ssize_t read_body_cb(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t l
                      uint32_t* flags, nghttp2_data_source* source, void* ud) {
   return self(ud)->read_body(stream_id, buf, length, flags, source);
 }
+int send_data_cb(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                 nghttp2_data_source* source, void* ud) {
+  return self(ud)->send_data(frame, framehd, length, source);
+}
+ssize_t data_length_cb(nghttp2_session*, uint8_t, int32_t, int32_t, int32_t, uint32_t, void*) {
+  // As much as one send-buffer block holds; nghttp2 lowers it to the windows and the peer's
+  // SETTINGS_MAX_FRAME_SIZE.
+  return static_cast<ssize_t>(SendBuffer::kBlockPayload);
+}
 
 nghttp2_session_callbacks* make_callbacks() {
   nghttp2_session_callbacks* cbs;
@@ -65,6 +77,8 @@ nghttp2_session_callbacks* make_callbacks() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, frame_recv_cb);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, data_chunk_cb);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, stream_close_cb);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, send_data_cb);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, data_length_cb);
   return cbs;
 }
 
@@ -190,6 +204,7 @@ void HboneConnection::on_established() {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, kMaxFrameSize},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
@@ -269,11 +284,7 @@ void HboneConnection::respond(Stream* s, int status) {
 
 void HboneConnection::send(Stream* s, std::span<const uint8_t> data) {
   if (s->local_end) return;
-  if (s->offset > 0 && s->offset == s->pending.size()) {
-    s->pending.clear();
-    s->offset = 0;
-  }
-  s->pending.insert(s->pending.end(), data.begin(), data.end());
+  s->pending.append(data);
   if (s->backlog() >= kStreamHighWater) s->blocked = true;
   if (s->deferred && session_ && s->id > 0) {
     s->deferred = false;
@@ -414,34 +425,43 @@ int HboneConnection::on_stream_close(int32_t stream_id, uint32_t error_code) {
   return 0;
 }
 
-ssize_t HboneConnection::read_body(int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+ssize_t HboneConnection::read_body(int32_t, uint8_t*, size_t length, uint32_t* flags,
                                    nghttp2_data_source* source) {
   auto* s = static_cast<Stream*>(source->ptr);
-  size_t avail = s->backlog();
   // Client streams send before the 200 arrives (the server buffers until its connect is
   // done): a new tunnelled connection costs no extra round trip.
-  if (avail == 0 && !s->local_end) {
+  if (s->backlog() == 0 && !s->local_end) {
     s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  size_t n = std::min(length, avail);
-  // An ended stream with nothing left has no buffer at all: memcpy must not see its null data.
-  if (n > 0) std::memcpy(buf, s->pending.data() + s->offset, n);
-  s->offset += n;
-  if (s->offset == s->pending.size()) {
-    s->pending.clear();
-    s->offset = 0;
-  } else if (s->offset >= 64 * 1024 && s->offset * 2 >= s->pending.size()) {
-    // Compact once the consumed prefix is at least half: each byte moves at most once more.
-    s->pending.erase(s->pending.begin(), s->pending.begin() + static_cast<long>(s->offset));
-    s->offset = 0;
+  // The payload stays where it is: send_data writes the frame from the stream's buffer.
+  size_t n = std::min(length, s->pending.front().size());
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == s->backlog() && s->local_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(n);
+}
+
+int HboneConnection::send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                               nghttp2_data_source* source) {
+  auto* s = static_cast<Stream*>(source->ptr);
+  if (frame->data.padlen != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;  // we never pad
+  Status ok;
+  if (length == 0) {
+    ok = tls_.write({framehd, kFrameHeaderLength});  // an empty END_STREAM
+  } else {
+    // The header goes into the room the buffer keeps before its unsent bytes.
+    uint8_t* start = s->pending.front().data() - kFrameHeaderLength;
+    std::memcpy(start, framehd, kFrameHeaderLength);
+    ok = tls_.write({start, kFrameHeaderLength + length});
+    s->pending.consume(length);
   }
-  if (s->backlog() == 0 && s->local_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (!ok) return NGHTTP2_ERR_CALLBACK_FAILURE;
   if (s->blocked && s->backlog() <= kStreamLowWater) {
     s->blocked = false;
     writable_.push_back(s->id);  // by id: the stream may close before we get to tell it
   }
-  return static_cast<ssize_t>(n);
+  // mem_send would go on to the next frame without returning: stop it while the socket is full.
+  return socket_.write_backlog() >= TcpSocket::kHighWater ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 void HboneConnection::pump() {

@@ -66,6 +66,8 @@ class HboneConnection final : public TcpSocket::Handler {
   static constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
   static constexpr size_t kStreamHighWater = 256 * 1024;
   static constexpr size_t kStreamLowWater = 64 * 1024;
+  // What we accept from the peer, as ztunnel advertises; what we send is bounded by the peer's.
+  static constexpr uint32_t kMaxFrameSize = 1024 * 1024;
 
   HboneConnection(EventLoop& loop, UniqueFd fd, Role role, SSL_CTX* tls, Owner* owner,
                   std::optional<Identity> expected_peer);
@@ -113,6 +115,8 @@ class HboneConnection final : public TcpSocket::Handler {
   int on_stream_close(int32_t stream_id, uint32_t error_code);
   ssize_t read_body(int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags,
                     nghttp2_data_source* source);
+  int send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                nghttp2_data_source* source);
 
  private:
   // TcpSocket::Handler

@@ -45,8 +45,9 @@ def tls_context(server, args):
 class Peer:
     """One HTTP/2 connection over TLS, pumped by hand."""
 
-    def __init__(self, sock, client):
+    def __init__(self, sock, client, max_frame_size=None):
         self.sock = sock
+        self.largest_data_frame = 0
         # h2 4.1 insists on :scheme and :path in every request, but a plain CONNECT has
         # neither (RFC 9113 section 8.5): header validation is off, on both sides.
         config = h2.config.H2Configuration(client_side=client, header_encoding="utf-8",
@@ -54,6 +55,8 @@ class Peer:
                                            validate_inbound_headers=False)
         self.conn = h2.connection.H2Connection(config=config)
         self.conn.initiate_connection()
+        if max_frame_size:
+            self.conn.update_settings({h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame_size})
         self.flush()
         self.events = []
 
@@ -69,6 +72,7 @@ class Peer:
         events = self.conn.receive_data(data)
         for e in events:
             if isinstance(e, h2.events.DataReceived):
+                self.largest_data_frame = max(self.largest_data_frame, len(e.data))
                 # Give the window back as soon as the bytes are ours.
                 self.conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
         self.flush()
@@ -217,7 +221,7 @@ def run_server(args):
         fail("client did not offer ALPN h2")
     peer_cert = sock.getpeercert()
     sans = [v for k, v in peer_cert.get("subjectAltName", ()) if k == "URI"]
-    peer = Peer(sock, client=False)
+    peer = Peer(sock, client=False, max_frame_size=args.max_frame_size)
     req = peer.wait(lambda e: isinstance(e, h2.events.RequestReceived), "a CONNECT")
     headers = dict(req.headers)
     sid = req.stream_id
@@ -237,6 +241,7 @@ def run_server(args):
         if reset is not None:
             fail("stream reset by the client: %r" % reset)
     headers["client_spiffe"] = sans
+    headers["largest_data_frame"] = peer.largest_data_frame
     print(json.dumps(headers), flush=True)
     # Let the client see the END_STREAM before the connection goes; it keeps the pooled
     # connection open, so this waits only a little.
@@ -262,6 +267,7 @@ def main():
     p.add_argument("--ca", required=True)
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
+    p.add_argument("--max-frame-size", type=int, help="server: SETTINGS_MAX_FRAME_SIZE to advertise")
     args = p.parse_args()
     if args.mode == "client":
         run_client(args)

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "tests/support/net_helpers.h"
 #include "tests/support/test_pki.h"
@@ -85,10 +86,14 @@ class InteropTest : public ::testing::Test {
     return "--ca " + (dir_ / "root.pem").string() + " --cert " + (dir_ / (who + ".pem")).string() +
            " --key " + (dir_ / (who + ".key")).string();
   }
+
+ public:
   WorkloadCredentials credentials(const Identity& id) {
     auto cert = pki_.issue(id);
     return {id, *TlsContext::client(cert, pki_.bundle()), *TlsContext::server(cert, pki_.bundle())};
   }
+
+ protected:
   testing::TestPki pki_;
   fs::path dir_;
 };
@@ -117,36 +122,51 @@ TEST_F(InteropTest, ForeignClientTunnelsThroughAmbitsInbound) {
   EXPECT_EQ(echo.accepted(), 1u) << "only the tunnel reached the destination";
 }
 
-TEST_F(InteropTest, AmbitsOutboundTunnelsThroughAForeignServer) {
-  PeerProcess peer("server --listen 127.0.0.5 " + pki_args("echo"));
-  ASSERT_TRUE(peer.started());
-  std::string first = peer.line();
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(first, m, std::regex("listening (\\d+)"))) << first;
-  uint16_t port = static_cast<uint16_t>(std::stoi(m[1]));
-
+// ambit's outbound for default/sleep, sending 10.96.0.10:80 (Service echo) to the foreign server
+// listening on 127.0.0.5:port as echo's node.
+Result<std::unique_ptr<Engine>> start_outbound_to(uint16_t port, InteropTest& t) {
   EngineConfig a;
   a.node = "node-a";
   auto table = std::make_shared<WorkloadTable>();
-  ASSERT_TRUE(table->add_workload(test_workload("sleep", kClientId, "node-a", {"127.0.0.1"})).ok());
+  if (auto ok = table->add_workload(test_workload("sleep", kClientId, "node-a", {"127.0.0.1"}));
+      !ok)
+    return ok.error();
   Workload echo = test_workload("echo", kServerId, "node-b", {"127.0.0.6"});
   echo.hbone_address = SocketAddress(*IpAddress::parse("127.0.0.5"), port);
-  ASSERT_TRUE(table->add_workload(echo).ok());
+  if (auto ok = table->add_workload(echo); !ok) return ok.error();
   Service svc;
   svc.name = "echo";
   svc.ns = "default";
   svc.vips = {*IpAddress::parse("10.96.0.10")};
   svc.ports = {{80, 8080}};
   svc.selector = {{"app", "echo"}};
-  ASSERT_TRUE(table->add_service(svc).ok());
+  if (auto ok = table->add_service(svc); !ok) return ok.error();
   a.table = table;
   a.authorizer = std::make_shared<Authorizer>(std::vector<AuthorizationPolicy>{});
-  a.credentials["default/sleep"] = credentials(kClientId);
+  a.credentials["default/sleep"] = t.credentials(kClientId);
   a.listeners.push_back({ListenerKind::kOutbound, *SocketAddress::parse("127.0.0.1:0"),
                          "default/sleep", *SocketAddress::parse("10.96.0.10:80")});
   a.workers = 1;
   a.connect_timeout = 5s;
-  auto engine = Engine::start(std::move(a));
+  return Engine::start(std::move(a));
+}
+
+uint16_t listening_port(PeerProcess& peer) {
+  std::string first = peer.line();
+  std::smatch m;
+  if (!std::regex_search(first, m, std::regex("listening (\\d+)"))) {
+    ADD_FAILURE() << "the peer did not start: " << first;
+    return 0;
+  }
+  return static_cast<uint16_t>(std::stoi(m[1]));
+}
+
+TEST_F(InteropTest, AmbitsOutboundTunnelsThroughAForeignServer) {
+  PeerProcess peer("server --listen 127.0.0.5 " + pki_args("echo"));
+  ASSERT_TRUE(peer.started());
+  uint16_t port = listening_port(peer);
+  ASSERT_NE(port, 0);
+  auto engine = start_outbound_to(port, *this);
   ASSERT_TRUE(engine.ok()) << engine.error().message;
 
   auto fd = testing::connect_to((*engine)->listener_addresses()[0], 10'000);
@@ -173,6 +193,54 @@ TEST_F(InteropTest, AmbitsOutboundTunnelsThroughAForeignServer) {
       json, std::regex("\"traceparent\": \"00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\"")))
       << json;
   EXPECT_NE(json.find("spiffe://cluster.local/ns/default/sa/sleep"), std::string::npos) << json;
+}
+
+// 1 MiB through the foreign echo server; returns the largest DATA frame it received from ambit.
+int largest_frame_sending_a_mebibyte(InteropTest& t, const std::string& peer_args) {
+  PeerProcess peer("server --listen 127.0.0.5 " + peer_args);
+  if (!peer.started()) return -1;
+  uint16_t port = listening_port(peer);
+  if (port == 0) return -1;
+  auto engine = start_outbound_to(port, t);
+  if (!engine.ok()) {
+    ADD_FAILURE() << engine.error().message;
+    return -1;
+  }
+  auto fd = testing::connect_to((*engine)->listener_addresses()[0], 10'000);
+  std::string payload(1 << 20, 'x');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 31 % 251);
+  // A writer thread: the echo comes back while we send, and neither side may stall the other.
+  std::thread writer([&] {
+    testing::send_all(fd.get(), payload.data(), payload.size());
+    ::shutdown(fd.get(), SHUT_WR);
+  });
+  int err = 1;
+  std::string echoed = testing::read_all(fd.get(), payload.size() + 10, &err);
+  writer.join();
+  EXPECT_EQ(err, 0);
+  EXPECT_TRUE(echoed == payload) << "echoed " << echoed.size() << " bytes, not the 1 MiB sent";
+  std::string json = peer.line();
+  EXPECT_EQ(peer.finish(), 0) << peer.output();
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"largest_data_frame\": (\\d+)"))) {
+    ADD_FAILURE() << json;
+    return -1;
+  }
+  return std::stoi(m[1]);
+}
+
+TEST_F(InteropTest, AmbitKeepsToTheDefaultFrameSizeOfAPeerThatAdvertisesNoOther) {
+  // The peer would fail the connection (FRAME_SIZE_ERROR) on a larger frame.
+  EXPECT_EQ(largest_frame_sending_a_mebibyte(*this, pki_args("echo")), 16384);
+}
+
+TEST_F(InteropTest, AmbitSendsLargerFramesToAPeerThatAllowsThem) {
+  // As ztunnel advertises (1 MiB): ambit's frames grow to a send-buffer block, 65,527 bytes,
+  // which with its header is four full TLS records.
+  int largest = largest_frame_sending_a_mebibyte(
+      *this, pki_args("echo") + " --max-frame-size " + std::to_string(1 << 20));
+  EXPECT_GT(largest, 16384);
+  EXPECT_LE(largest, 65527);
 }
 
 }  // namespace
