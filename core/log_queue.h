@@ -19,7 +19,8 @@ namespace ambit {
 class LogQueue final : public spdlog::sinks::sink {
  public:
   // Starts the writer thread, which takes no signals. At most `capacity` lines wait; when full,
-  // the oldest is dropped and counted, so a caller never waits on a slow target.
+  // the oldest is dropped and counted, so a caller never waits on a slow target. The batch being
+  // written has left the queue, so up to twice `capacity` lines are held at the worst.
   LogQueue(spdlog::sink_ptr target, size_t capacity);
   ~LogQueue() override;
   LogQueue(const LogQueue&) = delete;
