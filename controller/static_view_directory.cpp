@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ambit/v1json/control.pb.h"
 #include "core/log.h"
 
 namespace ambit::controller {
@@ -26,10 +27,16 @@ Result<std::vector<v1::Resource>> parse_resource_file(const fs::path& file) {
   std::vector<v1::Resource> out;
   out.reserve(doc.size());
   for (size_t i = 0; i < doc.size(); ++i) {
-    v1::Resource r;
-    auto status = google::protobuf::util::JsonStringToMessage(doc[i].dump(), &r);
+    // JSON needs reflection, which only the full-runtime twin of the messages has; the same
+    // fields and numbers make its bytes a v1::Resource.
+    v1json::Resource json;
+    auto status = google::protobuf::util::JsonStringToMessage(doc[i].dump(), &json);
     if (!status.ok()) {
       return Error::format("{}: resource {}: {}", file.string(), i, status.ToString());
+    }
+    v1::Resource r;
+    if (!r.ParseFromString(json.SerializeAsString())) {
+      return Error::format("{}: resource {}: does not convert to ambit.v1", file.string(), i);
     }
     if (r.uid().empty() || resource_kind(r).empty()) {
       return Error::format("{}: resource {}: needs a uid and a kind", file.string(), i);

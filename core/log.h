@@ -12,11 +12,9 @@
 #include <memory>
 #include <string_view>
 
-namespace spdlog::details {
-class thread_pool;
-}
-
 namespace ambit {
+
+class LogQueue;
 
 class Logging {
  public:
@@ -36,7 +34,7 @@ class Logging {
   uint64_t dropped_lines() const;
 
  private:
-  std::shared_ptr<spdlog::details::thread_pool> writer_;
+  std::shared_ptr<LogQueue> queue_;
 };
 
 }  // namespace ambit

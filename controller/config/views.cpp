@@ -1,7 +1,5 @@
 #include "controller/config/views.h"
 
-#include <google/protobuf/util/message_differencer.h>
-
 #include <algorithm>
 #include <cctype>
 #include <map>
