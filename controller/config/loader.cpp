@@ -121,12 +121,25 @@ ObjectMeta read_metadata(const YamlObject& root, std::string api_version, std::s
   return meta;
 }
 
+std::string join_versions(const std::vector<std::string_view>& versions) {
+  std::string out;
+  for (auto v : versions) out += (out.empty() ? "" : ", ") + std::string(v);
+  return out;
+}
+
 void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapshot& snapshot) {
   ParseContext ctx(snapshot.diagnostics);
   auto where = std::make_shared<ConfigLocation>();
   where->file = file;
-  where->on_unknown_field = [&ctx](const ConfigError& problem) {
-    ctx.report(codes::kUnknownField, Severity::kWarning, problem);
+  // Security kinds fail closed: a field we do not know (misspelt, or from a newer Istio) may be
+  // what narrows the policy, and dropping it would apply a wider one.
+  bool security_kind = false;
+  where->on_unknown_field = [&ctx, &security_kind](const ConfigError& problem) {
+    if (!security_kind) return ctx.report(codes::kUnknownField, Severity::kWarning, problem);
+    ConfigError refused = problem;
+    refused.problem += "; in a security policy an unknown field refuses the object, since "
+                       "ignoring it could widen what the policy allows";
+    ctx.report(codes::kUnknownField, Severity::kError, refused);
   };
   try {
     YamlValue whole(doc, where, "");
@@ -161,6 +174,15 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
       }
     }
     bool waypoint_candidate = is_gateway_api_gateway(group, kind);
+    security_kind = group == "security.istio.io";
+    if (security_kind && entry != nullptr && !version_known) {
+      // Not applying a policy is as wrong as applying a wider one: an error, not an ignore.
+      ctx.error(codes::kUnknownKind, whole,
+                fmt::format("{} {} is not a supported version of {} (supported: {}); the policy "
+                            "is refused",
+                            api_version, kind, kind, join_versions(entry->versions)));
+      return;
+    }
     if (!waypoint_candidate && (entry == nullptr || !version_known)) {
       ctx.warning(codes::kUnknownKind, whole,
                   entry == nullptr ? fmt::format("unknown kind {} ({}); ignored", kind, api_version)

@@ -65,6 +65,50 @@ spec:
                          "spec.http[0].retires");
 }
 
+// Security kinds fail closed: the misspelt `principal` would otherwise be dropped, turning "only
+// this service account from 10/8" into "anything from 10/8".
+TEST(AnalyzeTest, UnknownFieldInAnAuthorizationPolicyRefusesIt) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        ipBlocks: [10.0.0.0/8]
+        principal: cluster.local/ns/shop/sa/web
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0003", kError, 10, "AuthorizationPolicy shop/api",
+                         "spec.rules[0].from[0].source.principal");
+  EXPECT_NE(d[0].message.find("could widen what the policy allows"), std::string::npos)
+      << d[0].message;
+}
+
+TEST(AnalyzeTest, UnknownFieldInAPeerAuthenticationRefusesIt) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: shop}
+spec:
+  mtls: {mode: STRICT}
+  portLevelMTLS:
+    8080: {mode: DISABLE}
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0003", kError, 6, "PeerAuthentication shop/strict",
+                         "spec.portLevelMTLS");
+}
+
+TEST(AnalyzeTest, AnUnsupportedVersionOfASecurityKindIsAnError) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  action: DENY
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0004", kError, 1, "", "");
+  EXPECT_NE(d[0].message.find("supported: v1beta1, v1"), std::string::npos) << d[0].message;
+}
+
 TEST(AnalyzeTest, UnknownKind) {
   auto d = analyze_with_base(R"(apiVersion: example.com/v1
 kind: Frobnicator
