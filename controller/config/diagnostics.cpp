@@ -46,7 +46,8 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
       {c::kBadDuration, S::kError, "a duration that does not parse (1s, 500ms, 1m, 1h, 0.5s)"},
       {c::kBadRegex, S::kError, "a regular expression that RE2 does not compile"},
       {c::kBadPrincipal, S::kError,
-       "a principal that is not <trust-domain>/ns/<ns>/sa/<sa> or a '*' pattern"},
+       "a principal that can never match: empty, 'spiffe://'-prefixed or a misplaced '*' (an "
+       "error); not <trust-domain>/ns/<ns>/sa/<sa> (a warning)"},
       {c::kRouteWeights, S::kError, "the weights of a route's destinations do not sum to 100"},
       {c::kTrafficSplitWeights, S::kError, "a TrafficSplit whose backend weights sum to 0"},
       {c::kUnsupportedField, S::kWarning,

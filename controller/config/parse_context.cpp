@@ -50,8 +50,17 @@ void ParseContext::check_principals(const YamlObject& source, std::string_view k
   auto list = source.optional(key);
   if (!list) return;
   for (const auto& item : list->items()) {
-    auto status = check_principal(item.string());
-    if (!status) error(codes::kBadPrincipal, item, status.error().message);
+    std::string p = item.string();
+    if (auto status = check_principal(p); !status) {
+      error(codes::kBadPrincipal, item, status.error().message);
+    } else if (p.find('*') == std::string::npos && !is_mesh_principal(p)) {
+      // Istio accepts any string here; say what it means rather than refuse it.
+      warning(codes::kBadPrincipal, item,
+              fmt::format("'{}' is not of the form <trust-domain>/ns/<namespace>/sa/"
+                          "<service-account>: it is compared as a string, as Istio does, and "
+                          "matches no identity this mesh issues",
+                          p));
+    }
   }
 }
 

@@ -65,6 +65,10 @@ Status check_principal(std::string_view p) {
     if (stars == 1 && (p.front() == '*' || p.back() == '*')) return {};
     return Error::format("'{}': '*' may only be the whole principal, its start or its end", p);
   }
+  return {};
+}
+
+bool is_mesh_principal(std::string_view p) {
   // <td>/ns/<ns>/sa/<sa>
   std::vector<std::string_view> parts;
   size_t start = 0;
@@ -74,13 +78,8 @@ Status check_principal(std::string_view p) {
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
-  bool ok = parts.size() == 5 && !parts[0].empty() && parts[1] == "ns" && !parts[2].empty() &&
-            parts[3] == "sa" && !parts[4].empty();
-  if (!ok) {
-    return Error::format(
-        "'{}' is not a SPIFFE principal <trust-domain>/ns/<namespace>/sa/<service-account>", p);
-  }
-  return {};
+  return parts.size() == 5 && !parts[0].empty() && parts[1] == "ns" && !parts[2].empty() &&
+         parts[3] == "sa" && !parts[4].empty();
 }
 
 Status check_regex(std::string_view regex) {

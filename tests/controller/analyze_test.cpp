@@ -194,8 +194,25 @@ spec:
     - source:
         principals: ["cluster.local/ns/shop/sa/reviews", "shop/reviews"]
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0012", kError, 9, "AuthorizationPolicy shop/web",
+  // Accepted as Istio accepts it, with a warning: it can match no identity of this mesh.
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0012", kWarning, 9, "AuthorizationPolicy shop/web",
                          "spec.rules[0].from[0].source.principals[1]");
+  EXPECT_NE(d[0].message.find("compared as a string"), std::string::npos) << d[0].message;
+}
+
+TEST(AnalyzeTest, APrincipalThatCanNeverMatchIsAnError) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals: ["spiffe://cluster.local/ns/shop/sa/reviews"]
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0012", kError, 9, "AuthorizationPolicy shop/web",
+                         "spec.rules[0].from[0].source.principals[0]");
 }
 
 TEST(AnalyzeTest, RouteWeights) {

@@ -32,14 +32,19 @@ TEST(DurationTest, IstioForms) {
   }
 }
 
-TEST(PrincipalTest, SpiffeAndPatterns) {
-  for (const char* ok :
-       {"cluster.local/ns/default/sa/web", "*", "cluster.local/ns/shop/*", "*/sa/web"}) {
+TEST(PrincipalTest, StringsAndPatternsAsIstioComparesThem) {
+  // Istio takes any string and compares it; only what could never match is refused.
+  for (const char* ok : {"cluster.local/ns/default/sa/web", "*", "cluster.local/ns/shop/*",
+                         "*/sa/web", "web", "principal", "cluster.local/ns/default"}) {
     EXPECT_TRUE(check_principal(ok).ok()) << ok;
   }
-  for (const char* bad : {"", "web", "cluster.local/ns/default", "spiffe://cluster.local/ns/a/sa/b",
-                          "cluster.local/*/sa/*", "td/ns//sa/x"}) {
+  for (const char* bad : {"", "spiffe://cluster.local/ns/a/sa/b", "cluster.local/*/sa/*",
+                          "cluster.local/ns/*/sa/web"}) {
     EXPECT_FALSE(check_principal(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(is_mesh_principal("cluster.local/ns/default/sa/web"));
+  for (const char* other : {"web", "cluster.local/ns/default", "td/ns//sa/x", "a/ns/b/sa/c/d"}) {
+    EXPECT_FALSE(is_mesh_principal(other)) << other;
   }
 }
 
