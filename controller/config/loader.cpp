@@ -1,6 +1,7 @@
 #include "controller/config/loader.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -121,12 +122,6 @@ ObjectMeta read_metadata(const YamlObject& root, std::string api_version, std::s
   return meta;
 }
 
-std::string join_versions(const std::vector<std::string_view>& versions) {
-  std::string out;
-  for (auto v : versions) out += (out.empty() ? "" : ", ") + std::string(v);
-  return out;
-}
-
 void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapshot& snapshot) {
   ParseContext ctx(snapshot.diagnostics);
   auto where = std::make_shared<ConfigLocation>();
@@ -180,7 +175,7 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
       ctx.error(codes::kUnknownKind, whole,
                 fmt::format("{} {} is not a supported version of {} (supported: {}); the policy "
                             "is refused",
-                            api_version, kind, kind, join_versions(entry->versions)));
+                            api_version, kind, kind, fmt::join(entry->versions, ", ")));
       return;
     }
     if (!waypoint_candidate && (entry == nullptr || !version_known)) {

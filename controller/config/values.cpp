@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/identity.h"
+
 namespace ambit::controller::config {
 namespace {
 
@@ -69,17 +71,7 @@ Status check_principal(std::string_view p) {
 }
 
 bool is_mesh_principal(std::string_view p) {
-  // <td>/ns/<ns>/sa/<sa>
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    size_t slash = p.find('/', start);
-    parts.push_back(p.substr(start, slash == std::string_view::npos ? p.npos : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return parts.size() == 5 && !parts[0].empty() && parts[1] == "ns" && !parts[2].empty() &&
-         parts[3] == "sa" && !parts[4].empty();
+  return Identity::parse("spiffe://" + std::string(p)).ok();
 }
 
 Status check_regex(std::string_view regex) {
