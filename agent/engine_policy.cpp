@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <optional>
+
+#include "ambit/v1/condition_keys.h"
 
 namespace ambit::agent {
 namespace {
@@ -39,6 +42,16 @@ std::vector<std::string> strings(const google::protobuf::RepeatedPtrField<std::s
   return {in.begin(), in.end()};
 }
 
+// The `when` keys compared with the peer's identity as strings.
+std::optional<AuthzCondition::Key> identity_key(std::string_view key) {
+  using Key = AuthzCondition::Key;
+  if (key == "source.principal") return Key::kSourcePrincipal;
+  if (key == "source.namespace") return Key::kSourceNamespace;
+  if (key == "source.serviceAccount") return Key::kSourceServiceAccount;
+  if (key == "source.trustDomain") return Key::kSourceTrustDomain;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<ztunnel::AuthorizationPolicy> engine_policy(const ambit::v1::AuthorizationPolicy& p) {
@@ -47,6 +60,10 @@ Result<ztunnel::AuthorizationPolicy> engine_policy(const ambit::v1::Authorizatio
   out.ns = p.namespace_();
   out.selector = labels_of(p.selector());
   std::string where = "AuthorizationPolicy " + out.uid();
+  if (p.target_refs_size() > 0) {
+    // Enforced by waypoints; here it would apply to the whole namespace.
+    return Error::format("{}: a policy with targetRefs is for waypoints, not node agents", where);
+  }
   switch (p.action()) {
     case ambit::v1::AuthorizationPolicy::ALLOW:
       out.action = AuthzAction::kAllow;
@@ -66,6 +83,10 @@ Result<ztunnel::AuthorizationPolicy> engine_policy(const ambit::v1::Authorizatio
       s.not_principals = strings(f.not_principals());
       s.namespaces = strings(f.namespaces());
       s.not_namespaces = strings(f.not_namespaces());
+      s.service_accounts = strings(f.service_accounts());
+      s.not_service_accounts = strings(f.not_service_accounts());
+      s.trust_domains = strings(f.trust_domains());
+      s.not_trust_domains = strings(f.not_trust_domains());
       auto a = cidrs(f.ip_blocks(), where + " ipBlocks");
       auto b = cidrs(f.not_ip_blocks(), where + " notIpBlocks");
       auto c = cidrs(f.remote_ip_blocks(), where + " remoteIpBlocks");
@@ -113,11 +134,11 @@ Result<ztunnel::AuthorizationPolicy> engine_policy(const ambit::v1::Authorizatio
         if (!nv) return nv.error();
         c.port_values = *v;
         c.not_port_values = *nv;
-      } else if (key == "source.principal" || key == "source.namespace") {
-        c.key = key == "source.principal" ? Key::kSourcePrincipal : Key::kSourceNamespace;
+      } else if (auto string_key = identity_key(key)) {
+        c.key = *string_key;
         c.values = strings(w.values());
         c.not_values = strings(w.not_values());
-      } else if (ztunnel::is_l7_condition_key(key)) {
+      } else if (ambit::v1::is_l7_condition_key(key)) {
         rule.has_l7_conditions = true;
         continue;
       } else {

@@ -24,10 +24,19 @@ class Subject {
     return principal_;
   }
   const std::string& source_namespace() const { return c_.source_identity->ns(); }
+  const std::string& trust_domain() const { return c_.source_identity->trust_domain(); }
+  // "<namespace>/<service-account>", as Istio's serviceAccounts are written.
+  const std::string& service_account() const {
+    if (service_account_.empty()) {
+      const Identity& id = *c_.source_identity;
+      service_account_ = id.ns() + "/" + id.service_account();
+    }
+    return service_account_;
+  }
 
  private:
   const ConnectionAttributes& c_;
-  mutable std::string principal_;
+  mutable std::string principal_, service_account_;
 };
 
 bool any_pattern(const std::vector<std::string>& patterns, std::string_view value) {
@@ -44,27 +53,24 @@ bool contains_port(const std::vector<uint16_t>& ports, uint16_t port) {
 }
 
 // Positive lists must have a hit (an unset list is no requirement); negative lists must not.
-// Without an identity nothing matches a principal or namespace value: a positive list fails,
-// a negative one holds (so DENY notPrincipals ["*"] catches plaintext, as in Istio).
-bool principal_matches(const std::vector<std::string>& values,
-                       const std::vector<std::string>& not_values, const Subject& s) {
-  if (!values.empty() && !(s.authenticated() && any_pattern(values, s.principal()))) return false;
-  if (!not_values.empty() && s.authenticated() && any_pattern(not_values, s.principal())) {
+// Without an identity nothing matches a principal, namespace, service account or trust domain:
+// a positive list fails, a negative one holds (so DENY notPrincipals ["*"] catches plaintext, as
+// in Istio). `attribute` is what of the identity the values are compared with.
+template <typename Attribute>
+bool identity_matches(const std::vector<std::string>& values,
+                      const std::vector<std::string>& not_values, const Subject& s,
+                      Attribute attribute) {
+  if (!values.empty() && !(s.authenticated() && any_pattern(values, attribute(s)))) return false;
+  if (!not_values.empty() && s.authenticated() && any_pattern(not_values, attribute(s))) {
     return false;
   }
   return true;
 }
 
-bool namespace_matches(const std::vector<std::string>& values,
-                       const std::vector<std::string>& not_values, const Subject& s) {
-  if (!values.empty() && !(s.authenticated() && any_pattern(values, s.source_namespace()))) {
-    return false;
-  }
-  if (!not_values.empty() && s.authenticated() && any_pattern(not_values, s.source_namespace())) {
-    return false;
-  }
-  return true;
-}
+const std::string& principal_of(const Subject& s) { return s.principal(); }
+const std::string& namespace_of(const Subject& s) { return s.source_namespace(); }
+const std::string& trust_domain_of(const Subject& s) { return s.trust_domain(); }
+const std::string& service_account_of(const Subject& s) { return s.service_account(); }
 
 bool ip_matches(const std::vector<Cidr>& values, const std::vector<Cidr>& not_values,
                 const IpAddress& ip) {
@@ -80,8 +86,12 @@ bool port_matches(const std::vector<uint16_t>& values, const std::vector<uint16_
 
 bool source_matches(const AuthzSource& src, const Subject& s) {
   const IpAddress& ip = s.connection().source_ip;
-  return principal_matches(src.principals, src.not_principals, s) &&
-         namespace_matches(src.namespaces, src.not_namespaces, s) &&
+  // Service account values hold no '*' (the controller refuses it), so pattern matching them is
+  // an exact comparison.
+  return identity_matches(src.principals, src.not_principals, s, principal_of) &&
+         identity_matches(src.namespaces, src.not_namespaces, s, namespace_of) &&
+         identity_matches(src.service_accounts, src.not_service_accounts, s, service_account_of) &&
+         identity_matches(src.trust_domains, src.not_trust_domains, s, trust_domain_of) &&
          ip_matches(src.ip_blocks, src.not_ip_blocks, ip) &&
          ip_matches(src.remote_ip_blocks, src.not_remote_ip_blocks, ip);
 }
@@ -110,9 +120,13 @@ bool condition_matches(const AuthzCondition& cond, const Subject& s) {
     case AuthzCondition::Key::kSourceIp:
       return ip_matches(cond.ip_values, cond.not_ip_values, s.connection().source_ip);
     case AuthzCondition::Key::kSourcePrincipal:
-      return principal_matches(cond.values, cond.not_values, s);
+      return identity_matches(cond.values, cond.not_values, s, principal_of);
     case AuthzCondition::Key::kSourceNamespace:
-      return namespace_matches(cond.values, cond.not_values, s);
+      return identity_matches(cond.values, cond.not_values, s, namespace_of);
+    case AuthzCondition::Key::kSourceServiceAccount:
+      return identity_matches(cond.values, cond.not_values, s, service_account_of);
+    case AuthzCondition::Key::kSourceTrustDomain:
+      return identity_matches(cond.values, cond.not_values, s, trust_domain_of);
     case AuthzCondition::Key::kDestinationIp:
       return destination_ip_matches(cond, s);
     case AuthzCondition::Key::kDestinationPort:
@@ -220,16 +234,6 @@ AuthzDecision Authorizer::check(const ConnectionAttributes& connection) const {
   }
   if (deny_count == 0) return {true, "no policies"};
   return {true, "no DENY policy matched (" + count_phrase(deny_count) + ") and no ALLOW policy"};
-}
-
-bool is_l7_condition_key(std::string_view key) {
-  constexpr std::string_view kPrefixes[] = {"request.headers[", "request.regex.headers[",
-                                            "request.auth.", "connection.sni",
-                                            "experimental.envoy.filters."};
-  for (auto prefix : kPrefixes) {
-    if (key.starts_with(prefix)) return true;
-  }
-  return false;
 }
 
 }  // namespace ambit::ztunnel

@@ -32,6 +32,10 @@ std::string_view to_string(AuthzAction action);  // "ALLOW" | "DENY"
 // something must be there), "prefix*" or "*suffix".
 struct AuthzSource {
   std::vector<std::string> principals, not_principals, namespaces, not_namespaces;
+  // "<namespace>/<service-account>", compared exactly, whatever the trust domain (Istio's
+  // serviceAccounts); trust domains as patterns.
+  std::vector<std::string> service_accounts, not_service_accounts;
+  std::vector<std::string> trust_domains, not_trust_domains;
   std::vector<Cidr> ip_blocks, not_ip_blocks;
   // remoteIpBlocks: at L4 there is no X-Forwarded-For, so the remote ip is the source ip.
   std::vector<Cidr> remote_ip_blocks, not_remote_ip_blocks;
@@ -50,11 +54,13 @@ struct AuthzCondition {
     kSourceIp,
     kSourcePrincipal,
     kSourceNamespace,
+    kSourceServiceAccount,
+    kSourceTrustDomain,
     kDestinationIp,
     kDestinationPort
   };
   Key key = Key::kSourceIp;
-  std::vector<std::string> values, not_values;         // kSourcePrincipal, kSourceNamespace
+  std::vector<std::string> values, not_values;         // the kSource* string keys
   std::vector<Cidr> ip_values, not_ip_values;          // kSourceIp, kDestinationIp
   std::vector<uint16_t> port_values, not_port_values;  // kDestinationPort
 };
@@ -113,8 +119,5 @@ class Authorizer {
 
 // Matches an Istio string pattern: exact, "*" (non-empty), "prefix*" or "*suffix".
 bool authz_pattern_matches(std::string_view pattern, std::string_view value);
-
-// `when` keys only an L7 proxy can evaluate (request headers, JWT claims, SNI, Envoy filters).
-bool is_l7_condition_key(std::string_view key);
 
 }  // namespace ambit::ztunnel

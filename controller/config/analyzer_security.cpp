@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "ambit/v1/condition_keys.h"
 #include "controller/config/analyzer_checks.h"
 
 namespace ambit::controller::config {
@@ -61,16 +62,44 @@ bool has_l7(const AuthorizationPolicy::Rule& rule) {
       return true;
     }
   }
-  constexpr std::string_view kL4[] = {"source.ip",        "remote.ip",      "source.namespace",
-                                      "source.principal", "destination.ip", "destination.port"};
-  for (const auto& c : rule.when) {
-    if (std::find(std::begin(kL4), std::end(kL4), c.key) == std::end(kL4)) return true;
+  return std::any_of(rule.when.begin(), rule.when.end(),
+                     [](const auto& c) { return !ambit::v1::is_l4_condition_key(c.key); });
+}
+
+// targetRefs policies are enforced only by waypoints (Istio's rule): a target that does not
+// exist, or that no waypoint serves, leaves the policy enforced nowhere.
+void check_target_refs(const Topology& topology, Findings& findings,
+                       const AuthorizationPolicy& ap) {
+  const auto& waypoints = topology.model().waypoints;
+  for (const TargetRef& ref : ap.target_refs) {
+    const Origin& at = ref.at;
+    if (!topology.target_exists(ref)) {
+      findings.add(codes::kPolicyTargetNotFound, Severity::kWarning, ap.meta, at,
+                   fmt::format("{} {} is not {} in namespace {}; the policy applies to nothing "
+                               "through it",
+                               ref.kind, ref.name,
+                               ref.kind == "Gateway" ? "a waypoint Gateway" : "declared", ref.ns));
+      continue;
+    }
+    bool served = std::any_of(waypoints.begin(), waypoints.end(),
+                              [&](const Waypoint& w) { return topology.target_reaches(ref, w); });
+    if (!served) {
+      findings.add(codes::kPolicyTargetNotFound, Severity::kWarning, ap.meta, at,
+                   fmt::format("{} {} uses no waypoint, and a policy with targetRefs is enforced "
+                               "only by waypoints (as in Istio): label it ambit.io/use-waypoint, "
+                               "or use a selector for enforcement by the node agent",
+                               ref.kind, ref.name));
+    }
   }
-  return false;
 }
 
 void check_authorization_policy(const Topology& topology, Findings& findings,
                                 const AuthorizationPolicy& ap) {
+  if (!ap.target_refs.empty()) {
+    // Waypoints see HTTP: the L4 fail-safe below does not concern them.
+    check_target_refs(topology, findings, ap);
+    return;
+  }
   auto pods = topology.selected_pods(ap.meta.ns, ap.selector, true);
   check_selector(topology, findings, ap.meta, ap.selector, ap.selector_at, true);
   using Action = AuthorizationPolicy::Action;

@@ -73,6 +73,9 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
        "a TrafficSplit service or backend that no Service declares"},
       {c::kUnknownNamespace, S::kWarning,
        "an object in a namespace that is not declared while other namespaces are"},
+      {c::kPolicyTargetNotFound, S::kWarning,
+       "an AuthorizationPolicy targetRef naming nothing, or a target no waypoint serves (the "
+       "policy is enforced nowhere)"},
   };
   return all;
 }

@@ -67,6 +67,8 @@ inline constexpr std::string_view kUnknownWaypoint = "AMB0028";
 inline constexpr std::string_view kUnknownServiceProfileService = "AMB0029";
 inline constexpr std::string_view kUnknownTrafficSplitService = "AMB0030";
 inline constexpr std::string_view kUnknownNamespace = "AMB0031";
+// Analyzer parity with istioctl analyze (issue 9): 0040 onwards.
+inline constexpr std::string_view kPolicyTargetNotFound = "AMB0040";
 }  // namespace codes
 
 const std::vector<DiagnosticCode>& all_diagnostic_codes();

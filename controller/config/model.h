@@ -285,6 +285,11 @@ struct PeerAuthentication {
   std::map<uint32_t, MtlsMode> port_level_mtls;
 };
 
+struct TargetRef {
+  std::string group, kind, name, ns;
+  Origin at;
+};
+
 struct AuthorizationPolicy {
   ObjectMeta meta;
   std::optional<StringMap> selector;  // selector.matchLabels; absent = whole namespace
@@ -292,10 +297,17 @@ struct AuthorizationPolicy {
   enum class Action { kAllow, kDeny, kAudit, kCustom };
   Action action = Action::kAllow;
   std::string provider;  // CUSTOM: provider.name
+  // A policy's targetRefs entry: a waypoint Gateway, a Service (enforced by its waypoint), a
+  // ServiceEntry, or (in the root namespace) a GatewayClass. Group and namespace as written
+  // ("" for core; namespace empty = the policy's).
+  std::vector<TargetRef> target_refs;
   struct Source {
     std::vector<std::string> principals, not_principals, request_principals, not_request_principals,
         namespaces, not_namespaces, ip_blocks, not_ip_blocks, remote_ip_blocks,
         not_remote_ip_blocks;
+    // "<ns>/<sa>", the namespace filled in where the policy wrote only "<sa>".
+    std::vector<std::string> service_accounts, not_service_accounts;
+    std::vector<std::string> trust_domains, not_trust_domains;  // Istio string patterns
   };
   struct Operation {
     std::vector<std::string> hosts, not_hosts, ports, not_ports, methods, not_methods, paths,
@@ -383,6 +395,8 @@ struct ConfigModel {
 
 // Istio's root namespace: a selector-less PeerAuthentication there is the mesh-wide policy.
 inline constexpr const char* kRootNamespace = "istio-system";
+// Gateway API's group (waypoint Gateways, routes, policy targets).
+inline constexpr const char* kGatewayApiGroup = "gateway.networking.k8s.io";
 // The DNS domain of Service hostnames (<svc>.<ns>.svc.<domain>).
 inline constexpr const char* kClusterDomain = "cluster.local";
 

@@ -5,8 +5,10 @@
 #include <array>
 #include <charconv>
 
+#include "ambit/v1/condition_keys.h"
 #include "controller/config/loader.h"
 #include "controller/config/parse_context.h"
+#include "controller/config/values.h"
 
 namespace ambit::controller::config {
 namespace {
@@ -56,33 +58,60 @@ namespace {
 
 using Policy = AuthorizationPolicy;
 
-bool is_condition_key(std::string_view key) {
-  static constexpr std::array<std::string_view, 6> kL4 = {"source.ip",        "remote.ip",
-                                                          "source.namespace", "source.principal",
-                                                          "destination.ip",   "destination.port"};
-  static constexpr std::array<std::string_view, 5> kL7Prefixes = {
-      "request.headers[", "request.regex.headers[", "request.auth.", "connection.sni",
-      "experimental.envoy.filters."};
-  for (auto k : kL4) {
-    if (key == k) return true;
-  }
-  for (auto p : kL7Prefixes) {
-    if (key.substr(0, p.size()) == p) return true;
-  }
-  return false;
-}
-
 void check_port_strings(const YamlObject& o, std::string_view key) {
   if (auto v = o.optional(key)) {
     for (const auto& item : v->items()) item.port();
   }
 }
 
-Policy::Source read_source(const YamlValue& value, ParseContext& ctx) {
+// Istio's serviceAccounts values: "<namespace>/<service-account>", or "<service-account>" for
+// one of the policy's namespace; no wildcards. Returned with the namespace filled in.
+std::vector<std::string> read_service_accounts(const YamlObject& o, std::string_view key,
+                                               const std::string& policy_ns, ParseContext& ctx) {
+  std::vector<std::string> out;
+  auto list = o.optional(key);
+  if (!list) return out;
+  auto items = list->items();
+  if (items.size() > 16) {
+    ctx.error(codes::kInvalidValue, *list,
+              fmt::format("at most 16 service accounts (Istio's limit); {} given", items.size()));
+  }
+  for (const auto& item : items) {
+    std::string v = item.string();
+    auto slash = v.find('/');
+    std::string ns = slash == std::string::npos ? policy_ns : v.substr(0, slash);
+    std::string sa = slash == std::string::npos ? v : v.substr(slash + 1);
+    std::string_view problem;
+    if (v.find('*') != std::string::npos) {
+      problem = "wildcards are not allowed in service accounts (use principals for patterns)";
+    } else if (slash == 0 ||
+               !is_mesh_principal(fmt::format("{}/ns/{}/sa/{}", kClusterDomain, ns, sa))) {
+      problem = "a service account is <namespace>/<service-account> or <service-account>";
+    }
+    if (!problem.empty()) {
+      ctx.error(codes::kInvalidValue, item, fmt::format("'{}': {}", v, problem));
+      continue;
+    }
+    out.push_back(ns + "/" + sa);
+  }
+  return out;
+}
+
+Policy::Source read_source(const YamlValue& value, const std::string& policy_ns,
+                           ParseContext& ctx) {
   auto o = value.object({"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals",
-                         "namespaces", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks",
-                         "notRemoteIpBlocks"});
+                         "namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts",
+                         "trustDomains", "notTrustDomains", "ipBlocks", "notIpBlocks",
+                         "remoteIpBlocks", "notRemoteIpBlocks"});
   Policy::Source s;
+  s.service_accounts = read_service_accounts(o, "serviceAccounts", policy_ns, ctx);
+  s.not_service_accounts = read_service_accounts(o, "notServiceAccounts", policy_ns, ctx);
+  s.trust_domains = strings_or_empty(o, "trustDomains");
+  s.not_trust_domains = strings_or_empty(o, "notTrustDomains");
+  if (o.optional("serviceAccounts") && (o.optional("principals") || o.optional("namespaces"))) {
+    ctx.error(codes::kInvalidValue, *o.optional("serviceAccounts"),
+              "serviceAccounts cannot be set together with principals or namespaces (as in Istio)");
+  }
   s.principals = strings_or_empty(o, "principals");
   s.not_principals = strings_or_empty(o, "notPrincipals");
   s.request_principals = strings_or_empty(o, "requestPrincipals");
@@ -101,7 +130,9 @@ Policy::Source read_source(const YamlValue& value, ParseContext& ctx) {
   bool empty = s.principals.empty() && s.not_principals.empty() && s.request_principals.empty() &&
                s.not_request_principals.empty() && s.namespaces.empty() &&
                s.not_namespaces.empty() && s.ip_blocks.empty() && s.not_ip_blocks.empty() &&
-               s.remote_ip_blocks.empty() && s.not_remote_ip_blocks.empty();
+               s.remote_ip_blocks.empty() && s.not_remote_ip_blocks.empty() &&
+               !o.optional("serviceAccounts") && !o.optional("notServiceAccounts") &&
+               s.trust_domains.empty() && s.not_trust_domains.empty();
   // Istio rejects an empty source: matching everyone would widen a half-written ALLOW rule.
   if (empty) ctx.error(codes::kInvalidValue, value, "a source must set at least one field");
   return s;
@@ -128,16 +159,22 @@ Policy::Operation read_operation(const YamlValue& value, ParseContext& ctx) {
   return op;
 }
 
-Policy::Condition read_condition(const YamlValue& value, ParseContext& ctx) {
+Policy::Condition read_condition(const YamlValue& value, const std::string& policy_ns,
+                                 ParseContext& ctx) {
   auto o = value.object({"key", "values", "notValues"});
   Policy::Condition c;
   auto key = o.required("key");
   c.key = key.string();
-  if (!is_condition_key(c.key)) {
+  if (!ambit::v1::is_l4_condition_key(c.key) && !ambit::v1::is_l7_condition_key(c.key)) {
     ctx.error(codes::kInvalidValue, key, fmt::format("'{}' is not a condition key", c.key));
   }
-  c.values = strings_or_empty(o, "values");
-  c.not_values = strings_or_empty(o, "notValues");
+  if (c.key == "source.serviceAccount") {
+    c.values = read_service_accounts(o, "values", policy_ns, ctx);
+    c.not_values = read_service_accounts(o, "notValues", policy_ns, ctx);
+  } else {
+    c.values = strings_or_empty(o, "values");
+    c.not_values = strings_or_empty(o, "notValues");
+  }
   if (c.values.empty() && c.not_values.empty()) {
     ctx.error(codes::kInvalidValue, value, "a condition needs values or notValues");
   }
@@ -156,13 +193,13 @@ Policy::Condition read_condition(const YamlValue& value, ParseContext& ctx) {
   return c;
 }
 
-Policy::Rule read_rule(const YamlValue& value, ParseContext& ctx) {
+Policy::Rule read_rule(const YamlValue& value, const std::string& policy_ns, ParseContext& ctx) {
   auto o = value.object({"from", "to", "when"});
   Policy::Rule rule;
   rule.at = origin_of(value);
   if (auto from = o.optional("from")) {
     for (const auto& item : from->items()) {
-      rule.from.push_back(read_source(item.object({"source"}).required("source"), ctx));
+      rule.from.push_back(read_source(item.object({"source"}).required("source"), policy_ns, ctx));
     }
   }
   if (auto to = o.optional("to")) {
@@ -171,9 +208,65 @@ Policy::Rule read_rule(const YamlValue& value, ParseContext& ctx) {
     }
   }
   if (auto when = o.optional("when")) {
-    for (const auto& item : when->items()) rule.when.push_back(read_condition(item, ctx));
+    for (const auto& item : when->items()) {
+      rule.when.push_back(read_condition(item, policy_ns, ctx));
+    }
   }
   return rule;
+}
+
+// targetRef (Istio's older, single form) and targetRefs: what a waypoint-enforced policy is for.
+void read_target_refs(const YamlObject& spec, ParseContext& ctx, Policy& policy) {
+  std::vector<YamlValue> refs;
+  if (auto one = spec.optional("targetRef")) refs.push_back(*one);
+  if (auto many = spec.optional("targetRefs")) {
+    auto items = many->items();
+    if (items.size() > 16) {
+      ctx.error(codes::kInvalidValue, *many,
+                fmt::format("at most 16 targetRefs (Istio's limit); {} given", items.size()));
+    }
+    refs.insert(refs.end(), items.begin(), items.end());
+  }
+  if (refs.empty()) return;
+  if (policy.selector) {
+    ctx.error(codes::kInvalidValue, refs.front(),
+              "a policy sets either selector or targetRefs, not both (as in Istio)");
+  }
+  for (const auto& value : refs) {
+    auto o = value.object({"group", "kind", "name", "namespace"});
+    TargetRef ref;
+    ref.at = origin_of(value);
+    if (auto g = o.optional("group")) ref.group = g->string();
+    ref.kind = o.required("kind").string();
+    ref.name = o.required("name").kubernetes_name();
+    if (auto ns = o.optional("namespace")) ref.ns = ns->kubernetes_name();
+    if (ref.group == "core") ref.group.clear();
+    bool supported = (ref.group == kGatewayApiGroup && ref.kind == "Gateway") ||
+                     (ref.group == kGatewayApiGroup && ref.kind == "GatewayClass") ||
+                     (ref.group.empty() && ref.kind == "Service") ||
+                     (ref.group == "networking.istio.io" && ref.kind == "ServiceEntry");
+    if (!supported) {
+      ctx.error(codes::kInvalidValue, value,
+                fmt::format("{}{}{} is not a policy target (gateway.networking.k8s.io Gateway or "
+                            "GatewayClass, core Service, networking.istio.io ServiceEntry)",
+                            ref.group, ref.group.empty() ? "" : "/", ref.kind));
+      continue;
+    }
+    if (!ref.ns.empty() && ref.ns != policy.meta.ns) {
+      ctx.error(codes::kInvalidValue, value,
+                fmt::format("targetRefs cannot name another namespace ({}; the policy is in {})",
+                            ref.ns, policy.meta.ns));
+      continue;
+    }
+    if (ref.kind == "GatewayClass" && policy.meta.ns != kRootNamespace) {
+      ctx.error(codes::kInvalidValue, value,
+                fmt::format("a GatewayClass target is only allowed in the root namespace {}",
+                            kRootNamespace));
+      continue;
+    }
+    ref.ns = policy.meta.ns;
+    policy.target_refs.push_back(std::move(ref));
+  }
 }
 
 }  // namespace
@@ -231,14 +324,11 @@ void read_authorization_policy_spec(const YamlObject& spec, ParseContext& ctx, P
   if (policy.action == Policy::Action::kCustom && policy.provider.empty()) {
     ctx.error(codes::kInvalidValue, *spec.optional("action"), "CUSTOM needs a provider");
   }
-  for (const char* key : {"targetRef", "targetRefs"}) {
-    if (auto v = spec.optional(key)) {
-      ctx.warning(codes::kUnsupportedField, *v,
-                  fmt::format("{} is not supported yet (use selector); ignored", key));
-    }
-  }
+  read_target_refs(spec, ctx, policy);
   if (auto rules = spec.optional("rules")) {
-    for (const auto& item : rules->items()) policy.rules.push_back(read_rule(item, ctx));
+    for (const auto& item : rules->items()) {
+      policy.rules.push_back(read_rule(item, policy.meta.ns, ctx));
+    }
   }
 }
 

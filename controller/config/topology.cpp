@@ -208,4 +208,45 @@ std::string Topology::waypoint_of(const Pod& pod) const {
   return resolve_waypoint(own, pod.meta.ns);
 }
 
+std::string Topology::waypoint_of(const ServiceEntry& entry) const {
+  return resolve_waypoint(waypoint_label(entry.meta), entry.meta.ns);
+}
+
+namespace {
+
+template <typename Objects>
+auto find_named(const Objects& objects, const TargetRef& ref) -> decltype(&objects.front()) {
+  for (const auto& o : objects) {
+    if (o.meta.name == ref.name && o.meta.ns == ref.ns) return &o;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool Topology::target_exists(const TargetRef& ref) const {
+  if (ref.kind == "Gateway") return find_waypoint(ref.ns + "/" + ref.name) != nullptr;
+  if (ref.kind == "GatewayClass") {
+    return std::any_of(model_.waypoints.begin(), model_.waypoints.end(),
+                       [&](const Waypoint& w) { return w.gateway_class == ref.name; });
+  }
+  if (ref.kind == "Service") return find_named(model_.services, ref) != nullptr;
+  if (ref.kind == "ServiceEntry") return find_named(model_.service_entries, ref) != nullptr;
+  return false;
+}
+
+bool Topology::target_reaches(const TargetRef& ref, const Waypoint& waypoint) const {
+  if (ref.kind == "Gateway") return ref.ns == waypoint.meta.ns && ref.name == waypoint.meta.name;
+  if (ref.kind == "GatewayClass") return ref.name == waypoint.gateway_class;
+  if (ref.kind == "Service") {
+    const Service* s = find_named(model_.services, ref);
+    return s != nullptr && waypoint_of(*s) == waypoint.meta.uid();
+  }
+  if (ref.kind == "ServiceEntry") {
+    const ServiceEntry* e = find_named(model_.service_entries, ref);
+    return e != nullptr && waypoint_of(*e) == waypoint.meta.uid();
+  }
+  return false;
+}
+
 }  // namespace ambit::controller::config

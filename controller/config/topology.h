@@ -64,6 +64,14 @@ class Topology {
   // label, then (pods) its services' labels, then its namespace's label. "" when none.
   std::string waypoint_of(const Service& service) const;
   std::string waypoint_of(const Pod& pod) const;
+  std::string waypoint_of(const ServiceEntry& entry) const;
+
+  // An AuthorizationPolicy targetRef: whether the object it names exists (a Gateway that is a
+  // waypoint, a waypoint GatewayClass, a Service or ServiceEntry), and whether it reaches
+  // `waypoint` (the Gateway itself, every waypoint of the class, the waypoint the Service or
+  // ServiceEntry uses).
+  bool target_exists(const TargetRef& ref) const;
+  bool target_reaches(const TargetRef& ref, const Waypoint& waypoint) const;
 
  private:
   std::string resolve_waypoint(const std::optional<WaypointReference>& own,

@@ -173,6 +173,13 @@ std::optional<pb::AuthorizationPolicy> authorization_policy_resource(
   }
   out.set_action(ap.action == Action::kAllow ? pb::AuthorizationPolicy::ALLOW
                                              : pb::AuthorizationPolicy::DENY);
+  for (const auto& t : ap.target_refs) {
+    auto* ref = out.add_target_refs();
+    ref->set_group(t.group);
+    ref->set_kind(t.kind);
+    ref->set_name(t.name);
+    ref->set_namespace_(t.ns);
+  }
   for (const auto& rule : ap.rules) {
     auto* r = out.add_rules();
     for (const auto& f : rule.from) {
@@ -187,6 +194,10 @@ std::optional<pb::AuthorizationPolicy> authorization_policy_resource(
       copy(f.not_ip_blocks, s->mutable_not_ip_blocks());
       copy(f.remote_ip_blocks, s->mutable_remote_ip_blocks());
       copy(f.not_remote_ip_blocks, s->mutable_not_remote_ip_blocks());
+      copy(f.service_accounts, s->mutable_service_accounts());
+      copy(f.not_service_accounts, s->mutable_not_service_accounts());
+      copy(f.trust_domains, s->mutable_trust_domains());
+      copy(f.not_trust_domains, s->mutable_not_trust_domains());
     }
     for (const auto& t : rule.to) {
       auto* o = r->add_to();
@@ -236,6 +247,9 @@ std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view 
     out.push_back(std::move(r));
   }
   for (const auto& ap : model.authorization_policies) {
+    // A policy with targetRefs is enforced by waypoints only, as in Istio; applying it here
+    // would apply it to the whole namespace.
+    if (!ap.target_refs.empty()) continue;
     pb::Resource r;
     auto policy = authorization_policy_resource(ap);
     if (!policy) continue;
@@ -276,8 +290,16 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
     *r.mutable_namespace_() = to_namespace(topology, name);
     out.push_back(std::move(r));
   }
+  const Waypoint* self = topology.find_waypoint(waypoint_uid);
+  auto reaches_self = [&](const TargetRef& t) {
+    return self != nullptr && topology.target_reaches(t, *self);
+  };
   for (const auto& ap : model.authorization_policies) {
-    if (namespaces.count(ap.meta.ns) == 0 && ap.meta.ns != kRootNamespace) continue;
+    if (ap.target_refs.empty()) {
+      if (namespaces.count(ap.meta.ns) == 0 && ap.meta.ns != kRootNamespace) continue;
+    } else if (std::none_of(ap.target_refs.begin(), ap.target_refs.end(), reaches_self)) {
+      continue;
+    }
     pb::Resource r;
     auto policy = authorization_policy_resource(ap);
     if (!policy) continue;

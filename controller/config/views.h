@@ -24,7 +24,8 @@ namespace ambit::controller::config {
 //   peer_auth resolved workload > namespace > mesh (root namespace istio-system; PERMISSIVE when
 //   nothing says otherwise); waypoint; netns and cgroup only for pods on `node`;
 // - every Service (VIPs, ports, selector, waypoint, hostnames);
-// - every AuthorizationPolicy (ALLOW and DENY; AUDIT/CUSTOM are not enforced and left out).
+// - every AuthorizationPolicy (ALLOW and DENY; AUDIT/CUSTOM are not enforced and left out)
+//   except those with targetRefs, which only waypoints enforce (as in Istio).
 // `trust_domain` is reserved for identity-dependent fields (none yet: the caller adds the
 // TrustBundle).
 std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::string_view node,
@@ -33,8 +34,9 @@ std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::strin
 inline constexpr std::string_view kAllNodes = "*";
 
 // The view of the waypoint `waypoint_uid` ("<ns>/<name>"): the Services it serves, their
-// endpoint Workloads, their Namespaces, the AuthorizationPolicies of those namespaces (and of
-// the root namespace), and the L7 configuration of those Services: the VirtualServices (and
+// endpoint Workloads, their Namespaces, the selector AuthorizationPolicies of those namespaces
+// (and of the root namespace) and the targetRefs ones that reach it (Topology::target_reaches),
+// and the L7 configuration of those Services: the VirtualServices (and
 // ServiceProfiles / TrafficSplits as VirtualServices) with a host naming one of them, and the
 // DestinationRules for them (see l7_resources). Agents never get L7 resources.
 std::vector<ambit::v1::Resource> waypoint_view(const ConfigModel& model,

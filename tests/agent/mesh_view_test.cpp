@@ -145,6 +145,57 @@ TEST(MeshView, PoliciesKeepIstioSemantics) {
   EXPECT_NE(refused.error().message.find("'eighty' is not a port"), std::string::npos);
 }
 
+TEST(MeshView, ServiceAccountsAndTrustDomainsReachTheAuthorizer) {
+  ambit::v1::Resource r;
+  r.set_uid("shop/allow-web");
+  auto* p = r.mutable_authorization_policy();
+  p->set_name("allow-web");
+  p->set_namespace_("shop");
+  auto* rule = p->add_rules();
+  auto* from = rule->add_from();
+  from->add_service_accounts("shop/web");
+  from->add_not_service_accounts("shop/old");
+  from->add_trust_domains("cluster.local");
+  from->add_not_trust_domains("legacy.local");
+  auto* when = rule->add_when();
+  when->set_key("source.serviceAccount");
+  when->add_values("shop/web");
+  auto* td = rule->add_when();
+  td->set_key("source.trustDomain");
+  td->add_not_values("legacy.local");
+  auto view = MeshView().with(snapshot(1, {r}));
+  ASSERT_TRUE(view.ok());
+  auto config = view->to_local_config("node1");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const auto& rule0 = config->policies.at(0).rules.at(0);
+  EXPECT_EQ(rule0.from[0].service_accounts, std::vector<std::string>{"shop/web"});
+  EXPECT_EQ(rule0.from[0].not_service_accounts, std::vector<std::string>{"shop/old"});
+  EXPECT_EQ(rule0.from[0].trust_domains, std::vector<std::string>{"cluster.local"});
+  EXPECT_EQ(rule0.from[0].not_trust_domains, std::vector<std::string>{"legacy.local"});
+  ASSERT_EQ(rule0.when.size(), 2u);
+  EXPECT_EQ(rule0.when[0].key, ztunnel::AuthzCondition::Key::kSourceServiceAccount);
+  EXPECT_EQ(rule0.when[1].key, ztunnel::AuthzCondition::Key::kSourceTrustDomain);
+  EXPECT_FALSE(rule0.has_l7_conditions);
+}
+
+TEST(MeshView, APolicyForWaypointsIsRefusedNotAppliedNamespaceWide) {
+  ambit::v1::Resource r;
+  r.set_uid("shop/gw-only");
+  auto* p = r.mutable_authorization_policy();
+  p->set_name("gw-only");
+  p->set_namespace_("shop");
+  auto* ref = p->add_target_refs();
+  ref->set_group("gateway.networking.k8s.io");
+  ref->set_kind("Gateway");
+  ref->set_name("waypoint");
+  ref->set_namespace_("shop");
+  auto view = MeshView().with(snapshot(1, {r}));
+  ASSERT_TRUE(view.ok());
+  auto config = view->to_local_config("node1");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("targetRefs"), std::string::npos) << config.error().message;
+}
+
 TEST(MeshView, L7AndUnknownKindsAreIgnoredNotRefused) {
   ambit::v1::Resource vs;
   vs.set_uid("shop/web");

@@ -1,8 +1,11 @@
 // One test per diagnostic code: a fixture that triggers exactly that message, checked for its
 // code, severity, file, line, object and field.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "config_fixtures.h"
 #include "controller/config/diagnostics.h"
@@ -11,6 +14,7 @@ namespace ambit::controller::config {
 namespace {
 
 using testing::analyze_with_base;
+using testing::dump;
 using testing::kBaseCluster;
 using testing::load_texts;
 constexpr Severity kError = Severity::kError;
@@ -107,6 +111,101 @@ spec:
 )");
   EXPECT_ONLY_DIAGNOSTIC(d, "AMB0004", kError, 1, "", "");
   EXPECT_NE(d[0].message.find("supported: v1beta1, v1"), std::string::npos) << d[0].message;
+}
+
+TEST(AnalyzeTest, ServiceAccountsTrustDomainsAndTheirConditionsAsIstioWritesThem) {
+  auto snapshot =
+      load_texts({{"base.yaml", kBaseCluster}, {"fixture.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules:
+  - from:
+    - source: {serviceAccounts: [web, shop/reviews], trustDomains: [cluster.local]}
+    - source: {namespaces: [shop], notServiceAccounts: [shop/web], notTrustDomains: ["*.old"]}
+    when:
+    - {key: source.serviceAccount, values: [web]}
+    - {key: source.trustDomain, notValues: [legacy.local]}
+)"}});
+  auto report = analyze(snapshot);
+  EXPECT_TRUE(report.diagnostics.empty()) << dump(report.diagnostics);
+  ASSERT_EQ(snapshot.model.authorization_policies.size(), 1u);
+  const auto& rule = snapshot.model.authorization_policies[0].rules.at(0);
+  EXPECT_EQ(rule.from.at(0).service_accounts,
+            (std::vector<std::string>{"shop/web", "shop/reviews"}));
+  EXPECT_EQ(rule.from.at(0).trust_domains, std::vector<std::string>{"cluster.local"});
+  EXPECT_EQ(rule.from.at(1).not_service_accounts, std::vector<std::string>{"shop/web"});
+  EXPECT_EQ(rule.when.at(0).values, std::vector<std::string>{"shop/web"});
+}
+
+TEST(AnalyzeTest, ServiceAccountsRefuseWhatIstioRefuses) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {serviceAccounts: ["shop/*"]}
+    - source: {serviceAccounts: [shop/web/extra]}
+    - source: {serviceAccounts: [web], principals: [cluster.local/ns/shop/sa/web]}
+)");
+  ASSERT_EQ(d.size(), 3u) << dump(d);
+  for (const auto& e : d) {
+    EXPECT_EQ(e.code, "AMB0006") << e.format();
+    EXPECT_EQ(e.severity, kError) << e.format();
+  }
+  EXPECT_EQ(d[0].field, "spec.rules[0].from[0].source.serviceAccounts[0]");
+  EXPECT_NE(d[0].message.find("wildcards"), std::string::npos) << d[0].message;
+  EXPECT_EQ(d[1].field, "spec.rules[0].from[1].source.serviceAccounts[0]");
+  EXPECT_EQ(d[2].field, "spec.rules[0].from[2].source.serviceAccounts");
+  EXPECT_NE(d[2].message.find("cannot be set together with principals"), std::string::npos);
+}
+
+TEST(AnalyzeTest, TargetRefsRefuseWhatIstioRefuses) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: a, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  targetRefs: [{kind: Service, group: "", name: web}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: b, namespace: shop}
+spec:
+  targetRefs:
+  - {kind: Deployment, group: apps, name: web}
+  - {kind: Service, group: "", name: web, namespace: other}
+  - {kind: GatewayClass, group: gateway.networking.k8s.io, name: ambit-waypoint}
+)");
+  std::erase_if(d, [](const Diagnostic& x) { return x.severity != kError; });
+  ASSERT_EQ(d.size(), 4u) << dump(d);
+  EXPECT_EQ(d[0].field, "spec.targetRefs[0]");
+  EXPECT_NE(d[0].message.find("either selector or targetRefs"), std::string::npos);
+  EXPECT_NE(d[1].message.find("apps/Deployment is not a policy target"), std::string::npos);
+  EXPECT_NE(d[2].message.find("another namespace"), std::string::npos);
+  EXPECT_NE(d[3].message.find("only allowed in the root namespace"), std::string::npos);
+  for (const auto& e : d) EXPECT_EQ(e.severity, kError) << e.format();
+}
+
+TEST(AnalyzeTest, APolicyTargetNothingServesIsEnforcedNowhere) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: a, namespace: shop}
+spec:
+  targetRefs:
+  - {kind: Service, group: "", name: reviews}
+  - {kind: Gateway, group: gateway.networking.k8s.io, name: missing}
+  rules: [{}]
+)");
+  ASSERT_EQ(d.size(), 2u) << dump(d);
+  EXPECT_EQ(d[0].code, "AMB0040");
+  EXPECT_EQ(d[0].severity, kWarning);
+  EXPECT_EQ(d[0].field, "spec.targetRefs[0]");
+  EXPECT_NE(d[0].message.find("enforced only by waypoints"), std::string::npos) << d[0].message;
+  EXPECT_EQ(d[1].field, "spec.targetRefs[1]");
+  EXPECT_NE(d[1].message.find("not a waypoint Gateway"), std::string::npos) << d[1].message;
 }
 
 TEST(AnalyzeTest, UnknownKind) {
@@ -251,14 +350,12 @@ TEST(AnalyzeTest, UnsupportedField) {
 kind: AuthorizationPolicy
 metadata: {name: web, namespace: shop}
 spec:
-  targetRef: {kind: Service, name: web}
-  action: DENY
+  action: AUDIT
   rules:
   - from:
-    - source: {namespaces: [legacy]}
+    - source: {namespaces: [shop]}
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0015", kWarning, 5, "AuthorizationPolicy shop/web",
-                         "spec.targetRef");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0015", kWarning, 5, "AuthorizationPolicy shop/web", "spec.action");
 }
 
 TEST(AnalyzeTest, DuplicateObject) {
@@ -505,9 +602,19 @@ TEST(AnalyzeTest, UnreadablePath) {
 }
 
 TEST(AnalyzeTest, EveryCodeIsDocumentedOnce) {
+  std::ifstream in(std::string(AMBIT_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(in) << "docs/configuration.md";
+  std::stringstream docs;
+  docs << in.rdbuf();
   std::set<std::string_view> seen;
-  for (const auto& c : all_diagnostic_codes()) EXPECT_TRUE(seen.insert(c.code).second) << c.code;
-  EXPECT_EQ(seen.size(), 25u);
+  for (const auto& c : all_diagnostic_codes()) {
+    EXPECT_TRUE(seen.insert(c.code).second) << c.code << " listed twice";
+    // One row in the codes table of docs/configuration.md.
+    std::string row = fmt::format("| {} |", c.code);
+    auto at = docs.str().find(row);
+    EXPECT_NE(at, std::string::npos) << c.code << " is not in docs/configuration.md";
+    EXPECT_EQ(docs.str().find(row, at + 1), std::string::npos) << c.code << " documented twice";
+  }
 }
 
 TEST(AnalyzeTest, FormatIsIstioLike) {

@@ -435,6 +435,73 @@ TEST(WaypointViewTest, L7ConfigOfTheServicesItServes) {
   EXPECT_TRUE(waypoint_view(cluster_with_routes(), "shop/other").empty());
 }
 
+constexpr const char* kTargetedPolicies = R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-gateway, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  rules: [{from: [{source: {serviceAccounts: [api, legacy/old]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-web, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: web}]
+  action: DENY
+  rules: [{to: [{operation: {methods: [DELETE]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-db, namespace: shop}
+spec:
+  targetRef: {kind: Service, group: core, name: db}
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: every-waypoint, namespace: istio-system}
+spec:
+  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: ambit-waypoint}]
+  rules: [{from: [{source: {trustDomains: [cluster.local]}}]}]
+)";
+
+TEST(WaypointViewTest, PoliciesWithTargetRefsGoToTheWaypointsTheyTargetAndNeverToAgents) {
+  auto snapshot = testing::load_texts({{"cluster.yaml", kCluster}, {"p.yaml", kTargetedPolicies}});
+  ASSERT_FALSE(analyze(snapshot).has_errors()) << testing::dump(analyze(snapshot).diagnostics);
+  const auto& model = snapshot.model;
+  for (const auto& r : agent_view(model, kAllNodes, "cluster.local")) {
+    if (!r.has_authorization_policy()) continue;
+    EXPECT_EQ(r.authorization_policy().target_refs_size(), 0) << r.uid();
+    EXPECT_TRUE(r.uid() == "shop/web") << r.uid() << " reached the agents";
+  }
+  auto view = waypoint_view(model, "shop/waypoint");
+  std::vector<std::string> policies;
+  for (const auto& r : view) {
+    if (r.has_authorization_policy()) policies.push_back(r.uid());
+  }
+  // shop/db does not use the waypoint, so its policy is for no waypoint here.
+  EXPECT_EQ(policies, (std::vector<std::string>{"istio-system/every-waypoint", "shop/at-gateway",
+                                                "shop/at-web", "shop/web"}));
+  const auto& at_gateway =
+      find(view, "AuthorizationPolicy", "shop/at-gateway")->authorization_policy();
+  ASSERT_EQ(at_gateway.target_refs_size(), 1);
+  EXPECT_EQ(at_gateway.target_refs(0).kind(), "Gateway");
+  EXPECT_EQ(at_gateway.target_refs(0).namespace_(), "shop");
+  EXPECT_TRUE(at_gateway.selector().empty());
+  // A bare service account is one of the policy's namespace.
+  const auto& from = at_gateway.rules(0).from(0);
+  EXPECT_EQ(
+      std::vector<std::string>(from.service_accounts().begin(), from.service_accounts().end()),
+      (std::vector<std::string>{"shop/api", "legacy/old"}));
+  const auto& every = find(view, "AuthorizationPolicy", "istio-system/every-waypoint");
+  EXPECT_EQ(every->authorization_policy().rules(0).from(0).trust_domains(0), "cluster.local");
+  EXPECT_EQ(find(view, "AuthorizationPolicy", "shop/at-web")
+                ->authorization_policy()
+                .target_refs(0)
+                .group(),
+            "");
+}
+
 TEST(AgentViewTest, NoL7Configuration) {
   auto view = agent_view(cluster_with_routes(), kAllNodes, "cluster.local");
   for (const auto& r : view) {

@@ -347,6 +347,65 @@ TEST(Authorizer, DestinationIpConditionUsesTheConnectionOrTheWorkloadAddresses) 
   EXPECT_FALSE(check({p}, c).allowed);
 }
 
+TEST(Authorizer, ServiceAccountsMatchNamespaceAndAccountInAnyTrustDomain) {
+  AuthzRule rule;
+  AuthzSource s;
+  s.service_accounts = {"default/sleep"};
+  rule.from = {s};
+  auto p = policy("allow", AuthzAction::kAllow, {rule});
+  EXPECT_TRUE(check({p}, from_sa("default", "sleep")).allowed);
+  auto other_domain = from_sa("default", "sleep");
+  other_domain.source_identity = Identity("example.org", "default", "sleep");
+  EXPECT_TRUE(check({p}, other_domain).allowed);
+  EXPECT_FALSE(check({p}, from_sa("default", "sleeper")).allowed);  // exact, not a prefix
+  EXPECT_FALSE(check({p}, from_sa("prod", "sleep")).allowed);
+  EXPECT_FALSE(check({p}, plaintext()).allowed);
+
+  AuthzRule deny_rule;
+  AuthzSource not_sleep;
+  not_sleep.not_service_accounts = {"default/sleep"};
+  deny_rule.from = {not_sleep};
+  auto deny = policy("deny", AuthzAction::kDeny, {deny_rule});
+  EXPECT_TRUE(check({deny}, from_sa("default", "sleep")).allowed);
+  EXPECT_FALSE(check({deny}, from_sa("default", "web")).allowed);
+  EXPECT_FALSE(check({deny}, plaintext()).allowed);  // no identity: not the excluded account
+}
+
+TEST(Authorizer, TrustDomainsAreMatchedAsPatterns) {
+  AuthzRule rule;
+  AuthzSource s;
+  s.trust_domains = {"*.local"};
+  s.not_trust_domains = {"old.local"};
+  rule.from = {s};
+  auto p = policy("allow", AuthzAction::kAllow, {rule});
+  auto from_domain = [](const char* td) {
+    auto c = from_sa("default", "sleep");
+    c.source_identity = Identity(td, "default", "sleep");
+    return c;
+  };
+  EXPECT_TRUE(check({p}, from_domain("cluster.local")).allowed);
+  EXPECT_FALSE(check({p}, from_domain("old.local")).allowed);
+  EXPECT_FALSE(check({p}, from_domain("example.org")).allowed);
+  EXPECT_FALSE(check({p}, plaintext()).allowed);
+}
+
+TEST(Authorizer, ServiceAccountAndTrustDomainConditions) {
+  AuthzRule rule;
+  AuthzCondition sa;
+  sa.key = AuthzCondition::Key::kSourceServiceAccount;
+  sa.values = {"default/sleep", "prod/sleep"};
+  AuthzCondition td;
+  td.key = AuthzCondition::Key::kSourceTrustDomain;
+  td.not_values = {"example.org"};
+  rule.when = {sa, td};
+  auto p = policy("allow", AuthzAction::kAllow, {rule});
+  EXPECT_TRUE(check({p}, from_sa("prod", "sleep")).allowed);
+  EXPECT_FALSE(check({p}, from_sa("prod", "web")).allowed);
+  auto foreign = from_sa("default", "sleep");
+  foreign.source_identity = Identity("example.org", "default", "sleep");
+  EXPECT_FALSE(check({p}, foreign).allowed);
+}
+
 TEST(AuthzPattern, ExactPrefixSuffixPresence) {
   EXPECT_TRUE(authz_pattern_matches("abc", "abc"));
   EXPECT_FALSE(authz_pattern_matches("abc", "abcd"));
