@@ -73,16 +73,24 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
   config::AnalysisReport report = config::analyze(all);
   auto t2 = Clock::now();
   spdlog::debug("config timing: load {:.1f} ms, analyze {:.1f} ms", ms(t0, t1), ms(t1, t2));
-  if (report.has_errors()) {
+  bool refused = config::has_blocking_errors(report.diagnostics);
+  if (refused) {
     spdlog::error(
         "config: the change is inconsistent; the last good configuration stays in force:");
+  } else if (report.has_errors()) {
+    // References to objects that are not there (yet): served, as Istio serves them; what
+    // they name answers as Istio's would (503 for a route to a missing host).
+    spdlog::error("config: served with errors about what it refers to:");
+  }
+  for (const auto& d : report.diagnostics) {
+    if (d.severity != config::Severity::kError) continue;
+    spdlog::error("  {}", d.format());
+    errors.push_back(d.format());
+  }
+  if (!refused) {
     for (const auto& d : report.diagnostics) {
-      if (d.severity != config::Severity::kError) continue;
-      spdlog::error("  {}", d.format());
-      errors.push_back(d.format());
+      if (d.severity != config::Severity::kError) spdlog::debug("config: {}", d.format());
     }
-  } else {
-    for (const auto& d : report.diagnostics) spdlog::debug("config: {}", d.format());
     auto resources = config::agent_view(all.model, config::kAllNodes, trust_domain_);
     // L7 configuration rides along; StaticViewSource gives it to the waypoints that serve it.
     auto l7 = config::l7_resources(all.model);

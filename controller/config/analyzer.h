@@ -19,7 +19,8 @@ struct AnalysisReport {
 // The checks that need more than one object.
 AnalysisReport analyze(const ConfigModel& model);
 // Everything about a snapshot: the loader's diagnostics and analyze(model), sorted together.
-// The controller should refuse to serve a snapshot whose report has errors.
+// The controller refuses to serve a snapshot whose report has blocking errors
+// (has_blocking_errors); the others it serves and reports.
 AnalysisReport analyze(const ConfigSnapshot& snapshot);
 
 }  // namespace ambit::controller::config

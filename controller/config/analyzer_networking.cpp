@@ -1,21 +1,52 @@
 // Cross-object checks of traffic configuration: VirtualService and DestinationRule hosts,
-// route destinations and subsets, Service selectors, ServiceProfile and TrafficSplit services.
+// route destinations (host, port, subset), gateways, VirtualServices claiming one host, subsets
+// that select no pod, Service selectors, ServiceProfile and TrafficSplit services.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "controller/config/analyzer_checks.h"
 
 namespace ambit::controller::config {
 namespace {
 
+std::string port_list(const std::vector<uint32_t>& ports) {
+  std::string out;
+  for (uint32_t p : ports) out += fmt::format("{}{}", out.empty() ? "" : ", ", p);
+  return out;
+}
+
+// As istioctl's destination host analysis: the host must name a Service or ServiceEntry seen
+// from the route's namespace, the port one it has, and a host with several ports needs one.
 void check_destination(const Topology& topology, Findings& findings, const VirtualService& vs,
                        const Destination& d) {
   const std::string& ns = vs.meta.ns;
-  if (!topology.host_known(d.host, ns)) {
-    findings.add(
-        codes::kUnknownDestination, Severity::kWarning, vs.meta, d.host_at,
-        fmt::format("destination host '{}' is not a Service or ServiceEntry host", d.host));
+  std::vector<uint32_t> ports;
+  auto entries = topology.service_entries_for_host(d.host, ns);
+  auto services = topology.services_for_host(d.host, ns);
+  if (!entries.empty()) {
+    for (const auto& p : entries.front()->ports) ports.push_back(p.number);
+  } else if (!services.empty()) {
+    for (const auto& p : services.front()->ports) ports.push_back(p.port);
+  } else {
+    findings.add(codes::kUnknownDestination, Severity::kError, vs.meta, d.host_at,
+                 fmt::format("destination host '{}' is not a Service or ServiceEntry host seen "
+                             "from namespace {}; requests routed to it fail (503)",
+                             d.host, ns));
+  }
+  if (!entries.empty() || !services.empty()) {
+    if (d.port && std::find(ports.begin(), ports.end(), *d.port) == ports.end()) {
+      findings.add(
+          codes::kDestinationPortNotFound, Severity::kError, vs.meta,
+          Origin{d.at.line, d.at.field + ".port"},
+          fmt::format("'{}' has no port {} (its ports: {})", d.host, *d.port, port_list(ports)));
+    } else if (!d.port && ports.size() > 1) {
+      findings.add(codes::kDestinationPortRequired, Severity::kError, vs.meta, d.at,
+                   fmt::format("'{}' has several ports ({}): the destination must say which "
+                               "(port.number)",
+                               d.host, port_list(ports)));
+    }
   }
   if (d.subset.empty()) return;
   auto rules = topology.destination_rules_for_host(d.host, ns);
@@ -30,6 +61,31 @@ void check_destination(const Topology& topology, Findings& findings, const Virtu
   }
 }
 
+bool binds_to_mesh(const VirtualService& vs) {
+  return vs.gateways.empty() ||
+         std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
+}
+
+// networking.istio.io Gateways are read but not used: they are among the ignored objects.
+void check_gateways(const Topology& topology, Findings& findings, const VirtualService& vs) {
+  const auto& ignored = topology.model().ignored;
+  for (size_t i = 0; i < vs.gateways.size(); ++i) {
+    const std::string& g = vs.gateways[i];
+    if (g == "mesh") continue;
+    auto slash = g.find('/');
+    std::string ns = slash == std::string::npos ? vs.meta.ns : g.substr(0, slash);
+    std::string name = slash == std::string::npos ? g : g.substr(slash + 1);
+    bool found = std::any_of(ignored.begin(), ignored.end(), [&](const IgnoredObject& o) {
+      return o.meta.kind == "Gateway" && o.meta.api_version.starts_with("networking.istio.io/") &&
+             o.meta.ns == ns && o.meta.name == name;
+    });
+    if (found) continue;
+    findings.add(
+        codes::kUnknownGateway, Severity::kError, vs.meta, vs.gateways_at[i],
+        fmt::format("gateway '{}' is not a networking.istio.io Gateway in namespace {}", name, ns));
+  }
+}
+
 void check_virtual_service(const Topology& topology, Findings& findings, const VirtualService& vs) {
   for (size_t i = 0; i < vs.hosts.size(); ++i) {
     const std::string& host = vs.hosts[i];
@@ -37,6 +93,7 @@ void check_virtual_service(const Topology& topology, Findings& findings, const V
     findings.add(codes::kUnknownHost, Severity::kWarning, vs.meta, vs.hosts_at[i],
                  fmt::format("host '{}' is not a Service or ServiceEntry host", host));
   }
+  check_gateways(topology, findings, vs);
   for (const auto& route : vs.http) {
     for (const auto& rd : route.route) check_destination(topology, findings, vs, rd.destination);
     if (route.mirror) check_destination(topology, findings, vs, *route.mirror);
@@ -45,6 +102,65 @@ void check_virtual_service(const Topology& topology, Findings& findings, const V
     for (const auto& route : *routes) {
       for (const auto& rd : route.route) check_destination(topology, findings, vs, rd.destination);
     }
+  }
+}
+
+// IST0109: two VirtualServices bound to the mesh with the same host, which some namespace sees
+// both of: which one applies is undefined. Reported on each of them.
+void check_conflicting_hosts(const ConfigModel& m, Findings& findings) {
+  struct Claim {
+    const VirtualService* vs;
+    size_t host;
+  };
+  std::map<std::string, std::vector<Claim>> by_host;
+  for (const auto& vs : m.virtual_services) {
+    if (!binds_to_mesh(vs)) continue;
+    for (size_t i = 0; i < vs.hosts.size(); ++i) {
+      by_host[expand_host(vs.hosts[i], vs.meta.ns)].push_back({&vs, i});
+    }
+  }
+  for (const auto& [host, claims] : by_host) {
+    for (const auto& claim : claims) {
+      std::string others;
+      for (const auto& other : claims) {
+        if (other.vs == claim.vs || !exports_overlap(claim.vs->export_to, claim.vs->meta.ns,
+                                                     other.vs->export_to, other.vs->meta.ns)) {
+          continue;
+        }
+        others += fmt::format("{}{}", others.empty() ? "" : ", ", other.vs->meta.uid());
+      }
+      if (others.empty()) continue;
+      findings.add(codes::kConflictingVirtualServiceHosts, Severity::kError, claim.vs->meta,
+                   claim.vs->hosts_at[claim.host],
+                   fmt::format("host {} is also claimed by VirtualService {} for the mesh; which "
+                               "one applies is undefined: merge them into one VirtualService",
+                               host, others));
+    }
+  }
+}
+
+// A subset whose labels select none of the pods behind its host's Services.
+void check_subsets(const Topology& topology, Findings& findings, const DestinationRule& dr) {
+  auto services = topology.services_for_host(dr.host, dr.meta.ns);
+  if (services.empty()) return;  // a ServiceEntry host, or unknown (AMB0021)
+  for (const auto& subset : dr.subsets) {
+    if (subset.labels.empty()) continue;
+    bool selects = std::any_of(services.begin(), services.end(), [&](const Service* s) {
+      if (s->selector.empty()) return true;  // endpoints not from pods: cannot tell
+      StringMap both = s->selector;
+      both.insert(subset.labels.begin(), subset.labels.end());
+      return !topology.selected_pods(s->meta.ns, both).empty();
+    });
+    if (selects) continue;
+    std::string labels;
+    for (const auto& [k, v] : subset.labels) {
+      labels += fmt::format("{}{}={}", labels.empty() ? "" : ",", k, v);
+    }
+    findings.add(codes::kSubsetMatchesNothing, Severity::kWarning, dr.meta,
+                 Origin{subset.at.line, subset.at.field + ".labels"},
+                 fmt::format("subset '{}' ({}) selects none of the pods of '{}'; routes to it "
+                             "fail (503)",
+                             subset.name, labels, dr.host));
   }
 }
 
@@ -65,7 +181,9 @@ void check_selector(const Topology& topology, Findings& findings, const ObjectMe
 void check_networking(const Topology& topology, Findings& findings) {
   const auto& m = topology.model();
   for (const auto& vs : m.virtual_services) check_virtual_service(topology, findings, vs);
+  check_conflicting_hosts(m, findings);
   for (const auto& dr : m.destination_rules) {
+    check_subsets(topology, findings, dr);
     if (!topology.host_known(dr.host, dr.meta.ns)) {
       findings.add(codes::kUnknownHost, Severity::kWarning, dr.meta, dr.host_at,
                    fmt::format("host '{}' is not a Service or ServiceEntry host", dr.host));

@@ -1,10 +1,11 @@
 // Cross-object checks of security configuration: PeerAuthentication scope conflicts and
-// root-namespace selectors, policy selectors that match nothing, and L7 authorization rules
-// whose workloads have no waypoint to evaluate them.
+// root-namespace selectors, policy selectors, targets and sources that match nothing, and L7
+// authorization rules whose workloads have no waypoint to evaluate them.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "ambit/v1/condition_keys.h"
 #include "controller/config/analyzer_checks.h"
@@ -93,6 +94,66 @@ void check_target_refs(const Topology& topology, Findings& findings,
   }
 }
 
+// What the configuration has that sources name: namespaces (declared, or holding objects) and
+// service accounts "<ns>/<sa>" (declared, or run by pods).
+struct KnownIdentities {
+  std::set<std::string> namespaces, service_accounts;
+  explicit KnownIdentities(const ConfigModel& m) {
+    for (const auto& n : m.namespaces) namespaces.insert(n.meta.name);
+    for (const auto& p : m.pods) {
+      namespaces.insert(p.meta.ns);
+      service_accounts.insert(p.meta.ns + "/" + p.service_account);
+    }
+    for (const auto& s : m.services) namespaces.insert(s.meta.ns);
+    for (const auto& sa : m.service_accounts) {
+      namespaces.insert(sa.meta.ns);
+      service_accounts.insert(sa.meta.ns + "/" + sa.meta.name);
+    }
+  }
+};
+
+// Istio's analyzer reports source namespaces that do not exist; principals and service
+// accounts that nothing runs as are the same mistake (a typo, a renamed account). Patterns and
+// negative lists are left alone. Warnings: the workload may simply not be deployed yet.
+void check_sources(const KnownIdentities& known, Findings& findings,
+                   const AuthorizationPolicy& ap) {
+  auto report = [&](const Origin& rule_at, size_t from, std::string_view field,
+                    std::string_view noun, const std::string& value, std::string_view what) {
+    findings.add(
+        codes::kPolicySourceMatchesNothing, Severity::kWarning, ap.meta,
+        Origin{rule_at.line, fmt::format("{}.from[{}].source.{}", rule_at.field, from, field)},
+        fmt::format("{} '{}' matches nothing in the configuration: {}", noun, value, what));
+  };
+  for (const auto& rule : ap.rules) {
+    for (size_t i = 0; i < rule.from.size(); ++i) {
+      const auto& src = rule.from[i];
+      for (const auto& ns : src.namespaces) {
+        if (ns.find('*') != std::string::npos || known.namespaces.contains(ns)) continue;
+        report(rule.at, i, "namespaces", "namespace", ns,
+               "no namespace of that name holds any object");
+      }
+      for (const auto& sa : src.service_accounts) {
+        if (known.service_accounts.contains(sa)) continue;
+        report(rule.at, i, "serviceAccounts", "service account", sa,
+               "no pod runs as it and no ServiceAccount declares it");
+      }
+      for (const auto& p : src.principals) {
+        // <td>/ns/<ns>/sa/<sa>: the trust domain is the controller's to know, not the files'.
+        auto ns_at = p.find("/ns/");
+        auto sa_at = p.find("/sa/");
+        if (p.find('*') != std::string::npos || ns_at == std::string::npos ||
+            sa_at == std::string::npos || sa_at < ns_at) {
+          continue;
+        }
+        std::string account = p.substr(ns_at + 4, sa_at - ns_at - 4) + "/" + p.substr(sa_at + 4);
+        if (known.service_accounts.contains(account)) continue;
+        report(rule.at, i, "principals", "principal", p,
+               "no pod runs as that service account and no ServiceAccount declares it");
+      }
+    }
+  }
+}
+
 void check_authorization_policy(const Topology& topology, Findings& findings,
                                 const AuthorizationPolicy& ap) {
   if (!ap.target_refs.empty()) {
@@ -129,7 +190,9 @@ void check_authorization_policy(const Topology& topology, Findings& findings,
 
 void check_security(const Topology& topology, Findings& findings) {
   check_peer_authentications(topology, findings);
+  KnownIdentities known(topology.model());
   for (const auto& ap : topology.model().authorization_policies) {
+    check_sources(known, findings, ap);
     check_authorization_policy(topology, findings, ap);
   }
 }

@@ -200,7 +200,7 @@ void read_destination_rule(const YamlObject& root, ObjectMeta meta, ParseContext
       dr.subsets.push_back(std::move(subset));
     }
   }
-  dr.export_to = strings_or_empty(spec, "exportTo");
+  dr.export_to = read_export_to(spec, ctx);
   dr.workload_selector = match_labels(spec, "workloadSelector", dr.workload_selector_at);
   m.destination_rules.push_back(std::move(dr));
 }

@@ -31,24 +31,37 @@ bool has_errors(const std::vector<Diagnostic>& diagnostics) {
                      [](const auto& d) { return d.severity == Severity::kError; });
 }
 
+bool has_blocking_errors(const std::vector<Diagnostic>& diagnostics) {
+  const auto& all = all_diagnostic_codes();
+  return std::any_of(diagnostics.begin(), diagnostics.end(), [&](const Diagnostic& d) {
+    if (d.severity != Severity::kError) return false;
+    auto code = std::find_if(all.begin(), all.end(),
+                             [&](const DiagnosticCode& c) { return c.code == d.code; });
+    return code == all.end() || code->blocks;
+  });
+}
+
 const std::vector<DiagnosticCode>& all_diagnostic_codes() {
   using S = Severity;
   namespace c = codes;
+  constexpr bool kServed = false;  // an error the controller serves the change with
   static const std::vector<DiagnosticCode> all = {
-      {c::kYamlSyntax, S::kError, "the file is not valid YAML"},
+      {c::kYamlSyntax, S::kError, "the file is not valid YAML", "IST0106"},
       {c::kInvalidObject, S::kError,
-       "an object cannot be read (missing or mistyped field); it is left out"},
-      {c::kUnknownField, S::kWarning, "a field this kind does not have; it is ignored"},
+       "an object cannot be read (missing or mistyped field); it is left out", "IST0106"},
+      {c::kUnknownField, S::kWarning, "a field this kind does not have; it is ignored", "IST0133"},
       {c::kUnknownKind, S::kWarning, "a kind (or apiVersion) the mesh does not know; ignored"},
       {c::kIgnoredKind, S::kWarning, "a known kind the mesh does not act on; ignored"},
-      {c::kInvalidValue, S::kError, "a field's value is not one the kind allows"},
+      {c::kInvalidValue, S::kError, "a field's value is not one the kind allows", "IST0106"},
       {c::kUnreadablePath, S::kError, "a file or directory given cannot be read"},
-      {c::kBadDuration, S::kError, "a duration that does not parse (1s, 500ms, 1m, 1h, 0.5s)"},
-      {c::kBadRegex, S::kError, "a regular expression that RE2 does not compile"},
+      {c::kBadDuration, S::kError, "a duration that does not parse (1s, 500ms, 1m, 1h, 0.5s)",
+       "IST0106"},
+      {c::kBadRegex, S::kError, "a regular expression that RE2 does not compile", "IST0122"},
       {c::kBadPrincipal, S::kError,
        "a principal that can never match: empty, 'spiffe://'-prefixed or a misplaced '*' (an "
        "error); not <trust-domain>/ns/<ns>/sa/<sa> (a warning)"},
-      {c::kRouteWeights, S::kError, "the weights of a route's destinations do not sum to 100"},
+      {c::kRouteWeights, S::kError, "the weights of a route's destinations do not sum to 100",
+       "IST0106"},
       {c::kTrafficSplitWeights, S::kError, "a TrafficSplit whose backend weights sum to 0"},
       {c::kUnsupportedField, S::kWarning,
        "a field that is read but not enforced (or enforced more strictly) by ambit"},
@@ -56,10 +69,13 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
       {c::kUnknownHost, S::kWarning,
        "a VirtualService or DestinationRule host that no Service or ServiceEntry declares"},
       {c::kUnknownSubset, S::kError,
-       "a route destination subset that no DestinationRule for its host defines"},
-      {c::kUnknownDestination, S::kWarning,
-       "a route destination host that no Service or ServiceEntry declares"},
-      {c::kSelectorMatchesNothing, S::kWarning, "a selector that matches no Pod"},
+       "a route destination subset that no DestinationRule for its host defines", "IST0101",
+       kServed},
+      {c::kUnknownDestination, S::kError,
+       "a route destination host that no Service or ServiceEntry (exported to the route's "
+       "namespace) declares",
+       "IST0101", kServed},
+      {c::kSelectorMatchesNothing, S::kWarning, "a selector that matches no Pod", "IST0127"},
       {c::kConflictingPeerAuth, S::kError,
        "two PeerAuthentications for the same namespace or the same workload"},
       {c::kRootNamespaceSelector, S::kWarning,
@@ -76,6 +92,23 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
       {c::kPolicyTargetNotFound, S::kWarning,
        "an AuthorizationPolicy targetRef naming nothing, or a target no waypoint serves (the "
        "policy is enforced nowhere)"},
+      {c::kDestinationPortNotFound, S::kError,
+       "a route destination port that its Service or ServiceEntry does not have", "IST0101",
+       kServed},
+      {c::kDestinationPortRequired, S::kError,
+       "a route destination without a port to a Service or ServiceEntry with several", "IST0112",
+       kServed},
+      {c::kUnknownGateway, S::kError,
+       "a VirtualService gateways entry naming no networking.istio.io Gateway", "IST0101", kServed},
+      {c::kConflictingVirtualServiceHosts, S::kError,
+       "two mesh VirtualServices (seen from a common namespace) claim the same host", "IST0109",
+       kServed},
+      {c::kSubsetMatchesNothing, S::kWarning,
+       "a DestinationRule subset whose labels select none of its host's pods"},
+      {c::kPolicySourceMatchesNothing, S::kWarning,
+       "an AuthorizationPolicy namespace, principal or service account that no object of the "
+       "configuration has",
+       "IST0101"},
   };
   return all;
 }

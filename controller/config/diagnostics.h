@@ -30,12 +30,18 @@ struct Diagnostic {
 // Sorted by file, line, code, then message: the order analyze prints them in.
 void sort_diagnostics(std::vector<Diagnostic>& diagnostics);
 bool has_errors(const std::vector<Diagnostic>& diagnostics);
+// Errors that keep the controller from serving a change (DiagnosticCode::blocks): most do;
+// those about a reference to an object that does not exist (yet) do not, as in Istio, where
+// objects arrive in any order and a route to a missing host answers 503.
+bool has_blocking_errors(const std::vector<Diagnostic>& diagnostics);
 
 // Every code, with its severity and a one-line title (for docs and --help).
 struct DiagnosticCode {
   std::string_view code;
   Severity severity;
   std::string_view title;
+  std::string_view istio = {};  // the matching istioctl analyze code (IST0101...), if any
+  bool blocks = true;           // an error that refuses the change (has_blocking_errors)
 };
 
 namespace codes {
@@ -67,8 +73,14 @@ inline constexpr std::string_view kUnknownWaypoint = "AMB0028";
 inline constexpr std::string_view kUnknownServiceProfileService = "AMB0029";
 inline constexpr std::string_view kUnknownTrafficSplitService = "AMB0030";
 inline constexpr std::string_view kUnknownNamespace = "AMB0031";
-// Analyzer parity with istioctl analyze (issue 9): 0040 onwards.
+// Analyzer parity with istioctl analyze: 0040 onwards.
 inline constexpr std::string_view kPolicyTargetNotFound = "AMB0040";
+inline constexpr std::string_view kDestinationPortNotFound = "AMB0041";
+inline constexpr std::string_view kDestinationPortRequired = "AMB0042";
+inline constexpr std::string_view kUnknownGateway = "AMB0043";
+inline constexpr std::string_view kConflictingVirtualServiceHosts = "AMB0044";
+inline constexpr std::string_view kSubsetMatchesNothing = "AMB0045";
+inline constexpr std::string_view kPolicySourceMatchesNothing = "AMB0046";
 }  // namespace codes
 
 const std::vector<DiagnosticCode>& all_diagnostic_codes();

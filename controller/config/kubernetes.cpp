@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "controller/config/parse_context.h"
 
@@ -153,6 +154,19 @@ void read_service(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, Co
   if (auto selector = spec.optional("selector")) {
     service.selector = selector->string_map();
     service.selector_at = origin_of(*selector);
+  }
+  auto export_to = service.meta.annotations.find("networking.istio.io/exportTo");
+  if (export_to != service.meta.annotations.end()) {
+    std::vector<std::string> values;
+    std::stringstream list(export_to->second);
+    for (std::string v; std::getline(list, v, ',');) {
+      v.erase(0, v.find_first_not_of(' '));
+      v.erase(v.find_last_not_of(' ') + 1);
+      values.push_back(v);
+    }
+    YamlValue at(root.required("metadata").node()["annotations"],
+                 std::make_shared<ConfigLocation>(root.where()), "metadata.annotations");
+    service.export_to = check_export_to(values, at, ctx);
   }
   m.services.push_back(std::move(service));
 }

@@ -74,6 +74,8 @@ struct Service {
   std::vector<ServicePort> ports;
   StringMap selector;  // empty: a selector-less Service (no endpoints from Pods)
   Origin selector_at;
+  // Annotation networking.istio.io/exportTo, split on ','; empty: exported everywhere.
+  std::vector<std::string> export_to;
 };
 
 // A Gateway API Gateway whose class is ambit-waypoint (or istio-waypoint): a waypoint proxy.
@@ -172,6 +174,7 @@ struct VirtualService {
   std::vector<std::string> hosts;
   std::vector<Origin> hosts_at;  // one per host
   std::vector<std::string> gateways, export_to;
+  std::vector<Origin> gateways_at;  // one per gateway
   std::vector<HttpRoute> http;
   std::vector<L4Route> tcp, tls;
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "controller/config/values.h"
 
 namespace ambit::controller::config {
@@ -70,6 +72,39 @@ Origin origin_of(const YamlObject& object) { return Origin{object.line(), object
 std::vector<std::string> strings_or_empty(const YamlObject& o, std::string_view key) {
   auto v = o.optional(key);
   return v ? v->strings() : std::vector<std::string>{};
+}
+
+std::vector<std::string> check_export_to(const std::vector<std::string>& values,
+                                         const YamlValue& at, ParseContext& ctx) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    std::string problem;
+    bool name = !v.empty() && v.size() <= 63 &&
+                std::all_of(v.begin(), v.end(),
+                            [](char c) {
+                              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                            }) &&
+                v.front() != '-' && v.back() != '-';
+    if (v != "." && v != "*" && v != "~" && !name) {
+      problem = fmt::format("'{}' is not '.', '*', '~' or a namespace name", v);
+    } else if ((v == "*" || v == "~") && values.size() > 1) {
+      problem = fmt::format("'{}' must be the only exportTo value", v);
+    } else if (std::find(out.begin(), out.end(), v) != out.end()) {
+      problem = fmt::format("'{}' is listed twice", v);
+    }
+    if (!problem.empty()) {
+      ctx.error(codes::kInvalidValue, at, "exportTo: " + problem);
+      continue;
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<std::string> read_export_to(const YamlObject& spec, ParseContext& ctx) {
+  auto v = spec.optional("exportTo");
+  if (!v) return {};
+  return check_export_to(v->strings(), *v, ctx);
 }
 
 std::optional<int64_t> integer_or_none(const YamlObject& o, std::string_view key) {

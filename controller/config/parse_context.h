@@ -48,6 +48,11 @@ Origin origin_of(const YamlObject& object);
 std::vector<std::string> strings_or_empty(const YamlObject& o, std::string_view key);
 std::optional<int64_t> integer_or_none(const YamlObject& o, std::string_view key);
 std::optional<uint32_t> port_or_none(const YamlObject& o, std::string_view key);
+// Istio's exportTo: ".", "*", "~" or namespace names; "*" and "~" stand alone; no duplicates.
+// Bad values are reported (AMB0006) and left out.
+std::vector<std::string> read_export_to(const YamlObject& spec, ParseContext& ctx);
+std::vector<std::string> check_export_to(const std::vector<std::string>& values,
+                                         const YamlValue& at, ParseContext& ctx);
 // {matchLabels: {...}} (AuthorizationPolicy, PeerAuthentication, DestinationRule selectors).
 std::optional<StringMap> match_labels(const YamlObject& o, std::string_view key, Origin& at);
 

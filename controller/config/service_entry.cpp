@@ -92,7 +92,7 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
     ctx.error(codes::kInvalidValue, *spec.optional("resolution"),
               "STATIC resolution needs endpoints or a workloadSelector");
   }
-  se.export_to = strings_or_empty(spec, "exportTo");
+  se.export_to = read_export_to(spec, ctx);
   se.subject_alt_names = strings_or_empty(spec, "subjectAltNames");
   m.service_entries.push_back(std::move(se));
 }

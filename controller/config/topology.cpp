@@ -43,6 +43,38 @@ bool selector_matches(const StringMap& selector, const StringMap& labels) {
   });
 }
 
+bool exported_to(const std::vector<std::string>& export_to, std::string_view owner_ns,
+                 std::string_view viewer_ns) {
+  if (export_to.empty()) return true;
+  return std::any_of(export_to.begin(), export_to.end(), [&](const std::string& v) {
+    return v == "*" || (v == "." && owner_ns == viewer_ns) || v == viewer_ns;
+  });
+}
+
+bool exports_overlap(const std::vector<std::string>& a, std::string_view a_ns,
+                     const std::vector<std::string>& b, std::string_view b_ns) {
+  // The namespaces each one names ("*" for all); a viewer must be in both.
+  auto viewers = [](const std::vector<std::string>& e, std::string_view ns) {
+    std::vector<std::string> out;
+    if (e.empty()) return std::vector<std::string>{"*"};
+    for (const auto& v : e) {
+      if (v == "~") continue;
+      out.push_back(v == "." ? std::string(ns) : v);
+    }
+    return out;
+  };
+  auto va = viewers(a, a_ns);
+  auto vb = viewers(b, b_ns);
+  auto all = [](const std::vector<std::string>& v) {
+    return std::find(v.begin(), v.end(), "*") != v.end();
+  };
+  if (va.empty() || vb.empty()) return false;
+  if (all(va) || all(vb)) return true;
+  return std::any_of(va.begin(), va.end(), [&](const std::string& n) {
+    return std::find(vb.begin(), vb.end(), n) != vb.end();
+  });
+}
+
 std::string label_or_empty(const StringMap& labels, std::string_view key) {
   auto it = labels.find(std::string(key));
   return it == labels.end() ? std::string() : it->second;
@@ -136,6 +168,7 @@ std::vector<const Service*> Topology::services_for_host(std::string_view host,
   std::string expanded = expand_host(host, from_ns);
   std::vector<const Service*> out;
   for (const auto& s : model_.services) {
+    if (!exported_to(s.export_to, s.meta.ns, from_ns)) continue;
     if (hosts_match(expanded, service_fqdn(s.meta.name, s.meta.ns)) ||
         host == fmt::format("{}.{}", s.meta.name, s.meta.ns)) {
       out.push_back(&s);
@@ -149,6 +182,7 @@ std::vector<const ServiceEntry*> Topology::service_entries_for_host(
   std::string expanded = expand_host(host, from_ns);
   std::vector<const ServiceEntry*> out;
   for (const auto& se : model_.service_entries) {
+    if (!exported_to(se.export_to, se.meta.ns, from_ns)) continue;
     for (const auto& h : se.hosts) {
       if (hosts_match(host, h) || hosts_match(expanded, expand_host(h, se.meta.ns))) {
         out.push_back(&se);
@@ -169,6 +203,7 @@ std::vector<const DestinationRule*> Topology::destination_rules_for_host(
   std::string expanded = expand_host(host, from_ns);
   std::vector<const DestinationRule*> out;
   for (const auto& dr : model_.destination_rules) {
+    if (!exported_to(dr.export_to, dr.meta.ns, from_ns)) continue;
     if (hosts_match(expanded, expand_host(dr.host, dr.meta.ns))) out.push_back(&dr);
   }
   return out;

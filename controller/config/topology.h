@@ -22,6 +22,13 @@ std::string expand_host(std::string_view host, std::string_view from_ns);
 bool hosts_match(std::string_view a, std::string_view b);
 
 bool selector_matches(const StringMap& selector, const StringMap& labels);
+// Istio's exportTo: whether an object of `owner_ns` exported to `export_to` is seen from
+// `viewer_ns` (empty: everywhere; "." its own namespace; "*" all; "~" none; else those named).
+bool exported_to(const std::vector<std::string>& export_to, std::string_view owner_ns,
+                 std::string_view viewer_ns);
+// Whether some namespace sees both objects.
+bool exports_overlap(const std::vector<std::string>& a, std::string_view a_ns,
+                     const std::vector<std::string>& b, std::string_view b_ns);
 // Whether labels/annotation-free name lists contain a value (small helper).
 std::string label_or_empty(const StringMap& labels, std::string_view key);
 
@@ -49,13 +56,15 @@ class Topology {
   // Services whose (non-empty) selector picks the pod.
   std::vector<const Service*> services_of(const Pod& pod) const;
 
-  // Services and ServiceEntries a host (written in namespace `from_ns`) refers to.
+  // Services and ServiceEntries a host (written in namespace `from_ns`) refers to, among those
+  // exported to `from_ns`.
   std::vector<const Service*> services_for_host(std::string_view host,
                                                 std::string_view from_ns) const;
   std::vector<const ServiceEntry*> service_entries_for_host(std::string_view host,
                                                             std::string_view from_ns) const;
   bool host_known(std::string_view host, std::string_view from_ns) const;
-  // DestinationRules whose host refers to the same destination as `host` in `from_ns`.
+  // DestinationRules (exported to `from_ns`) whose host refers to the same destination as
+  // `host` in `from_ns`.
   std::vector<const DestinationRule*> destination_rules_for_host(std::string_view host,
                                                                  std::string_view from_ns) const;
 

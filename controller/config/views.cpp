@@ -308,8 +308,18 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
     out.push_back(std::move(r));
   }
   if (!served_hosts.empty()) {
+    // exportTo: what the waypoint's namespace does not see is not its configuration.
+    std::set<std::string> hidden;
+    std::string_view own_ns = waypoint_uid.substr(0, waypoint_uid.find('/'));
+    for (const auto& vs : model.virtual_services) {
+      if (!exported_to(vs.export_to, vs.meta.ns, own_ns)) hidden.insert("VS " + vs.meta.uid());
+    }
+    for (const auto& dr : model.destination_rules) {
+      if (!exported_to(dr.export_to, dr.meta.ns, own_ns)) hidden.insert("DR " + dr.meta.uid());
+    }
     for (auto& r : l7_resources(model)) {
-      if (l7_for_hosts(r, served_hosts)) out.push_back(std::move(r));
+      std::string key = (r.has_virtual_service() ? "VS " : "DR ") + r.uid();
+      if (l7_for_hosts(r, served_hosts) && !hidden.contains(key)) out.push_back(std::move(r));
     }
   }
   sort_resources(out);

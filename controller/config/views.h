@@ -1,5 +1,6 @@
 // What each client of the controller gets: the controller API objects (proto/ambit/v1) computed
-// from a configuration model. Compute views only from a model whose analysis has no errors.
+// from a configuration model. Compute views only from a model whose analysis has no blocking
+// errors (has_blocking_errors: a route to a missing host is fine, an unreadable object is not).
 //
 // Output is deterministic: resources sorted by kind (Namespace, Workload, Service,
 // AuthorizationPolicy, VirtualService, DestinationRule) then uid, maps in protobuf are unordered

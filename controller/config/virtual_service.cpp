@@ -295,8 +295,13 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
     vs.hosts_at.push_back(origin_of(item));
   }
   if (vs.hosts.empty()) hosts.fail("at least one host is required");
-  vs.gateways = strings_or_empty(spec, "gateways");
-  vs.export_to = strings_or_empty(spec, "exportTo");
+  if (auto gateways = spec.optional("gateways")) {
+    for (const auto& item : gateways->items()) {
+      vs.gateways.push_back(item.string());
+      vs.gateways_at.push_back(origin_of(item));
+    }
+  }
+  vs.export_to = read_export_to(spec, ctx);
   if (auto http = spec.optional("http")) {
     for (const auto& item : http->items()) vs.http.push_back(read_http_route(item, ctx));
   }
@@ -305,6 +310,22 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
   }
   if (auto tls = spec.optional("tls")) {
     for (const auto& item : tls->items()) vs.tls.push_back(read_l4_route(item, ctx, true));
+  }
+  if (vs.http.empty() && vs.tcp.empty() && vs.tls.empty()) {
+    // Istio refuses it too. A misspelt section ("htpp:") is the usual cause: name it.
+    std::string unknown;
+    for (const auto& kv : spec.node()) {
+      std::string key = kv.first.as<std::string>("");
+      if (key != "hosts" && key != "gateways" && key != "http" && key != "tcp" && key != "tls" &&
+          key != "exportTo") {
+        unknown += fmt::format("{}'{}'", unknown.empty() ? "" : ", ", key);
+      }
+    }
+    ctx.error(codes::kInvalidValue, *root.optional("spec"),
+              unknown.empty() ? "a VirtualService needs http, tcp or tls routes"
+                              : fmt::format("a VirtualService needs http, tcp or tls routes (is {} "
+                                            "a misspelling of one?)",
+                                            unknown));
   }
   if (!vs.gateways.empty() && std::none_of(vs.gateways.begin(), vs.gateways.end(),
                                            [](const auto& g) { return g == "mesh"; })) {

@@ -421,8 +421,224 @@ spec:
     - destination:
         host: ratings
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0023", kWarning, 9, "VirtualService shop/reviews",
+  // An error, as istioctl's IST0101, but not one that refuses the change: the Service may come.
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0023", kError, 9, "VirtualService shop/reviews",
                          "spec.http[0].route[0].destination.host");
+  EXPECT_FALSE(has_blocking_errors(d));
+}
+
+TEST(AnalyzeTest, DestinationPortNotOnTheService) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, port: {number: 8080}}
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0041", kError, 8, "VirtualService shop/reviews",
+                         "spec.http[0].route[0].destination.port");
+  EXPECT_NE(d[0].message.find("has no port 8080 (its ports: 9080)"), std::string::npos)
+      << d[0].message;
+}
+
+TEST(AnalyzeTest, AMultiPortDestinationNeedsAPort) {
+  auto d = analyze_with_base(R"(apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: shop}
+spec:
+  ports: [{port: 9080, name: http}, {port: 9443, name: https}]
+  selector: {app: reviews}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: shop}
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - destination: {host: ratings}
+  - route:
+    - destination: {host: ratings, port: {number: 9443}}
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0042", kError, 15, "VirtualService shop/ratings",
+                         "spec.http[0].route[0].destination");
+  EXPECT_NE(d[0].message.find("several ports (9080, 9443)"), std::string::npos) << d[0].message;
+}
+
+TEST(AnalyzeTest, AGatewayThatDoesNotExist) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ingress, namespace: shop}
+spec: {selector: {istio: ingressgateway}, servers: []}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  gateways: [mesh, ingress, shop/ingress, istio-system/ingress]
+  http:
+  - route:
+    - destination: {host: reviews}
+)");
+  std::erase_if(d, [](const Diagnostic& x) { return x.code == "AMB0005"; });  // Gateway ignored
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0043", kError, 11, "VirtualService shop/reviews",
+                         "spec.gateways[3]");
+  EXPECT_NE(d[0].message.find("'ingress' is not a networking.istio.io Gateway in namespace "
+                              "istio-system"),
+            std::string::npos)
+      << d[0].message;
+}
+
+TEST(AnalyzeTest, TwoVirtualServicesForOneHost) {
+  constexpr const char* kTwo = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: a, namespace: shop}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: b, namespace: shop}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  http: [{route: [{destination: {host: reviews}}]}]
+)";
+  auto d = analyze_with_base(kTwo);
+  ASSERT_EQ(d.size(), 2u) << dump(d);
+  EXPECT_EQ(d[0].code, "AMB0044");
+  EXPECT_EQ(d[0].object, "VirtualService shop/a");
+  EXPECT_NE(d[0].message.find("also claimed by VirtualService shop/b"), std::string::npos);
+  EXPECT_EQ(d[1].object, "VirtualService shop/b");
+  EXPECT_FALSE(has_blocking_errors(d));
+
+  // Each seen only by its own namespace, from two namespaces: no namespace sees both.
+  auto apart = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: a, namespace: shop}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  exportTo: ["."]
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: b, namespace: web}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  exportTo: ["."]
+  http: [{route: [{destination: {host: reviews.shop.svc.cluster.local}}]}]
+)");
+  std::erase_if(apart, [](const Diagnostic& x) { return x.code == "AMB0031"; });
+  EXPECT_TRUE(apart.empty()) << dump(apart);
+}
+
+TEST(AnalyzeTest, ExportToIsValidatedAndHonoured) {
+  auto bad = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  exportTo: ["*", "."]
+)");
+  EXPECT_ONLY_DIAGNOSTIC(bad, "AMB0006", kError, 6, "DestinationRule shop/web", "spec.exportTo");
+  EXPECT_NE(bad[0].message.find("'*' must be the only exportTo value"), std::string::npos);
+
+  // A Service exported to its own namespace is not a destination from another one, and a
+  // DestinationRule exported so defines no subset for routes elsewhere.
+  auto d = analyze_with_base(R"(apiVersion: v1
+kind: Service
+metadata:
+  name: private
+  namespace: shop
+  annotations: {networking.istio.io/exportTo: "."}
+spec:
+  ports: [{port: 80, name: http}]
+  selector: {app: web}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-local, namespace: shop}
+spec:
+  host: reviews.shop.svc.cluster.local
+  exportTo: ["."]
+  subsets: [{name: v9, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: front, namespace: web}
+spec:
+  hosts: [front.web.svc.cluster.local]
+  http:
+  - route: [{destination: {host: private.shop.svc.cluster.local}}]
+  - route: [{destination: {host: reviews.shop.svc.cluster.local, subset: v9}}]
+)");
+  std::erase_if(d, [](const Diagnostic& x) { return x.severity != kError; });
+  ASSERT_EQ(d.size(), 2u) << dump(d);
+  EXPECT_EQ(d[0].code, "AMB0023");
+  EXPECT_EQ(d[0].field, "spec.http[0].route[0].destination.host");
+  EXPECT_EQ(d[1].code, "AMB0022");
+}
+
+TEST(AnalyzeTest, AVirtualServiceWithoutRoutesNamesTheMisspeltSection) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  htpp:
+  - route: [{destination: {host: reviews}}]
+)");
+  ASSERT_EQ(d.size(), 2u) << dump(d);
+  EXPECT_EQ(d[0].code, "AMB0006");
+  EXPECT_EQ(d[0].severity, kError);
+  EXPECT_NE(d[0].message.find("needs http, tcp or tls routes (is 'htpp' a misspelling"),
+            std::string::npos)
+      << d[0].message;
+  EXPECT_EQ(d[1].code, "AMB0003");  // the unknown field itself
+}
+
+TEST(AnalyzeTest, ASubsetThatSelectsNoPod) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {app: web}}
+  - {name: v2, labels: {version: v2}}
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0045", kWarning, 8, "DestinationRule shop/web",
+                         "spec.subsets[1].labels");
+}
+
+TEST(AnalyzeTest, PolicySourcesThatMatchNothing) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  rules:
+  - from:
+    - source:
+        namespaces: [shop, shpo, "prod-*"]
+        notNamespaces: [nowhere]
+    - source:
+        principals: [cluster.local/ns/shop/sa/reviews, cluster.local/ns/shop/sa/reveiws]
+    - source: {serviceAccounts: [web, shop/ghost]}
+)");
+  ASSERT_EQ(d.size(), 3u) << dump(d);
+  for (const auto& x : d) {
+    EXPECT_EQ(x.code, "AMB0046") << x.format();
+    EXPECT_EQ(x.severity, kWarning) << x.format();
+  }
+  EXPECT_EQ(d[0].field, "spec.rules[0].from[0].source.namespaces");
+  EXPECT_NE(d[0].message.find("namespace 'shpo'"), std::string::npos) << d[0].message;
+  EXPECT_NE(d[1].message.find("principal 'cluster.local/ns/shop/sa/reveiws'"), std::string::npos);
+  EXPECT_NE(d[2].message.find("service account 'shop/ghost'"), std::string::npos);
 }
 
 TEST(AnalyzeTest, SelectorMatchesNothing) {
@@ -435,7 +651,7 @@ spec:
   action: DENY
   rules:
   - from:
-    - source: {namespaces: [legacy]}
+    - source: {namespaces: [shop]}
 )");
   EXPECT_ONLY_DIAGNOSTIC(d, "AMB0024", kWarning, 6, "AuthorizationPolicy shop/ghost",
                          "spec.selector");
@@ -614,6 +830,14 @@ TEST(AnalyzeTest, EveryCodeIsDocumentedOnce) {
     auto at = docs.str().find(row);
     EXPECT_NE(at, std::string::npos) << c.code << " is not in docs/configuration.md";
     EXPECT_EQ(docs.str().find(row, at + 1), std::string::npos) << c.code << " documented twice";
+    if (at == std::string::npos) continue;
+    // Its Istio code beside it, so people searching for Istio's code find ours.
+    std::string line = docs.str().substr(at, docs.str().find('\n', at) - at);
+    std::string istio = c.istio.empty() ? "| — |" : fmt::format("| {} |", c.istio);
+    EXPECT_NE(line.find(istio), std::string::npos) << line << " lacks " << istio;
+    EXPECT_EQ(line.find("(served)") != std::string::npos,
+              c.severity == Severity::kError && !c.blocks)
+        << line;
   }
 }
 
