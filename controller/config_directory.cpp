@@ -96,6 +96,9 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
     auto l7 = config::l7_resources(all.model);
     resources.insert(resources.end(), std::make_move_iterator(l7.begin()),
                      std::make_move_iterator(l7.end()));
+    auto policies = config::waypoint_policies(all.model);
+    resources.insert(resources.end(), std::make_move_iterator(policies.begin()),
+                     std::make_move_iterator(policies.end()));
     resources.insert(resources.end(), extra_.begin(), extra_.end());
     // Interned: objects that did not change keep their pointers, so pushes send only changes.
     last_good_.clear();

@@ -43,8 +43,11 @@ std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<Res
   auto base = std::make_shared<View>();
   base->reserve(resources.size());
   for (auto& r : resources) {
-    if (r->resource().has_virtual_service() || r->resource().has_destination_rule()) {
-      source->l7_.push_back(std::move(r));
+    const v1::Resource& res = r->resource();
+    // L7, and the policies with targetRefs (enforced only by waypoints): never for agents.
+    if (res.has_virtual_service() || res.has_destination_rule() ||
+        (res.has_authorization_policy() && res.authorization_policy().target_refs_size() > 0)) {
+      source->waypoint_only_.push_back(std::move(r));
       continue;
     }
     if (r->resource().has_workload()) {
@@ -70,7 +73,7 @@ std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<Res
                           }),
               base->end());
   source->base_ = std::move(base);
-  sort_view(source->l7_);
+  sort_view(source->waypoint_only_);
   return source;
 }
 
@@ -102,35 +105,41 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
   auto view = std::make_shared<View>();
   std::vector<const v1::Service*> served;
   std::vector<std::string> served_hosts;  // FQDNs, the first of a Service's hosts
+  std::vector<std::string> served_uids;
   for (const ResourcePtr& r : *base_) {
     if (r->resource().has_service() && r->resource().service().waypoint() == waypoint) {
       const v1::Service& s = r->resource().service();
       served.push_back(&s);
+      served_uids.push_back(s.namespace_() + "/" + s.name());
       served_hosts.push_back(s.hosts().empty()
                                  ? fmt::format("{}.{}.svc.cluster.local", s.name(), s.namespace_())
                                  : s.hosts(0));
     }
   }
-  for (const ResourcePtr& r : *base_) {
-    const v1::Resource& res = r->resource();
-    bool keep = res.has_namespace_() || res.has_trust_bundle() || res.has_authorization_policy();
-    if (res.has_service()) keep = res.service().waypoint() == waypoint;
+  auto keep = [&](const v1::Resource& res) {
+    if (res.has_namespace_() || res.has_trust_bundle()) return true;
+    if (res.has_authorization_policy()) {
+      return config::policy_for_waypoint(res.authorization_policy(), waypoint, served_uids);
+    }
+    if (res.has_service()) return res.service().waypoint() == waypoint;
     if (res.has_workload()) {
-      for (const v1::Service* s : served) {
-        if (s->namespace_() == res.workload().namespace_() && selects(s->selector(), res.workload())) {
-          keep = true;
-          break;
-        }
-      }
+      return std::any_of(served.begin(), served.end(), [&](const v1::Service* s) {
+        return s->namespace_() == res.workload().namespace_() &&
+               selects(s->selector(), res.workload());
+      });
     }
-    if (keep) view->push_back(r);
-  }
-  if (!served_hosts.empty()) {
-    for (const ResourcePtr& r : l7_) {
-      if (config::l7_for_hosts(r->resource(), served_hosts)) view->push_back(r);
+    if (res.has_virtual_service() || res.has_destination_rule()) {
+      std::string_view ns = std::string_view(waypoint).substr(0, waypoint.find('/'));
+      return !served_hosts.empty() && config::l7_for_waypoint(res, served_hosts, ns);
     }
-    sort_view(*view);
+    return false;
+  };
+  for (const View* from : {base_.get(), &waypoint_only_}) {
+    for (const ResourcePtr& r : *from) {
+      if (keep(r->resource())) view->push_back(r);
+    }
   }
+  sort_view(*view);
   return view;
 }
 

@@ -3,10 +3,12 @@
 //   agent (node N):  every Namespace, Workload, Service, AuthorizationPolicy and TrustBundle, with
 //                    a workload's netns/cgroup only in the view of the agent on its own node;
 //                    never a VirtualService or DestinationRule (L7 is the waypoints');
-//   waypoint (ns/n): Namespaces, TrustBundles, AuthorizationPolicies, the Services whose waypoint
-//                    is ns/n, the Workloads those services select, and the VirtualServices and
-//                    DestinationRules whose hosts name one of those services
-//                    (config::l7_for_hosts).
+//                    AuthorizationPolicies with targetRefs are the waypoints' only;
+//   waypoint (ns/n): Namespaces, TrustBundles, the Services whose waypoint is ns/n, the Workloads
+//                    those services select, the AuthorizationPolicies it enforces
+//                    (config::policy_for_waypoint), and the VirtualServices and DestinationRules
+//                    whose hosts name one of those services and that its namespace sees
+//                    (config::l7_for_waypoint). config::waypoint_view cuts the same way.
 #pragma once
 
 #include <map>
@@ -42,7 +44,8 @@ class StaticViewSource : public ViewSource {
 
   std::string trust_domain_;
   ViewPtr base_;  // the agent view without node-local fields
-  View l7_;       // VirtualServices and DestinationRules, for waypoints only
+  // VirtualServices, DestinationRules and AuthorizationPolicies with targetRefs: for waypoints.
+  View waypoint_only_;
   std::map<std::string, std::vector<ResourcePtr>> node_local_;  // node -> full workload variants
   struct WorkloadFacts {
     std::string node;

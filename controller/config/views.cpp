@@ -266,10 +266,11 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
   std::vector<pb::Resource> out;
   std::set<std::string> namespaces;
   std::set<std::string> workloads;
-  std::vector<std::string> served_hosts;
+  std::vector<std::string> served_hosts, served_uids;
   for (const auto& s : model.services) {
     if (topology.waypoint_of(s) != waypoint_uid) continue;
     namespaces.insert(s.meta.ns);
+    served_uids.push_back(s.meta.uid());
     served_hosts.push_back(service_fqdn(s.meta.name, s.meta.ns));
     pb::Resource r;
     r.set_uid(s.meta.uid());
@@ -290,36 +291,18 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
     *r.mutable_namespace_() = to_namespace(topology, name);
     out.push_back(std::move(r));
   }
-  const Waypoint* self = topology.find_waypoint(waypoint_uid);
-  auto reaches_self = [&](const TargetRef& t) {
-    return self != nullptr && topology.target_reaches(t, *self);
-  };
   for (const auto& ap : model.authorization_policies) {
-    if (ap.target_refs.empty()) {
-      if (namespaces.count(ap.meta.ns) == 0 && ap.meta.ns != kRootNamespace) continue;
-    } else if (std::none_of(ap.target_refs.begin(), ap.target_refs.end(), reaches_self)) {
-      continue;
-    }
-    pb::Resource r;
     auto policy = authorization_policy_resource(ap);
-    if (!policy) continue;
+    if (!policy || !policy_for_waypoint(*policy, waypoint_uid, served_uids)) continue;
+    pb::Resource r;
     r.set_uid(ap.meta.uid());
     *r.mutable_authorization_policy() = std::move(*policy);
     out.push_back(std::move(r));
   }
   if (!served_hosts.empty()) {
-    // exportTo: what the waypoint's namespace does not see is not its configuration.
-    std::set<std::string> hidden;
     std::string_view own_ns = waypoint_uid.substr(0, waypoint_uid.find('/'));
-    for (const auto& vs : model.virtual_services) {
-      if (!exported_to(vs.export_to, vs.meta.ns, own_ns)) hidden.insert("VS " + vs.meta.uid());
-    }
-    for (const auto& dr : model.destination_rules) {
-      if (!exported_to(dr.export_to, dr.meta.ns, own_ns)) hidden.insert("DR " + dr.meta.uid());
-    }
     for (auto& r : l7_resources(model)) {
-      std::string key = (r.has_virtual_service() ? "VS " : "DR ") + r.uid();
-      if (l7_for_hosts(r, served_hosts) && !hidden.contains(key)) out.push_back(std::move(r));
+      if (l7_for_waypoint(r, served_hosts, own_ns)) out.push_back(std::move(r));
     }
   }
   sort_resources(out);

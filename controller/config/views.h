@@ -58,6 +58,19 @@ std::vector<ambit::v1::Resource> l7_resources(const ConfigModel& model);
 // DestinationRule host equal to, or a wildcard covering, one of them. False for other kinds.
 bool l7_for_hosts(const ambit::v1::Resource& resource,
                   const std::vector<std::string>& service_hosts);
+// l7_for_hosts, and exported (exportTo) to the waypoint's namespace: what a waypoint gets.
+bool l7_for_waypoint(const ambit::v1::Resource& resource,
+                     const std::vector<std::string>& service_hosts, std::string_view waypoint_ns);
+// Whether the waypoint `waypoint_uid` (serving the Services `served_service_uids`) enforces the
+// policy: a selector policy of a namespace it serves (or the root namespace), or a targetRefs one
+// that names the waypoint, a Service it serves, or a GatewayClass (any: every waypoint is of a
+// waypoint class here, so a policy for class istio-waypoint reaches ambit-waypoint ones too).
+// ServiceEntry targets are not reached yet (the view does not say which waypoint serves an entry).
+bool policy_for_waypoint(const ambit::v1::AuthorizationPolicy& policy,
+                         std::string_view waypoint_uid,
+                         const std::vector<std::string>& served_service_uids);
+// The AuthorizationPolicies with targetRefs (for waypoints only; agent_view leaves them out).
+std::vector<ambit::v1::Resource> waypoint_policies(const ConfigModel& model);
 
 // One AuthorizationPolicy as agents and waypoints get it; nullopt for the actions ambit does not
 // enforce (AUDIT, CUSTOM), which views leave out.

@@ -127,6 +127,7 @@ pb::Resource from_virtual_service(const VirtualService& vs) {
   out->set_name(vs.meta.name);
   out->set_namespace_(vs.meta.ns);
   out->set_origin("VirtualService");
+  for (const auto& e : vs.export_to) out->add_export_to(e);
   for (const auto& h : vs.hosts) out->add_hosts(expand_host(h, vs.meta.ns));
   for (const auto& route : vs.http) *out->add_http() = to_route(route, vs.meta.ns);
   return r;
@@ -306,6 +307,7 @@ pb::Resource from_destination_rule(const DestinationRule& dr) {
   out->set_name(dr.meta.name);
   out->set_namespace_(dr.meta.ns);
   out->set_host(expand_host(dr.host, dr.meta.ns));
+  for (const auto& e : dr.export_to) out->add_export_to(e);
   if (dr.traffic_policy) *out->mutable_traffic_policy() = to_traffic_policy(*dr.traffic_policy);
   for (const auto& s : dr.subsets) {
     auto* subset = out->add_subsets();
@@ -333,6 +335,58 @@ std::vector<pb::Resource> l7_resources(const ConfigModel& model) {
   std::sort(out.begin(), out.end(), [](const pb::Resource& a, const pb::Resource& b) {
     return a.kind_case() != b.kind_case() ? a.kind_case() < b.kind_case() : a.uid() < b.uid();
   });
+  return out;
+}
+
+bool l7_for_waypoint(const pb::Resource& resource, const std::vector<std::string>& service_hosts,
+                     std::string_view waypoint_ns) {
+  if (!l7_for_hosts(resource, service_hosts)) return false;
+  auto visible = [&](const auto& export_to, const std::string& ns) {
+    return exported_to(std::vector<std::string>(export_to.begin(), export_to.end()), ns,
+                       waypoint_ns);
+  };
+  if (resource.has_virtual_service()) {
+    const auto& vs = resource.virtual_service();
+    return visible(vs.export_to(), vs.namespace_());
+  }
+  const auto& dr = resource.destination_rule();
+  return visible(dr.export_to(), dr.namespace_());
+}
+
+bool policy_for_waypoint(const pb::AuthorizationPolicy& policy, std::string_view waypoint_uid,
+                         const std::vector<std::string>& served_service_uids) {
+  auto served = [&](const std::string& uid) {
+    return std::find(served_service_uids.begin(), served_service_uids.end(), uid) !=
+           served_service_uids.end();
+  };
+  if (policy.target_refs().empty()) {
+    // Selector policies of the namespaces it serves, and the root namespace's.
+    if (policy.namespace_() == kRootNamespace) return true;
+    return std::any_of(served_service_uids.begin(), served_service_uids.end(),
+                       [&](const std::string& uid) {
+                         return uid.substr(0, uid.find('/')) == policy.namespace_();
+                       });
+  }
+  return std::any_of(policy.target_refs().begin(), policy.target_refs().end(), [&](const auto& t) {
+    std::string uid = t.namespace_() + "/" + t.name();
+    if (t.kind() == "Gateway") return uid == waypoint_uid;
+    if (t.kind() == "GatewayClass") return true;  // every waypoint is of a waypoint class
+    if (t.kind() == "Service") return served(uid);
+    return false;  // ServiceEntry: which waypoint serves it is not in the view
+  });
+}
+
+std::vector<pb::Resource> waypoint_policies(const ConfigModel& model) {
+  std::vector<pb::Resource> out;
+  for (const auto& ap : model.authorization_policies) {
+    if (ap.target_refs.empty()) continue;
+    auto policy = authorization_policy_resource(ap);
+    if (!policy) continue;
+    pb::Resource r;
+    r.set_uid(ap.meta.uid());
+    *r.mutable_authorization_policy() = std::move(*policy);
+    out.push_back(std::move(r));
+  }
   return out;
 }
 

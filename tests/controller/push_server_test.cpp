@@ -42,6 +42,7 @@ v1::Resource policy(const std::string& uid, const std::string& principal) {
   r.set_uid(uid);
   auto* p = r.mutable_authorization_policy();
   p->set_uid(uid);
+  p->set_namespace_(uid.substr(0, uid.find('/')));
   p->add_rules()->add_from()->add_principals(principal);
   return r;
 }

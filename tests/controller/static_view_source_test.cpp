@@ -157,5 +157,63 @@ spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
   EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
 }
 
+// What only waypoints enforce reaches them through the real path, and a route to a host that is
+// not there yet is served with its error reported, not refused.
+TEST(ConfigDirectoryTest, TargetRefPoliciesExportToAndServedErrors) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ambit-wp-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "mesh.yaml") << R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: shop}
+spec: {gatewayClassName: ambit-waypoint}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, labels: {ambit.io/use-waypoint: waypoint}}
+spec: {clusterIP: 10.96.0.11, ports: [{port: 80, name: http}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-gets, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: web}]
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http: [{route: [{destination: {host: web}}]}, {route: [{destination: {host: not-yet}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web-elsewhere, namespace: other}
+spec: {host: web.shop.svc.cluster.local, exportTo: ["."]}
+)";
+  std::shared_ptr<const ViewSource> published;
+  {
+    ConfigDirectory source(dir, "cluster.local", {});
+    ASSERT_TRUE(source.start([&](std::shared_ptr<const ViewSource> v) { published = v; }).ok());
+  }
+  fs::remove_all(dir);
+  ASSERT_NE(published, nullptr);
+  auto errors = published->config_errors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("AMB0023"), std::string::npos) << errors[0];
+  auto waypoint = published->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
+  // The DestinationRule of namespace other is seen only there.
+  EXPECT_EQ(keys(*waypoint),
+            (std::vector<std::string>{"AuthorizationPolicy shop/web-gets", "Namespace shop",
+                                      "Service shop/web", "VirtualService shop/web"}));
+  auto agent = published->view_for(subscriber(v1::Subscribe::AGENT, "node-a"));
+  EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
+}
+
 }  // namespace
 }  // namespace ambit::controller
