@@ -105,10 +105,11 @@ TEST(StaticViewSourceTest, UnchangedL7ResourcesKeepTheirPointers) {
   }
 }
 
-// The real path: YAML in a --config-dir, the directory publishes the L7 resources with the rest.
-TEST(ConfigDirectoryTest, PublishesL7ForWaypoints) {
+// The real path: `yaml` (after a namespace shop, its waypoint and a Service web that uses it)
+// in a --config-dir, and what the directory publishes from it.
+std::shared_ptr<const ViewSource> publish_directory(const std::string& yaml) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / ("ambit-l7-" + std::to_string(::getpid()));
+  fs::path dir = fs::temp_directory_path() / ("ambit-config-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "mesh.yaml") << R"(apiVersion: v1
 kind: Namespace
@@ -124,7 +125,19 @@ kind: Service
 metadata: {name: web, namespace: shop, labels: {ambit.io/use-waypoint: waypoint}}
 spec: {clusterIP: 10.96.0.11, ports: [{port: 80, name: http}]}
 ---
-apiVersion: networking.istio.io/v1
+)" << yaml;
+  std::shared_ptr<const ViewSource> published;
+  {
+    ConfigDirectory source(dir, "cluster.local", {});
+    EXPECT_TRUE(source.start([&](std::shared_ptr<const ViewSource> v) { published = v; }).ok());
+  }
+  fs::remove_all(dir);
+  return published;
+}
+
+// The real path: YAML in a --config-dir, the directory publishes the L7 resources with the rest.
+TEST(ConfigDirectoryTest, PublishesL7ForWaypoints) {
+  auto published = publish_directory(R"(apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: shop}
 spec:
@@ -135,13 +148,7 @@ apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: web, namespace: shop}
 spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
-)";
-  std::shared_ptr<const ViewSource> published;
-  {
-    ConfigDirectory source(dir, "cluster.local", {});
-    ASSERT_TRUE(source.start([&](std::shared_ptr<const ViewSource> v) { published = v; }).ok());
-  }
-  fs::remove_all(dir);
+)");
   ASSERT_NE(published, nullptr);
   EXPECT_TRUE(published->config_errors().empty());
   auto waypoint = published->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
@@ -160,24 +167,7 @@ spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
 // What only waypoints enforce reaches them through the real path, and a route to a host that is
 // not there yet is served with its error reported, not refused.
 TEST(ConfigDirectoryTest, TargetRefPoliciesExportToAndServedErrors) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / ("ambit-wp-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  std::ofstream(dir / "mesh.yaml") << R"(apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: shop}
-spec: {gatewayClassName: ambit-waypoint}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop, labels: {ambit.io/use-waypoint: waypoint}}
-spec: {clusterIP: 10.96.0.11, ports: [{port: 80, name: http}]}
----
-apiVersion: security.istio.io/v1
+  auto published = publish_directory(R"(apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: web-gets, namespace: shop}
 spec:
@@ -195,13 +185,7 @@ apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: web-elsewhere, namespace: other}
 spec: {host: web.shop.svc.cluster.local, exportTo: ["."]}
-)";
-  std::shared_ptr<const ViewSource> published;
-  {
-    ConfigDirectory source(dir, "cluster.local", {});
-    ASSERT_TRUE(source.start([&](std::shared_ptr<const ViewSource> v) { published = v; }).ok());
-  }
-  fs::remove_all(dir);
+)");
   ASSERT_NE(published, nullptr);
   auto errors = published->config_errors();
   ASSERT_EQ(errors.size(), 1u);
