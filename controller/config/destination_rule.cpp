@@ -2,10 +2,60 @@
 // pool, outlier detection, client TLS, per-port settings) and its subsets.
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "controller/config/parse_context.h"
 
 namespace ambit::controller::config {
 namespace {
+
+std::optional<int64_t> non_negative(const YamlObject& o, std::string_view key, ParseContext& ctx) {
+  auto v = o.optional(key);
+  if (!v) return std::nullopt;
+  int64_t n = v->integer();
+  if (n < 0) ctx.error(codes::kInvalidValue, *v, "cannot be negative");
+  return n;
+}
+
+// A traffic-policy duration as Istio validates it: at least 1ms, in whole milliseconds.
+std::optional<Duration> policy_duration(const YamlObject& o, std::string_view key,
+                                        ParseContext& ctx) {
+  auto d = ctx.duration(o, key);
+  if (!d) return d;
+  using std::chrono::milliseconds;
+  if (d->value < milliseconds(1) || d->value % milliseconds(1) != std::chrono::nanoseconds(0)) {
+    ctx.error(codes::kBadDuration, *o.optional(key),
+              fmt::format("'{}' must be at least 1ms, in whole milliseconds (as Istio requires)",
+                          d->text));
+  }
+  return d;
+}
+
+std::optional<double> number_in(const YamlObject& o, std::string_view key, double low, double high,
+                                ParseContext& ctx) {
+  auto v = o.optional(key);
+  if (!v) return std::nullopt;
+  double n = v->number();
+  if (n < low || n > high) {
+    ctx.error(codes::kInvalidValue, *v,
+              high == std::numeric_limits<double>::max()
+                  ? fmt::format("must be at least {}", low)
+                  : fmt::format("must be from {} to {}", low, high));
+  }
+  return n;
+}
+
+// Slow start. Not applied by ambit yet (AMB0015), but checked as Istio checks it.
+void check_warmup(const YamlObject& lb, ParseContext& ctx) {
+  policy_duration(lb, "warmupDurationSecs", ctx);
+  auto warmup = lb.optional("warmup");
+  if (!warmup) return;
+  auto w = warmup->object({"duration", "minimumPercent", "aggression"});
+  w.required("duration");
+  policy_duration(w, "duration", ctx);
+  number_in(w, "minimumPercent", 0, 100, ctx);
+  number_in(w, "aggression", 1, std::numeric_limits<double>::max(), ctx);
+}
 
 LoadBalancer read_load_balancer(const YamlValue& value, ParseContext& ctx) {
   auto o = value.object(
@@ -44,12 +94,13 @@ LoadBalancer read_load_balancer(const YamlValue& value, ParseContext& ctx) {
       hash.http_cookie_ttl = ctx.duration(k, "ttl");
     }
     hash.minimum_ring_size =
-        static_cast<uint64_t>(integer_or_none(c, "minimumRingSize").value_or(0));
+        static_cast<uint64_t>(non_negative(c, "minimumRingSize", ctx).value_or(0));
     if (lb.simple != LoadBalancer::Simple::kUnspecified) {
       ctx.error(codes::kInvalidValue, *ch, "simple and consistentHash cannot both be set");
     }
     lb.consistent_hash = hash;
   }
+  check_warmup(o, ctx);
   for (const char* unsupported : {"localityLbSetting", "warmupDurationSecs", "warmup"}) {
     if (auto v = o.optional(unsupported)) {
       ctx.warning(codes::kUnsupportedField, *v,
@@ -59,14 +110,6 @@ LoadBalancer read_load_balancer(const YamlValue& value, ParseContext& ctx) {
   return lb;
 }
 
-std::optional<int64_t> positive(const YamlObject& o, std::string_view key, ParseContext& ctx) {
-  auto v = o.optional(key);
-  if (!v) return std::nullopt;
-  int64_t n = v->integer();
-  if (n < 0) ctx.error(codes::kInvalidValue, *v, "cannot be negative");
-  return n;
-}
-
 ConnectionPool read_connection_pool(const YamlValue& value, ParseContext& ctx) {
   auto o = value.object({"tcp", "http"});
   ConnectionPool pool;
@@ -74,14 +117,15 @@ ConnectionPool read_connection_pool(const YamlValue& value, ParseContext& ctx) {
     auto t = tcp->object({"maxConnections", "connectTimeout", "tcpKeepalive",
                           "maxConnectionDuration", "idleTimeout"});
     ConnectionPool::Tcp out;
-    out.max_connections = positive(t, "maxConnections", ctx);
-    out.connect_timeout = ctx.duration(t, "connectTimeout");
-    ctx.duration(t, "maxConnectionDuration");
-    ctx.duration(t, "idleTimeout");
+    out.max_connections = non_negative(t, "maxConnections", ctx);
+    out.connect_timeout = policy_duration(t, "connectTimeout", ctx);
+    policy_duration(t, "maxConnectionDuration", ctx);
+    policy_duration(t, "idleTimeout", ctx);
     if (auto ka = t.optional("tcpKeepalive")) {
       auto k = ka->object({"probes", "time", "interval"});
-      ctx.duration(k, "time");
-      ctx.duration(k, "interval");
+      non_negative(k, "probes", ctx);
+      policy_duration(k, "time", ctx);
+      policy_duration(k, "interval", ctx);
     }
     pool.tcp = out;
   }
@@ -90,11 +134,12 @@ ConnectionPool read_connection_pool(const YamlValue& value, ParseContext& ctx) {
                            "maxRequestsPerConnection", "maxRetries", "idleTimeout",
                            "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"});
     ConnectionPool::Http out;
-    out.http1_max_pending_requests = positive(h, "http1MaxPendingRequests", ctx);
-    out.http2_max_requests = positive(h, "http2MaxRequests", ctx);
-    out.max_requests_per_connection = positive(h, "maxRequestsPerConnection", ctx);
-    out.max_retries = positive(h, "maxRetries", ctx);
-    out.idle_timeout = ctx.duration(h, "idleTimeout");
+    out.http1_max_pending_requests = non_negative(h, "http1MaxPendingRequests", ctx);
+    out.http2_max_requests = non_negative(h, "http2MaxRequests", ctx);
+    out.max_requests_per_connection = non_negative(h, "maxRequestsPerConnection", ctx);
+    out.max_retries = non_negative(h, "maxRetries", ctx);
+    out.idle_timeout = policy_duration(h, "idleTimeout", ctx);
+    non_negative(h, "maxConcurrentStreams", ctx);
     pool.http = out;
   }
   return pool;
@@ -105,11 +150,12 @@ OutlierDetection read_outlier_detection(const YamlValue& value, ParseContext& ct
                          "consecutiveLocalOriginFailures", "splitExternalLocalOriginErrors",
                          "interval", "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"});
   OutlierDetection od;
-  od.consecutive_errors = positive(o, "consecutiveErrors", ctx);
-  od.consecutive_5xx_errors = positive(o, "consecutive5xxErrors", ctx);
-  od.consecutive_gateway_errors = positive(o, "consecutiveGatewayErrors", ctx);
-  od.interval = ctx.duration(o, "interval");
-  od.base_ejection_time = ctx.duration(o, "baseEjectionTime");
+  od.consecutive_errors = non_negative(o, "consecutiveErrors", ctx);
+  od.consecutive_5xx_errors = non_negative(o, "consecutive5xxErrors", ctx);
+  od.consecutive_gateway_errors = non_negative(o, "consecutiveGatewayErrors", ctx);
+  non_negative(o, "consecutiveLocalOriginFailures", ctx);
+  od.interval = policy_duration(o, "interval", ctx);
+  od.base_ejection_time = policy_duration(o, "baseEjectionTime", ctx);
   for (const char* key : {"maxEjectionPercent", "minHealthPercent"}) {
     auto v = o.optional(key);
     if (!v) continue;

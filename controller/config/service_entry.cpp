@@ -2,9 +2,117 @@
 // location, resolution, endpoints).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "controller/config/parse_context.h"
+#include "core/net_address.h"
 
 namespace ambit::controller::config {
+namespace {
+
+bool is_fqdn(std::string_view host) {
+  if (host.empty() || host.find('*') != std::string_view::npos || host.find('.') == host.npos) {
+    return false;
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+  });
+}
+
+// Protocol names compare without case, as Istio parses them.
+bool is_http_or_tls(std::string_view protocol) {
+  std::string upper(protocol);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (std::string_view p : {"HTTP", "HTTP2", "HTTPS", "GRPC", "GRPC-WEB", "TLS"}) {
+    if (upper == p) return true;
+  }
+  return false;
+}
+
+// Istio's ServiceEntry validation rules, each an error naming its field (AMB0006).
+void check_service_entry_rules(const YamlObject& spec, const ServiceEntry& se, ParseContext& ctx) {
+  using R = ServiceEntry::Resolution;
+  auto hosts = spec.required("hosts").items();
+  for (size_t i = 0; i < se.hosts.size(); ++i) {
+    if (se.hosts[i] == "*") {
+      ctx.error(codes::kInvalidValue, hosts[i],
+                "'*' is not a ServiceEntry host (Istio refuses it)");
+    }
+  }
+  bool cidr = std::any_of(se.addresses.begin(), se.addresses.end(),
+                          [](const std::string& a) { return a.find('/') != std::string::npos; });
+  if (cidr && se.resolution != R::kNone && se.resolution != R::kStatic) {
+    ctx.error(codes::kInvalidValue, *spec.optional("addresses"),
+              "CIDR addresses are allowed only with resolution NONE or STATIC");
+  }
+  if (auto ports = spec.optional("ports")) {
+    auto items = ports->items();
+    for (size_t i = 0; i < se.ports.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (se.ports[i].number == se.ports[j].number) {
+          ctx.error(codes::kInvalidValue, items[i],
+                    fmt::format("port {} is defined twice", se.ports[i].number));
+        } else if (se.ports[i].name == se.ports[j].name) {
+          ctx.error(codes::kInvalidValue, items[i],
+                    fmt::format("port name '{}' is defined twice", se.ports[i].name));
+        }
+      }
+    }
+  }
+  auto endpoints = spec.optional("endpoints");
+  if (endpoints && se.workload_selector) {
+    ctx.error(codes::kInvalidValue, *endpoints,
+              "endpoints and workloadSelector cannot both be set (as in Istio)");
+  }
+  if (endpoints && se.resolution == R::kNone) {
+    ctx.error(codes::kInvalidValue, *endpoints, "resolution NONE takes no endpoints");
+  }
+  if (!endpoints && (se.resolution == R::kDns || se.resolution == R::kDnsRoundRobin)) {
+    for (size_t i = 0; i < se.hosts.size(); ++i) {
+      if (se.hosts[i] != "*" && !is_fqdn(se.hosts[i])) {
+        ctx.error(codes::kInvalidValue, hosts[i],
+                  fmt::format("'{}': with DNS resolution and no endpoints the hosts are resolved, "
+                              "so each must be a fully qualified name (no wildcard)",
+                              se.hosts[i]));
+      }
+    }
+  }
+  if (endpoints) {
+    auto items = endpoints->items();
+    for (size_t i = 0; i < se.endpoints.size(); ++i) {
+      const auto& ep = se.endpoints[i];
+      bool ip = IpAddress::parse(ep.address).ok();
+      if ((se.resolution == R::kDns || se.resolution == R::kDnsRoundRobin) && !ip &&
+          !is_fqdn(ep.address)) {
+        ctx.error(
+            codes::kInvalidValue, items[i],
+            fmt::format("endpoint address '{}' is not an IP address or a DNS name", ep.address));
+      }
+      for (const auto& [name, port] : ep.ports) {
+        bool defined = std::any_of(se.ports.begin(), se.ports.end(),
+                                   [&](const ServiceEntry::Port& p) { return p.name == name; });
+        if (!defined) {
+          ctx.error(codes::kInvalidValue, items[i],
+                    fmt::format("endpoint port '{}' is not a port name of the ServiceEntry", name));
+        }
+      }
+    }
+  }
+  if (se.resolution != R::kNone && se.hosts.size() > 1) {
+    // Plain TCP carries no name to tell the hosts apart by.
+    bool named = std::all_of(se.ports.begin(), se.ports.end(), [](const ServiceEntry::Port& p) {
+      return is_http_or_tls(p.protocol);
+    });
+    if (!named) {
+      ctx.error(codes::kInvalidValue, spec.required("hosts"),
+                "several hosts need HTTP or TLS ports (or resolution NONE): plain TCP cannot tell "
+                "the hosts apart");
+    }
+  }
+}
+
+}  // namespace
 
 void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                         ConfigModel& m) {
@@ -92,6 +200,7 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
     ctx.error(codes::kInvalidValue, *spec.optional("resolution"),
               "STATIC resolution needs endpoints or a workloadSelector");
   }
+  check_service_entry_rules(spec, se, ctx);
   se.export_to = read_export_to(spec, ctx);
   se.subject_alt_names = strings_or_empty(spec, "subjectAltNames");
   m.service_entries.push_back(std::move(se));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -639,6 +640,101 @@ spec:
   EXPECT_NE(d[0].message.find("namespace 'shpo'"), std::string::npos) << d[0].message;
   EXPECT_NE(d[1].message.find("principal 'cluster.local/ns/shop/sa/reveiws'"), std::string::npos);
   EXPECT_NE(d[2].message.find("service account 'shop/ghost'"), std::string::npos);
+}
+
+TEST(AnalyzeTest, ServiceEntryRulesAsIstioValidatesThem) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bad, namespace: shop}
+spec:
+  hosts: ["*", "*.example.com", api.example.com]
+  addresses: [192.0.2.0/24]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 80, name: http2, protocol: HTTP}
+  - {number: 8080, name: http, protocol: TCP}
+  resolution: DNS
+  workloadSelector: {labels: {app: web}}
+  endpoints:
+  - {address: "not an address", ports: {grpc: 9000}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: none-with-endpoints, namespace: shop}
+spec:
+  hosts: [db.example.com]
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  resolution: NONE
+  endpoints: [{address: 192.0.2.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns-wildcard, namespace: shop}
+spec:
+  hosts: ["*.example.org"]
+  ports: [{number: 443, name: tls, protocol: tls}]
+  resolution: DNS
+)");
+  std::erase_if(d, [](const Diagnostic& x) { return x.severity != kError; });
+  std::vector<std::string> messages;
+  for (const auto& x : d) {
+    EXPECT_EQ(x.code, "AMB0006") << x.format();
+    messages.push_back(x.object + " " + x.field + ": " + x.message);
+  }
+  auto has = [&](const std::string& text) {
+    return std::any_of(messages.begin(), messages.end(),
+                       [&](const std::string& m) { return m.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("ServiceEntry shop/bad spec.hosts[0]: '*' is not a ServiceEntry host"))
+      << dump(d);
+  EXPECT_TRUE(
+      has("spec.addresses: CIDR addresses are allowed only with resolution NONE or STATIC"));
+  EXPECT_TRUE(has("spec.ports[1]: port 80 is defined twice"));
+  EXPECT_TRUE(has("spec.ports[2]: port name 'http' is defined twice"));
+  EXPECT_TRUE(has("spec.endpoints: endpoints and workloadSelector cannot both be set"));
+  EXPECT_TRUE(has("spec.endpoints[0]: endpoint address 'not an address' is not an IP address"));
+  EXPECT_TRUE(has("spec.endpoints[0]: endpoint port 'grpc' is not a port name"));
+  EXPECT_TRUE(has("spec.hosts: several hosts need HTTP or TLS ports"));
+  EXPECT_TRUE(
+      has("ServiceEntry shop/none-with-endpoints spec.endpoints: resolution NONE takes no "
+          "endpoints"));
+  EXPECT_TRUE(
+      has("ServiceEntry shop/dns-wildcard spec.hosts[0]: '*.example.org': with DNS "
+          "resolution and no endpoints"));
+  EXPECT_EQ(d.size(), 10u) << dump(d);
+}
+
+TEST(AnalyzeTest, DestinationRuleNumbersAndDurationsAreRangeChecked) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  trafficPolicy:
+    loadBalancer:
+      simple: ROUND_ROBIN
+      warmup: {duration: 0s, minimumPercent: 120, aggression: 0.5}
+    connectionPool:
+      tcp: {connectTimeout: 500us, tcpKeepalive: {probes: -1}}
+      http: {idleTimeout: 1.5ms, maxConcurrentStreams: -2}
+    outlierDetection: {interval: 10s, baseEjectionTime: 0s, maxEjectionPercent: 101}
+)");
+  std::vector<std::string> errors;
+  for (const auto& x : d) {
+    if (x.severity == kError) errors.push_back(x.code + " " + x.field);
+  }
+  std::sort(errors.begin(), errors.end());
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "AMB0006 spec.trafficPolicy.connectionPool.http.maxConcurrentStreams",
+                        "AMB0006 spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes",
+                        "AMB0006 spec.trafficPolicy.loadBalancer.warmup.aggression",
+                        "AMB0006 spec.trafficPolicy.loadBalancer.warmup.minimumPercent",
+                        "AMB0006 spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+                        "AMB0010 spec.trafficPolicy.connectionPool.http.idleTimeout",
+                        "AMB0010 spec.trafficPolicy.connectionPool.tcp.connectTimeout",
+                        "AMB0010 spec.trafficPolicy.loadBalancer.warmup.duration",
+                        "AMB0010 spec.trafficPolicy.outlierDetection.baseEjectionTime"}))
+      << dump(d);
 }
 
 TEST(AnalyzeTest, SelectorMatchesNothing) {
