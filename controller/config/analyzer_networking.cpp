@@ -1,8 +1,12 @@
 // Cross-object checks of traffic configuration: VirtualService and DestinationRule hosts,
-// route destinations and subsets, Service selectors, ServiceProfile and TrafficSplit services.
+// route destinations and subsets, Service selectors, ServiceProfile and TrafficSplit services,
+// Gateway API route parents and backends, and VirtualServices that Gateway API routes override.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "controller/config/analyzer_checks.h"
 
@@ -48,6 +52,91 @@ void check_virtual_service(const Topology& topology, Findings& findings, const V
   }
 }
 
+void check_backend(const Topology& topology, Findings& findings, const GatewayRoute& route,
+                   const BackendRef& ref) {
+  const std::string& ns = ref.ns.empty() ? route.meta.ns : ref.ns;
+  if (ref.is_hostname()) {
+    if (topology.host_known(ref.name, ns)) return;
+    findings.add(
+        codes::kUnknownBackend, Severity::kError, route.meta, ref.at,
+        fmt::format("backendRef host '{}' is not a Service or ServiceEntry host", ref.name));
+    return;
+  }
+  if (!ref.is_service()) return;  // refused when read
+  const Service* service = topology.find_service(ref.name, ns);
+  if (service == nullptr) {
+    findings.add(codes::kUnknownBackend, Severity::kError, route.meta, ref.at,
+                 fmt::format("backendRef names Service {}/{}, which does not exist", ns, ref.name));
+    return;
+  }
+  bool has_port = std::any_of(service->ports.begin(), service->ports.end(),
+                              [&](const ServicePort& p) { return ref.port == p.port; });
+  if (ref.port && !has_port) {
+    findings.add(codes::kUnknownBackend, Severity::kError, route.meta, ref.at,
+                 fmt::format("Service {}/{} has no port {}", ns, ref.name, *ref.port));
+  }
+}
+
+void check_gateway_route(const Topology& topology, Findings& findings, const GatewayRoute& route) {
+  for (const auto& parent : route.parent_refs) {
+    if (!topology.attached_hosts(route, parent).empty()) continue;
+    const std::string& ns = parent.ns.empty() ? route.meta.ns : parent.ns;
+    std::string why;
+    if (parent.is_service()) {
+      why = fmt::format("Service {}/{} does not exist", ns, parent.name);
+    } else if (!parent.is_gateway()) {
+      why = fmt::format(
+          "a parentRef of kind {} (group '{}') is not supported: use a Service or "
+          "a waypoint Gateway",
+          parent.kind, parent.group);
+    } else if (topology.find_waypoint(ns + "/" + parent.name) == nullptr) {
+      why = fmt::format(
+          "Gateway {}/{} is not a waypoint (gatewayClassName ambit-waypoint or "
+          "istio-waypoint)",
+          ns, parent.name);
+    } else {
+      why = fmt::format("no Service {}uses waypoint {}/{}",
+                        route.hostnames.empty() ? "" : "matching the route's hostnames ", ns,
+                        parent.name);
+    }
+    // Istio reports this in the route's status (Accepted: False), not as an analyzer error.
+    findings.add(codes::kUnknownParentRef, Severity::kWarning, route.meta, parent.at,
+                 why + "; the route does not attach there");
+  }
+  for (const auto& rule : route.rules) {
+    for (const auto& b : rule.backends) check_backend(topology, findings, route, b.ref);
+    for (const auto& f : rule.filters) {
+      if (f.mirror) check_backend(topology, findings, route, *f.mirror);
+    }
+  }
+}
+
+// A VirtualService host that Gateway API routes also attach to: the routes win at the waypoint.
+void check_route_conflicts(const Topology& topology, Findings& findings) {
+  const auto& m = topology.model();
+  std::map<std::string, std::set<std::string>> routes_by_host;  // FQDN -> route uids
+  for (const auto& route : m.gateway_routes) {
+    for (const auto& parent : route.parent_refs) {
+      for (const auto& host : topology.attached_hosts(route, parent)) {
+        routes_by_host[host].insert(route.route_uid());
+      }
+    }
+  }
+  if (routes_by_host.empty()) return;
+  for (const auto& vs : m.virtual_services) {
+    if (!vs.binds_to_mesh()) continue;  // not the waypoints' either way
+    for (size_t i = 0; i < vs.hosts.size(); ++i) {
+      auto it = routes_by_host.find(expand_host(vs.hosts[i], vs.meta.ns));
+      if (it == routes_by_host.end()) continue;
+      findings.add(codes::kRouteConflict, Severity::kWarning, vs.meta, vs.hosts_at[i],
+                   fmt::format("host '{}' also has Gateway API routes ({}); the waypoint applies "
+                               "those and not this VirtualService for the host (Istio leaves "
+                               "mixing the two undefined)",
+                               vs.hosts[i], fmt::join(it->second, ", ")));
+    }
+  }
+}
+
 }  // namespace
 
 void check_selector(const Topology& topology, Findings& findings, const ObjectMeta& meta,
@@ -65,6 +154,8 @@ void check_selector(const Topology& topology, Findings& findings, const ObjectMe
 void check_networking(const Topology& topology, Findings& findings) {
   const auto& m = topology.model();
   for (const auto& vs : m.virtual_services) check_virtual_service(topology, findings, vs);
+  for (const auto& route : m.gateway_routes) check_gateway_route(topology, findings, route);
+  check_route_conflicts(topology, findings);
   for (const auto& dr : m.destination_rules) {
     if (!topology.host_known(dr.host, dr.meta.ns)) {
       findings.add(codes::kUnknownHost, Severity::kWarning, dr.meta, dr.host_at,

@@ -67,6 +67,10 @@ inline constexpr std::string_view kUnknownWaypoint = "AMB0028";
 inline constexpr std::string_view kUnknownServiceProfileService = "AMB0029";
 inline constexpr std::string_view kUnknownTrafficSplitService = "AMB0030";
 inline constexpr std::string_view kUnknownNamespace = "AMB0031";
+inline constexpr std::string_view kUnknownParentRef = "AMB0032";
+inline constexpr std::string_view kRouteConflict = "AMB0033";
+inline constexpr std::string_view kUnknownBackend = "AMB0034";
+inline constexpr std::string_view kUnknownTargetPort = "AMB0035";
 }  // namespace codes
 
 const std::vector<DiagnosticCode>& all_diagnostic_codes();
