@@ -137,6 +137,23 @@ void check_route_conflicts(const Topology& topology, Findings& findings) {
   }
 }
 
+// A named targetPort that no selected pod declares: the port has no endpoints.
+void check_named_target_ports(const Topology& topology, Findings& findings, const Service& s) {
+  auto pods = topology.selected_pods(s.meta.ns, s.selector);
+  if (pods.empty()) return;  // AMB0024 says so already
+  for (const auto& p : s.ports) {
+    if (p.target_port_name.empty()) continue;
+    bool declared = std::any_of(pods.begin(), pods.end(), [&](const Pod* pod) {
+      return pod->named_ports.contains(p.target_port_name);
+    });
+    if (declared) continue;
+    findings.add(codes::kUnknownTargetPort, Severity::kWarning, s.meta, p.target_port_at,
+                 fmt::format("no pod the Service selects declares a container port named '{}'; "
+                             "port {} has no endpoints",
+                             p.target_port_name, p.port));
+  }
+}
+
 }  // namespace
 
 void check_selector(const Topology& topology, Findings& findings, const ObjectMeta& meta,
@@ -167,6 +184,7 @@ void check_networking(const Topology& topology, Findings& findings) {
   for (const auto& s : m.services) {
     if (s.selector.empty()) continue;
     check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
+    check_named_target_ports(topology, findings, s);
   }
   for (const auto& se : m.service_entries) {
     check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at,

@@ -71,6 +71,7 @@ struct ServicePort {
   uint32_t port = 0;
   uint32_t target_port = 0;      // 0: same as port (or the named port's number, per pod)
   std::string target_port_name;  // a named targetPort: each pod's container port of that name
+  Origin target_port_at;
   std::string name, app_protocol, protocol = "TCP";
 };
 
