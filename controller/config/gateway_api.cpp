@@ -299,6 +299,15 @@ GatewayRouteRule read_rule(const YamlValue& item, ParseContext& ctx, Kind kind) 
     GatewayRouteRule::Backend backend;
     backend.ref = read_backend_ref(bo, ctx, true);
     if (kind != Kind::kTcp) backend.filters = read_filters(bo, ctx, kind);
+    for (const auto& f : backend.filters) {
+      if (f.type == RouteFilter::Type::kRequestHeaderModifier ||
+          f.type == RouteFilter::Type::kResponseHeaderModifier) {
+        continue;
+      }
+      ctx.warning(codes::kUnsupportedField, bo.required("filters"),
+                  "on a backendRef only header modifier filters are applied; others are ignored");
+      break;
+    }
     rule.backends.push_back(std::move(backend));
   });
   if (auto t = o.optional("timeouts")) {

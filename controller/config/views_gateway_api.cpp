@@ -209,6 +209,19 @@ pb::Resource to_resource(const std::vector<Attachment>& attachments,
   return r;
 }
 
+// The Service port a parentRef limits the route to: `port`, or the port `sectionName` names (for
+// a Service parent, Gateway API's sectionName is a port name); 0 for every port.
+uint32_t parent_port(const Topology& topology, const GatewayRoute& route, const ParentRef& parent) {
+  if (parent.port) return *parent.port;
+  if (!parent.is_service() || parent.section_name.empty()) return 0;
+  const Service* s = topology.find_service(parent.name, parent.ns.empty() ? route.meta.ns : parent.ns);
+  if (s == nullptr) return 0;
+  for (const auto& p : s->ports) {
+    if (p.name == parent.section_name) return p.port;
+  }
+  return 0;
+}
+
 }  // namespace
 
 GatewayRouteResources gateway_route_resources(const ConfigModel& model) {
@@ -218,8 +231,9 @@ GatewayRouteResources gateway_route_resources(const ConfigModel& model) {
   std::map<std::string, std::vector<Attachment>> by_host;
   for (const auto& route : model.gateway_routes) {
     for (const auto& parent : route.parent_refs) {
+      uint32_t port = parent_port(topology, route, parent);
       for (auto& host : topology.attached_hosts(route, parent)) {
-        by_host[host].push_back({&route, parent.port.value_or(0)});
+        by_host[host].push_back({&route, port});
       }
     }
   }

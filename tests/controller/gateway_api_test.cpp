@@ -141,6 +141,19 @@ TEST(GatewayApiTest, SplitOnAServiceIsAWeightedRouteAtItsWaypoint) {
   }
 }
 
+TEST(GatewayApiTest, SectionNameOfAServiceParentIsItsPortName) {
+  auto vs = waypoint_route(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: "", name: reviews, sectionName: http}]
+  rules: [{backendRefs: [{name: reviews-v1, port: 9080}]}]
+)",
+                           "httproute/shop/reviews:9080");
+  ASSERT_EQ(vs.http_size(), 1);
+  EXPECT_EQ(vs.http(0).match(0).port(), 9080u);
+}
+
 TEST(GatewayApiTest, DefaultWeightIsOneAndZeroWeightsAnswer500) {
   auto vs = waypoint_route(R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
