@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "controller/config/parse_context.h"
 
@@ -186,7 +187,8 @@ std::vector<RouteFilter> read_filters(const YamlObject& parent, ParseContext& ct
   return out;
 }
 
-// [{type: Exact | RegularExpression, name, value}] into a map by name.
+// [{type: Exact | RegularExpression, name, value}] into a map by name. Header names are
+// case-insensitive in Gateway API: they are kept lowercase, as HTTP/2 sends them.
 std::map<std::string, StringMatch> read_named_matches(const YamlObject& parent, const char* key,
                                                       ParseContext& ctx) {
   std::map<std::string, StringMatch> out;
@@ -203,6 +205,10 @@ std::map<std::string, StringMatch> read_named_matches(const YamlObject& parent, 
                 fmt::format("'{}' is not a match type (Exact | RegularExpression)", type));
     }
     std::string name = o.required("name").string();
+    if (std::string_view(key) == "headers") {
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+    }
     // Gateway API: only the first match on a name counts.
     out.emplace(name, std::move(m));
   });
@@ -228,7 +234,7 @@ GatewayRouteMatch read_http_match(const YamlValue& item, ParseContext& ctx) {
                             "RegularExpression)",
                             type));
     }
-    if (m.path.kind != StringMatch::Kind::kRegex && m.path.value.front() != '/') {
+    if (m.path.kind != StringMatch::Kind::kRegex && !m.path.value.starts_with('/')) {
       ctx.error(codes::kInvalidValue, *p, "an Exact or PathPrefix path must start with '/'");
     }
   }

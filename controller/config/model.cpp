@@ -28,7 +28,8 @@ size_t ConfigModel::object_count() const {
   return namespaces.size() + service_accounts.size() + pods.size() + services.size() +
          waypoints.size() + virtual_services.size() + destination_rules.size() +
          service_entries.size() + peer_authentications.size() + authorization_policies.size() +
-         service_profiles.size() + traffic_splits.size() + gateway_routes.size() + ignored.size();
+         service_profiles.size() + traffic_splits.size() + gateway_routes.size() +
+         ignored.size();
 }
 
 void ConfigModel::append(const ConfigModel& other) {

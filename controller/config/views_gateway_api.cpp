@@ -214,7 +214,8 @@ pb::Resource to_resource(const std::vector<Attachment>& attachments,
 uint32_t parent_port(const Topology& topology, const GatewayRoute& route, const ParentRef& parent) {
   if (parent.port) return *parent.port;
   if (!parent.is_service() || parent.section_name.empty()) return 0;
-  const Service* s = topology.find_service(parent.name, parent.ns.empty() ? route.meta.ns : parent.ns);
+  const Service* s =
+      topology.find_service(parent.name, parent.ns.empty() ? route.meta.ns : parent.ns);
   if (s == nullptr) return 0;
   for (const auto& p : s->ports) {
     if (p.name == parent.section_name) return p.port;

@@ -190,7 +190,9 @@ spec:
   - name: api
     matches:
     - path: {type: Exact, value: /api}
-      headers: [{name: x-user, value: tester}, {type: RegularExpression, name: x-id, value: "[0-9]+"}]
+      headers:
+      - {name: X-User, value: tester}
+      - {type: RegularExpression, name: x-id, value: "[0-9]+"}
       queryParams: [{name: debug, value: "1"}]
       method: POST
     filters:
@@ -449,6 +451,7 @@ spec:
   - matches:
     - path: {type: Prefix, value: /x}
     - path: {value: nope}
+    - path: {type: Exact, value: ""}
     - method: FETCH
     - headers: [{type: RegularExpression, name: x, value: "("}]
     filters:
@@ -468,8 +471,9 @@ spec:
   EXPECT_EQ(got, (std::vector<std::string>{
                      "AMB0006 spec.rules[0].matches[0].path.type",
                      "AMB0006 spec.rules[0].matches[1].path",
-                     "AMB0006 spec.rules[0].matches[2].method",
-                     "AMB0011 spec.rules[0].matches[3].headers[0].value",
+                     "AMB0006 spec.rules[0].matches[2].path",
+                     "AMB0006 spec.rules[0].matches[3].method",
+                     "AMB0011 spec.rules[0].matches[4].headers[0].value",
                      "AMB0006 spec.rules[0].filters[0].requestRedirect.scheme",
                      "AMB0006 spec.rules[0].filters[0].requestRedirect.statusCode",
                      "AMB0006 spec.rules[0].backendRefs[0].name",
