@@ -79,8 +79,18 @@ void check_backend(const Topology& topology, Findings& findings, const GatewayRo
 
 void check_gateway_route(const Topology& topology, Findings& findings, const GatewayRoute& route) {
   for (const auto& parent : route.parent_refs) {
-    if (!topology.attached_hosts(route, parent).empty()) continue;
     const std::string& ns = parent.ns.empty() ? route.meta.ns : parent.ns;
+    if (!topology.attached_hosts(route, parent).empty()) {
+      // Attached, but only a waypoint applies routes: a Service without one ignores them.
+      const Service* s = parent.is_service() ? topology.find_service(parent.name, ns) : nullptr;
+      if (s != nullptr && topology.waypoint_of(*s).empty()) {
+        findings.add(codes::kUnknownParentRef, Severity::kWarning, route.meta, parent.at,
+                     fmt::format("Service {}/{} uses no waypoint (label istio.io/use-waypoint or "
+                                 "ambit.io/use-waypoint), so nothing applies this route to it",
+                                 ns, parent.name));
+      }
+      continue;
+    }
     std::string why;
     if (parent.is_service()) {
       why = fmt::format("Service {}/{} does not exist", ns, parent.name);

@@ -441,6 +441,25 @@ spec:
   EXPECT_EQ(d[4].field, "spec.rules[0].backendRefs[2]");
 }
 
+TEST(GatewayApiTest, ServiceParentWithoutAWaypointIsInert) {
+  auto d = diagnostics_of(R"(apiVersion: v1
+kind: Service
+metadata: {name: direct, namespace: shop, labels: {istio.io/use-waypoint: none}}
+spec: {clusterIP: 10.96.0.30, ports: [{port: 80, name: http}], selector: {app: reviews}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: direct, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: "", name: direct}]
+  rules: [{backendRefs: [{name: reviews-v1, port: 9080}]}]
+)");
+  ASSERT_EQ(d.size(), 1u) << testing::dump(d);
+  EXPECT_EQ(d[0].code, "AMB0032");
+  EXPECT_EQ(d[0].object, "HTTPRoute shop/direct");
+  EXPECT_NE(d[0].message.find("uses no waypoint"), std::string::npos) << d[0].message;
+}
+
 TEST(GatewayApiTest, BadValuesNameObjectAndField) {
   auto d = diagnostics_of(R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
