@@ -89,6 +89,12 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
         w.mesh = in.mesh();
         w.peer_auth = peer_auth(in.peer_auth());
         w.waypoint = in.waypoint();
+        for (const auto& [name, port] : in.named_ports()) {
+          if (port == 0 || port > 65535) {
+            return Error::format("{}: named port {} = {} out of range", where, name, port);
+          }
+          w.named_ports[name] = static_cast<uint16_t>(port);
+        }
         if (!in.hbone_address().empty()) {
           auto hbone = SocketAddress::parse(in.hbone_address());
           if (!hbone) return Error::format("{}: hbone address: {}", where, hbone.error().message);
@@ -113,8 +119,8 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
             return Error::format("{}: port {} -> {} out of range", where, p.port(),
                                  p.target_port());
           }
-          s.ports.push_back(
-              {static_cast<uint16_t>(p.port()), static_cast<uint16_t>(p.target_port())});
+          s.ports.push_back({static_cast<uint16_t>(p.port()),
+                             static_cast<uint16_t>(p.target_port()), p.target_port_name()});
         }
         s.selector = labels_of(in.selector());
         config.services.push_back(std::move(s));

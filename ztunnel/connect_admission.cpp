@@ -68,10 +68,10 @@ Target target_of(const EngineConfig& config, std::string_view listener_workload,
     return {
         nullptr, {}, fmt::format("service {} has no port {}", service->uid(), host_port->second)};
   }
-  uint16_t target_port = port->target_port == 0 ? port->port : port->target_port;
   for (const Workload* w : table.endpoints_of(*service)) {
-    if (serves(*w) && !w->addresses.empty()) {
-      return {w, SocketAddress(w->addresses[0], target_port), {}};
+    auto target_port = port->target_on(*w);
+    if (serves(*w) && !w->addresses.empty() && target_port) {
+      return {w, SocketAddress(w->addresses[0], *target_port), {}};
     }
   }
   return {nullptr,

@@ -44,6 +44,13 @@ std::string Service::hostname() const {
   return name + "." + ns + ".svc." + std::string(kClusterDomain);
 }
 
+std::optional<uint16_t> ServicePort::target_on(const Workload& endpoint) const {
+  if (target_port_name.empty()) return target_port != 0 ? target_port : port;
+  auto it = endpoint.named_ports.find(target_port_name);
+  if (it == endpoint.named_ports.end()) return std::nullopt;
+  return it->second;
+}
+
 const ServicePort* Service::find_port(uint16_t port) const {
   for (const auto& p : ports) {
     if (p.port == port) return &p;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,11 +44,19 @@ struct Workload {
   // The `baggage` header describing it as a source (ztunnel/baggage.h). Derived, not
   // configured: WorkloadTable::add_workload fills it once, so no connection formats it.
   std::string source_baggage;
+  // Named container ports (name -> port), for Services whose targetPort is a name.
+  std::map<std::string, uint16_t> named_ports;
 };
 
 struct ServicePort {
   uint16_t port;
   uint16_t target_port;  // 0 means "same as port", as in Kubernetes
+  // Set: the target is each endpoint's container port of that name (target_port unused).
+  std::string target_port_name = {};
+
+  // The port to reach `endpoint` on; nullopt when the port is named and the endpoint declares
+  // no port of that name (it is then not an endpoint of this port).
+  std::optional<uint16_t> target_on(const Workload& endpoint) const;
 };
 
 struct Service {

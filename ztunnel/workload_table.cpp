@@ -166,10 +166,17 @@ Result<Destination> WorkloadTable::resolve(const SocketAddress& original_dst,
       return Error::format("service {} has no endpoints for {}", service.uid(),
                            original_dst.to_string());
     }
-    const Target& t = targets[entropy % targets.size()];
-    uint16_t target_port = port->target_port != 0 ? port->target_port : port->port;
-    return Destination{Destination::Kind::kWorkload, t.workload, &service,
-                       SocketAddress(t.ip, target_port)};
+    // From the picked endpoint on, the first that has the port (a named targetPort may be
+    // declared by some endpoints only).
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const Target& t = targets[(entropy + i) % targets.size()];
+      if (auto target_port = port->target_on(*t.workload)) {
+        return Destination{Destination::Kind::kWorkload, t.workload, &service,
+                           SocketAddress(t.ip, *target_port)};
+      }
+    }
+    return Error::format("service {} has no endpoint declaring port '{}' for {}", service.uid(),
+                         port->target_port_name, original_dst.to_string());
   }
   if (const Workload* w = find_by_address(ip)) {
     return Destination{Destination::Kind::kWorkload, w, nullptr, original_dst};

@@ -48,6 +48,7 @@ std::vector<const ObjectMeta*> all_objects(const ConfigModel& m) {
   add(m.authorization_policies);
   add(m.service_profiles);
   add(m.traffic_splits);
+  add(m.gateway_routes);
   return out;
 }
 

@@ -1,10 +1,14 @@
 // Cross-object checks of traffic configuration: VirtualService and DestinationRule hosts,
 // route destinations (host, port, subset), gateways, VirtualServices claiming one host, subsets
-// that select no pod, Service selectors, ServiceProfile and TrafficSplit services.
+// that select no pod, Service selectors and named target ports, ServiceProfile and TrafficSplit
+// services, Gateway API route parents and backends, and VirtualServices that Gateway API routes
+// override.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "controller/config/analyzer_checks.h"
 
@@ -61,11 +65,6 @@ void check_destination(const Topology& topology, Findings& findings, const Virtu
   }
 }
 
-bool binds_to_mesh(const VirtualService& vs) {
-  return vs.gateways.empty() ||
-         std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
-}
-
 // networking.istio.io Gateways are read but not used: they are among the ignored objects.
 void check_gateways(const Topology& topology, Findings& findings, const VirtualService& vs) {
   const auto& ignored = topology.model().ignored;
@@ -114,7 +113,7 @@ void check_conflicting_hosts(const ConfigModel& m, Findings& findings) {
   };
   std::map<std::string, std::vector<Claim>> by_host;
   for (const auto& vs : m.virtual_services) {
-    if (!binds_to_mesh(vs)) continue;
+    if (!vs.binds_to_mesh()) continue;
     for (size_t i = 0; i < vs.hosts.size(); ++i) {
       by_host[expand_host(vs.hosts[i], vs.meta.ns)].push_back({&vs, i});
     }
@@ -135,6 +134,75 @@ void check_conflicting_hosts(const ConfigModel& m, Findings& findings) {
                    fmt::format("host {} is also claimed by VirtualService {} for the mesh; which "
                                "one applies is undefined: merge them into one VirtualService",
                                host, others));
+    }
+  }
+}
+
+void check_backend(const Topology& topology, Findings& findings, const GatewayRoute& route,
+                   const BackendRef& ref) {
+  const std::string& ns = ref.ns.empty() ? route.meta.ns : ref.ns;
+  if (ref.is_hostname()) {
+    if (topology.host_known(ref.name, ns)) return;
+    findings.add(
+        codes::kUnknownBackend, Severity::kError, route.meta, ref.at,
+        fmt::format("backendRef host '{}' is not a Service or ServiceEntry host", ref.name));
+    return;
+  }
+  if (!ref.is_service()) return;  // refused when read
+  const Service* service = topology.find_service(ref.name, ns);
+  if (service == nullptr) {
+    findings.add(codes::kUnknownBackend, Severity::kError, route.meta, ref.at,
+                 fmt::format("backendRef names Service {}/{}, which does not exist", ns, ref.name));
+    return;
+  }
+  bool has_port = std::any_of(service->ports.begin(), service->ports.end(),
+                              [&](const ServicePort& p) { return ref.port == p.port; });
+  if (ref.port && !has_port) {
+    findings.add(codes::kUnknownBackend, Severity::kError, route.meta, ref.at,
+                 fmt::format("Service {}/{} has no port {}", ns, ref.name, *ref.port));
+  }
+}
+
+void check_gateway_route(const Topology& topology, Findings& findings, const GatewayRoute& route) {
+  for (const auto& parent : route.parent_refs) {
+    const std::string& ns = parent.ns.empty() ? route.meta.ns : parent.ns;
+    if (!topology.attached_hosts(route, parent).empty()) {
+      // Attached, but only a waypoint applies routes: a Service without one ignores them.
+      const Service* s = parent.is_service() ? topology.find_service(parent.name, ns) : nullptr;
+      if (s != nullptr && topology.waypoint_of(*s).empty()) {
+        findings.add(codes::kUnknownParentRef, Severity::kWarning, route.meta, parent.at,
+                     fmt::format("Service {}/{} uses no waypoint (label istio.io/use-waypoint or "
+                                 "ambit.io/use-waypoint), so nothing applies this route to it",
+                                 ns, parent.name));
+      }
+      continue;
+    }
+    std::string why;
+    if (parent.is_service()) {
+      why = fmt::format("Service {}/{} does not exist", ns, parent.name);
+    } else if (!parent.is_gateway()) {
+      why = fmt::format(
+          "a parentRef of kind {} (group '{}') is not supported: use a Service or "
+          "a waypoint Gateway",
+          parent.kind, parent.group);
+    } else if (topology.find_waypoint(ns + "/" + parent.name) == nullptr) {
+      why = fmt::format(
+          "Gateway {}/{} is not a waypoint (gatewayClassName ambit-waypoint or "
+          "istio-waypoint)",
+          ns, parent.name);
+    } else {
+      why = fmt::format("no Service {}uses waypoint {}/{}",
+                        route.hostnames.empty() ? "" : "matching the route's hostnames ", ns,
+                        parent.name);
+    }
+    // Istio reports this in the route's status (Accepted: False), not as an analyzer error.
+    findings.add(codes::kUnknownParentRef, Severity::kWarning, route.meta, parent.at,
+                 why + "; the route does not attach there");
+  }
+  for (const auto& rule : route.rules) {
+    for (const auto& b : rule.backends) check_backend(topology, findings, route, b.ref);
+    for (const auto& f : rule.filters) {
+      if (f.mirror) check_backend(topology, findings, route, *f.mirror);
     }
   }
 }
@@ -164,6 +232,49 @@ void check_subsets(const Topology& topology, Findings& findings, const Destinati
   }
 }
 
+// A VirtualService host that Gateway API routes also attach to: the routes win at the waypoint.
+void check_route_conflicts(const Topology& topology, Findings& findings) {
+  const auto& m = topology.model();
+  std::map<std::string, std::set<std::string>> routes_by_host;  // FQDN -> route uids
+  for (const auto& route : m.gateway_routes) {
+    for (const auto& parent : route.parent_refs) {
+      for (const auto& host : topology.attached_hosts(route, parent)) {
+        routes_by_host[host].insert(route.route_uid());
+      }
+    }
+  }
+  if (routes_by_host.empty()) return;
+  for (const auto& vs : m.virtual_services) {
+    if (!vs.binds_to_mesh()) continue;  // not the waypoints' either way
+    for (size_t i = 0; i < vs.hosts.size(); ++i) {
+      auto it = routes_by_host.find(expand_host(vs.hosts[i], vs.meta.ns));
+      if (it == routes_by_host.end()) continue;
+      findings.add(codes::kRouteConflict, Severity::kWarning, vs.meta, vs.hosts_at[i],
+                   fmt::format("host '{}' also has Gateway API routes ({}); the waypoint applies "
+                               "those and not this VirtualService for the host (Istio leaves "
+                               "mixing the two undefined)",
+                               vs.hosts[i], fmt::join(it->second, ", ")));
+    }
+  }
+}
+
+// A named targetPort that no selected pod declares: the port has no endpoints.
+void check_named_target_ports(const Topology& topology, Findings& findings, const Service& s) {
+  auto pods = topology.selected_pods(s.meta.ns, s.selector);
+  if (pods.empty()) return;  // AMB0024 says so already
+  for (const auto& p : s.ports) {
+    if (p.target_port_name.empty()) continue;
+    bool declared = std::any_of(pods.begin(), pods.end(), [&](const Pod* pod) {
+      return pod->named_ports.contains(p.target_port_name);
+    });
+    if (declared) continue;
+    findings.add(codes::kUnknownTargetPort, Severity::kWarning, s.meta, p.target_port_at,
+                 fmt::format("no pod the Service selects declares a container port named '{}'; "
+                             "port {} has no endpoints",
+                             p.target_port_name, p.port));
+  }
+}
+
 }  // namespace
 
 void check_selector(const Topology& topology, Findings& findings, const ObjectMeta& meta,
@@ -182,6 +293,8 @@ void check_networking(const Topology& topology, Findings& findings) {
   const auto& m = topology.model();
   for (const auto& vs : m.virtual_services) check_virtual_service(topology, findings, vs);
   check_conflicting_hosts(m, findings);
+  for (const auto& route : m.gateway_routes) check_gateway_route(topology, findings, route);
+  check_route_conflicts(topology, findings);
   for (const auto& dr : m.destination_rules) {
     check_subsets(topology, findings, dr);
     if (!topology.host_known(dr.host, dr.meta.ns)) {
@@ -194,6 +307,7 @@ void check_networking(const Topology& topology, Findings& findings) {
   for (const auto& s : m.services) {
     if (s.selector.empty()) continue;
     check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
+    check_named_target_ports(topology, findings, s);
   }
   for (const auto& se : m.service_entries) {
     check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at,

@@ -89,6 +89,16 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
        "a TrafficSplit service or backend that no Service declares"},
       {c::kUnknownNamespace, S::kWarning,
        "an object in a namespace that is not declared while other namespaces are"},
+      {c::kUnknownParentRef, S::kWarning,
+       "a Gateway API route parentRef naming no Service or waypoint Gateway"},
+      {c::kRouteConflict, S::kWarning,
+       "a VirtualService and a Gateway API route for the same host; the route wins"},
+      {c::kUnknownBackend, S::kError,
+       "a Gateway API backendRef to no Service (or ServiceEntry host), or to a port the Service "
+       "does not have",
+       "", kServed},
+      {c::kUnknownTargetPort, S::kWarning,
+       "a named targetPort that no pod selected by the Service declares"},
       {c::kPolicyTargetNotFound, S::kWarning,
        "an AuthorizationPolicy targetRef naming nothing, or a target no waypoint serves (the "
        "policy is enforced nowhere)"},

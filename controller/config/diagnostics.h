@@ -73,6 +73,11 @@ inline constexpr std::string_view kUnknownWaypoint = "AMB0028";
 inline constexpr std::string_view kUnknownServiceProfileService = "AMB0029";
 inline constexpr std::string_view kUnknownTrafficSplitService = "AMB0030";
 inline constexpr std::string_view kUnknownNamespace = "AMB0031";
+// Gateway API routes
+inline constexpr std::string_view kUnknownParentRef = "AMB0032";
+inline constexpr std::string_view kRouteConflict = "AMB0033";
+inline constexpr std::string_view kUnknownBackend = "AMB0034";
+inline constexpr std::string_view kUnknownTargetPort = "AMB0035";
 // Analyzer parity with istioctl analyze: 0040 onwards.
 inline constexpr std::string_view kPolicyTargetNotFound = "AMB0040";
 inline constexpr std::string_view kDestinationPortNotFound = "AMB0041";

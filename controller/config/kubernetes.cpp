@@ -21,6 +21,27 @@ void read_service_account(const YamlObject& root, ObjectMeta meta, ParseContext&
   m.service_accounts.push_back({std::move(meta)});
 }
 
+namespace {
+
+// spec.containers[].ports[]: only the named ones, which named Service targetPorts resolve to.
+// The containers' other fields are not the mesh's and are not checked.
+void read_container_ports(const YamlObject& spec, Pod& pod) {
+  for_each_item(spec, "containers", [&](const YamlValue& container, size_t) {
+    if (!container.node().IsMap()) container.fail("a container is a mapping");
+    auto ports = container.node()["ports"];
+    if (!ports) return;
+    YamlValue list(ports, std::make_shared<ConfigLocation>(container.where()),
+                   container.field() + ".ports");
+    for (const auto& item : list.items()) {
+      auto p = item.object({"name", "containerPort", "protocol", "hostPort", "hostIP"});
+      uint16_t number = p.required("containerPort").port();
+      if (auto name = p.optional("name")) pod.named_ports[name->string()] = number;
+    }
+  });
+}
+
+}  // namespace
+
 void read_pod(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m) {
   Pod pod;
   pod.meta = std::move(meta);
@@ -64,6 +85,7 @@ void read_pod(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, Config
                            "schedulingGates",
                            "resourceClaims",
                            "hostUsers"});
+    read_container_ports(o, pod);
     pod.node_name = o.string_or("nodeName", "");
     pod.service_account = o.string_or("serviceAccount", "default");
     if (auto sa = o.optional("serviceAccountName")) pod.service_account = sa->kubernetes_name();
@@ -107,11 +129,9 @@ ServicePort read_service_port(const YamlValue& item, ParseContext& ctx) {
   port.port = o.required("port").port();
   if (auto target = o.optional("targetPort")) {
     std::string text = target->string();
+    port.target_port_at = origin_of(*target);
     if (!text.empty() && text.find_first_not_of("0123456789") != std::string::npos) {
-      ctx.warning(codes::kUnsupportedField, *target,
-                  fmt::format("named target port '{}' is not supported; the port number ({}) "
-                              "is used",
-                              text, port.port));
+      port.target_port_name = text;  // resolved per pod, through its container ports
     } else {
       port.target_port = target->port();
     }

@@ -48,6 +48,9 @@ const std::vector<KindEntry>& kinds() {
        "TrafficSplit",
        {"v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"},
        read_traffic_split},
+      {"gateway.networking.k8s.io", "HTTPRoute", kGatewayApi, read_http_route},
+      {"gateway.networking.k8s.io", "GRPCRoute", {"v1", "v1alpha2"}, read_grpc_route},
+      {"gateway.networking.k8s.io", "TCPRoute", {"v1alpha2"}, read_tcp_route},
       // Understood, not acted on.
       {"", "ConfigMap", kV1, nullptr, false, "ambit has no sidecar injector to configure"},
       {"", "Secret", kV1, nullptr, false, "ambit does not read Secrets"},
@@ -75,8 +78,6 @@ const std::vector<KindEntry>& kinds() {
        nullptr,
        false,
        "telemetry is not configurable yet"},
-      {"gateway.networking.k8s.io", "HTTPRoute", kGatewayApi, nullptr, false,
-       "Gateway API routes are not supported yet; use a VirtualService"},
   };
   return all;
 }
@@ -119,6 +120,7 @@ ObjectMeta read_metadata(const YamlObject& root, std::string api_version, std::s
   if (auto annotations = metadata.optional("annotations")) {
     meta.annotations = annotations->string_map();
   }
+  meta.creation_timestamp = metadata.string_or("creationTimestamp", "");
   return meta;
 }
 

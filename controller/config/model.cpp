@@ -1,16 +1,35 @@
 #include "controller/config/model.h"
 
+#include <algorithm>
+
 namespace ambit::controller::config {
 
 std::string ObjectMeta::uid() const { return ns.empty() ? name : ns + "/" + name; }
 
 std::string ObjectMeta::describe() const { return kind + " " + uid(); }
 
+bool VirtualService::binds_to_mesh() const {
+  return gateways.empty() || std::find(gateways.begin(), gateways.end(), "mesh") != gateways.end();
+}
+
+std::string GatewayRoute::route_uid() const {
+  switch (kind) {
+    case Kind::kHttp:
+      return "httproute/" + meta.uid();
+    case Kind::kGrpc:
+      return "grpcroute/" + meta.uid();
+    case Kind::kTcp:
+      break;
+  }
+  return "tcproute/" + meta.uid();
+}
+
 size_t ConfigModel::object_count() const {
   return namespaces.size() + service_accounts.size() + pods.size() + services.size() +
          waypoints.size() + virtual_services.size() + destination_rules.size() +
          service_entries.size() + peer_authentications.size() + authorization_policies.size() +
-         service_profiles.size() + traffic_splits.size() + ignored.size();
+         service_profiles.size() + traffic_splits.size() + gateway_routes.size() +
+         ignored.size();
 }
 
 void ConfigModel::append(const ConfigModel& other) {
@@ -27,6 +46,7 @@ void ConfigModel::append(const ConfigModel& other) {
   add(authorization_policies, other.authorization_policies);
   add(service_profiles, other.service_profiles);
   add(traffic_splits, other.traffic_splits);
+  add(gateway_routes, other.gateway_routes);
   add(ignored, other.ignored);
 }
 

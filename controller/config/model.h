@@ -32,6 +32,9 @@ struct ObjectMeta {
   StringMap labels, annotations;
   std::string file;
   int line = 0;  // the line of the document's first key
+  // metadata.creationTimestamp as written (RFC 3339, "2024-05-01T10:00:00Z"); empty when not
+  // given. Gateway API breaks ties between routes by it, oldest first.
+  std::string creation_timestamp;
 
   std::string uid() const;       // "<ns>/<name>", or "<name>" when cluster-scoped
   std::string describe() const;  // "VirtualService shop/reviews"
@@ -60,11 +63,15 @@ struct Pod {
   std::string service_account = "default";  // spec.serviceAccountName
   std::vector<std::string> addresses;       // status.podIPs (or status.podIP), in order
   std::string netns, cgroup;                // annotations ambit.io/netns, ambit.io/cgroup
+  // spec.containers[].ports[] that have a name: name -> containerPort.
+  std::map<std::string, uint32_t> named_ports;
 };
 
 struct ServicePort {
   uint32_t port = 0;
-  uint32_t target_port = 0;  // 0: same as port
+  uint32_t target_port = 0;      // 0: same as port (or the named port's number, per pod)
+  std::string target_port_name;  // a named targetPort: each pod's container port of that name
+  Origin target_port_at;
   std::string name, app_protocol, protocol = "TCP";
 };
 
@@ -110,9 +117,20 @@ struct Destination {
   Origin host_at, subset_at;
 };
 
+// Header manipulation (VirtualService `headers`, Gateway API header modifier filters).
+struct HeaderOperations {
+  StringMap set, add;
+  std::vector<std::string> remove;
+};
+
+struct HeaderManipulation {
+  std::optional<HeaderOperations> request, response;
+};
+
 struct RouteDestination {
   Destination destination;
   std::optional<int64_t> weight;  // absent: Istio treats a lone destination as 100
+  HeaderManipulation headers;
 };
 
 struct HttpRetry {
@@ -154,6 +172,7 @@ struct HttpRoute {
   std::optional<HttpFault> fault;
   std::optional<Destination> mirror;
   std::optional<double> mirror_percentage;
+  HeaderManipulation headers;
   Origin at;  // the route object (http[i])
 };
 
@@ -177,6 +196,9 @@ struct VirtualService {
   std::vector<Origin> gateways_at;  // one per gateway
   std::vector<HttpRoute> http;
   std::vector<L4Route> tcp, tls;
+
+  // Mesh routing (waypoints'): no `gateways`, or "mesh" among them.
+  bool binds_to_mesh() const;
 };
 
 struct LoadBalancer {
@@ -329,6 +351,96 @@ struct AuthorizationPolicy {
   std::vector<Rule> rules;  // none + ALLOW: allows nothing (the "deny all" policy)
 };
 
+// --- gateway.networking.k8s.io routes -----------------------------------------------------------
+
+// A parentRef: the Service (GAMMA) or the waypoint Gateway a route attaches to.
+struct ParentRef {
+  std::string group = "gateway.networking.k8s.io", kind = "Gateway";
+  std::string ns;  // empty: the route's namespace
+  std::string name, section_name;
+  std::optional<uint32_t> port;
+  Origin at;
+
+  bool is_service() const { return (group.empty() || group == "core") && kind == "Service"; }
+  bool is_gateway() const { return group == "gateway.networking.k8s.io" && kind == "Gateway"; }
+};
+
+// A backendRef: a Service, or (Istio's extension) a ServiceEntry host, kind Hostname in group
+// networking.istio.io, whose name is the host.
+struct BackendRef {
+  std::string group, kind = "Service";
+  std::string ns;  // empty: the route's namespace
+  std::string name;
+  std::optional<uint32_t> port;  // required for a Service
+  int64_t weight = 1;            // 0: no traffic
+  Origin at;
+
+  bool is_service() const { return (group.empty() || group == "core") && kind == "Service"; }
+  bool is_hostname() const { return group == "networking.istio.io" && kind == "Hostname"; }
+};
+
+struct RouteFilter {
+  enum class Type {
+    kRequestHeaderModifier,
+    kResponseHeaderModifier,
+    kUrlRewrite,
+    kRequestRedirect,
+    kRequestMirror,
+  };
+  // A path modifier of URLRewrite and RequestRedirect.
+  struct PathModifier {
+    enum class Kind { kReplaceFullPath, kReplacePrefixMatch };
+    Kind kind = Kind::kReplaceFullPath;
+    std::string value;
+  };
+  Type type = Type::kRequestHeaderModifier;
+  HeaderOperations headers;  // the header modifiers
+  std::string hostname;      // URLRewrite, RequestRedirect
+  std::optional<PathModifier> path;
+  std::string scheme;                    // RequestRedirect
+  std::optional<uint32_t> port;          // RequestRedirect
+  uint32_t status_code = 302;            // RequestRedirect (Gateway API's default)
+  std::optional<BackendRef> mirror;      // RequestMirror
+  std::optional<double> mirror_percent;  // RequestMirror percent or fraction, 0-100
+  Origin at;
+};
+
+// One match of a rule. GRPCRoute method matches are read as the path they stand for
+// (/<service>/<method> exact, /<service>/ prefix, or a regex), so both kinds share this.
+struct GatewayRouteMatch {
+  // kExact; kPrefix is Gateway API's PathPrefix (whole path segments); kRegex.
+  StringMatch path{StringMatch::Kind::kPrefix, "/"};
+  std::map<std::string, StringMatch> headers, query_params;  // kExact or kRegex
+  std::string method;                                        // HTTPRoute; empty: any
+  Origin at;
+};
+
+struct GatewayRouteRule {
+  std::string name;
+  std::vector<GatewayRouteMatch> matches;  // never empty: none written is PathPrefix "/"
+  std::vector<RouteFilter> filters;
+  struct Backend {
+    BackendRef ref;
+    std::vector<RouteFilter> filters;
+  };
+  std::vector<Backend> backends;
+  std::optional<Duration> request_timeout, backend_request_timeout;
+  Origin at;
+};
+
+// HTTPRoute, GRPCRoute or TCPRoute (TCPRoute rules have backends only).
+struct GatewayRoute {
+  enum class Kind { kHttp, kGrpc, kTcp };
+  ObjectMeta meta;
+  Kind kind = Kind::kHttp;
+  std::vector<ParentRef> parent_refs;
+  std::vector<std::string> hostnames;
+  std::vector<GatewayRouteRule> rules;
+
+  // "httproute/<ns>/<name>" (grpcroute/, tcproute/): the uid of its routes in the views.
+  std::string route_uid() const;
+};
+
 // --- Linkerd and SMI --------------------------------------------------------------------------
 
 struct ServiceProfile {
@@ -389,6 +501,7 @@ struct ConfigModel {
   std::vector<AuthorizationPolicy> authorization_policies;
   std::vector<ServiceProfile> service_profiles;
   std::vector<TrafficSplit> traffic_splits;
+  std::vector<GatewayRoute> gateway_routes;
   std::vector<IgnoredObject> ignored;
 
   size_t object_count() const;

@@ -81,6 +81,10 @@ void read_authorization_policy_spec(const YamlObject& spec, ParseContext& ctx,
 void read_service_profile(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                           ConfigModel& m);
 void read_traffic_split(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
+// gateway.networking.k8s.io routes (gateway_api.cpp).
+void read_http_route(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
+void read_grpc_route(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
+void read_tcp_route(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
 
 // Shared by VirtualService and DestinationRule readers.
 std::optional<TrafficPolicy> read_traffic_policy(const YamlValue& value, ParseContext& ctx);

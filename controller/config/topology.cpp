@@ -209,6 +209,38 @@ std::vector<const DestinationRule*> Topology::destination_rules_for_host(
   return out;
 }
 
+const Service* Topology::find_service(std::string_view name, std::string_view ns) const {
+  auto it = services_by_ns_.find(std::string(ns));
+  if (it == services_by_ns_.end()) return nullptr;
+  for (const Service* s : it->second) {
+    if (s->meta.name == name) return s;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Topology::attached_hosts(const GatewayRoute& route,
+                                                  const ParentRef& parent) const {
+  const std::string& ns = parent.ns.empty() ? route.meta.ns : parent.ns;
+  std::vector<std::string> out;
+  if (parent.is_service()) {
+    if (find_service(parent.name, ns) != nullptr) out.push_back(service_fqdn(parent.name, ns));
+    return out;
+  }
+  if (!parent.is_gateway()) return out;
+  std::string waypoint = ns + "/" + parent.name;
+  if (find_waypoint(waypoint) == nullptr) return out;
+  for (const auto& s : model_.services) {
+    if (waypoint_of(s) != waypoint) continue;
+    std::string fqdn = service_fqdn(s.meta.name, s.meta.ns);
+    bool named = route.hostnames.empty() ||
+                 std::any_of(route.hostnames.begin(), route.hostnames.end(), [&](const auto& h) {
+                   return hosts_match(expand_host(h, route.meta.ns), fqdn);
+                 });
+    if (named) out.push_back(std::move(fqdn));
+  }
+  return out;
+}
+
 const Waypoint* Topology::find_waypoint(std::string_view uid) const {
   for (const auto& w : model_.waypoints) {
     if (w.meta.uid() == uid) return &w;

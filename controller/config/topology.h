@@ -68,6 +68,12 @@ class Topology {
   std::vector<const DestinationRule*> destination_rules_for_host(std::string_view host,
                                                                  std::string_view from_ns) const;
 
+  const Service* find_service(std::string_view name, std::string_view ns) const;
+  // The Service FQDNs a Gateway API route's parentRef attaches it to: the Service it names, or
+  // for a waypoint Gateway the Services that use that waypoint (those matching the route's
+  // hostnames, when it has some). Empty when the parentRef names nothing we know.
+  std::vector<std::string> attached_hosts(const GatewayRoute& route, const ParentRef& parent) const;
+
   const Waypoint* find_waypoint(std::string_view uid) const;
   // The waypoint (uid) serving a service or a pod, when one is declared: the object's own
   // label, then (pods) its services' labels, then its namespace's label. "" when none.

@@ -71,6 +71,7 @@ pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_v
   }
   w.set_peer_auth(to_proto(resolve_peer_auth(topology, pod)));
   w.set_waypoint(topology.waypoint_of(pod));
+  for (const auto& [name, port] : pod.named_ports) (*w.mutable_named_ports())[name] = port;
   if (node == kAllNodes || (!node.empty() && pod.node_name == node)) {
     w.set_netns(pod.netns);
     w.set_cgroup(pod.cgroup);
@@ -101,6 +102,7 @@ pb::Service to_service(const Topology& topology, const Service& s) {
     auto* port = out.add_ports();
     port->set_port(p.port);
     port->set_target_port(p.target_port);
+    port->set_target_port_name(p.target_port_name);
     port->set_name(p.name);
     port->set_protocol(port_protocol(p));
   }

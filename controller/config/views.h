@@ -20,11 +20,13 @@ namespace ambit::controller::config {
 
 // The view of the node agent on `node`:
 // - every Namespace (declared ones, plus those that pods and services live in), with `ambient`;
-// - every Workload (from Pods): uid, addresses, labels, service account, node; mesh (namespace
-//   ambient and the pod not opted out); hbone_address <first address>:15008 when in the mesh;
+// - every Workload (from Pods): uid, addresses, labels, service account, node, named container
+//   ports; mesh (namespace ambient and the pod not opted out); hbone_address
+//   <first address>:15008 when in the mesh;
 //   peer_auth resolved workload > namespace > mesh (root namespace istio-system; PERMISSIVE when
 //   nothing says otherwise); waypoint; netns and cgroup only for pods on `node`;
-// - every Service (VIPs, ports, selector, waypoint, hostnames);
+// - every Service (VIPs, ports (a named targetPort as target_port_name), selector, waypoint,
+//   hostnames);
 // - every AuthorizationPolicy (ALLOW and DENY; AUDIT/CUSTOM are not enforced and left out)
 //   except those with targetRefs, which only waypoints enforce (as in Istio).
 // `trust_domain` is reserved for identity-dependent fields (none yet: the caller adds the
@@ -51,6 +53,10 @@ std::vector<ambit::v1::Resource> waypoint_view(const ConfigModel& model,
 //   catch-all route to the service;
 // - each SMI TrafficSplit as a VirtualService, uid "trafficsplit/<ns>/<name>": one route from
 //   the apex service to the backends, weights as percentages summing to 100;
+// - the Gateway API routes (HTTPRoute, GRPCRoute, TCPRoute) as VirtualServices, one per set of
+//   hosts with the same attached routes, uid "httproute/<ns>/<name>[:<port>]" (several joined
+//   with ","): their rules merged in Gateway API precedence order (docs/configuration.md); a
+//   mesh VirtualService loses the hosts such routes attach to (and is left out with none left);
 // - each DestinationRule (traffic policy, port-level settings, subsets).
 // Hosts are FQDNs (expand_host relative to the object's namespace).
 std::vector<ambit::v1::Resource> l7_resources(const ConfigModel& model);

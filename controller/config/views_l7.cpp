@@ -7,9 +7,9 @@
 
 #include "controller/config/topology.h"
 #include "controller/config/views.h"
+#include "controller/config/views_l7.h"
 
 namespace ambit::controller::config {
-namespace {
 
 namespace pb = ambit::v1;
 
@@ -47,6 +47,41 @@ void set_matches(const std::map<std::string, StringMatch>& in,
   for (const auto& [k, v] : in) set_match(v, &(*out)[k]);
 }
 
+void add_header_operations(const HeaderOperations& in, pb::HeaderOperations* out) {
+  for (const auto& [k, v] : in.set) (*out->mutable_set())[k] = v;
+  for (const auto& [k, v] : in.add) (*out->mutable_add())[k] = v;
+  for (const auto& h : in.remove) out->add_remove(h);
+}
+
+std::vector<int32_t> percentages(const std::vector<int64_t>& weights) {
+  int64_t sum = 0;
+  for (int64_t w : weights) sum += w;
+  std::vector<int32_t> percent;
+  std::vector<int64_t> remainder;
+  int64_t given = 0;
+  for (int64_t w : weights) {
+    int64_t scaled = sum > 0 ? w * 100 : 0;
+    percent.push_back(static_cast<int32_t>(sum > 0 ? scaled / sum : 0));
+    remainder.push_back(sum > 0 ? scaled % sum : 0);
+    given += percent.back();
+  }
+  for (int64_t left = sum > 0 ? 100 - given : 0; left > 0; --left) {
+    auto best = std::max_element(remainder.begin(), remainder.end()) - remainder.begin();
+    ++percent[best];
+    remainder[best] = -1;
+  }
+  return percent;
+}
+
+namespace {
+
+void set_headers(const HeaderManipulation& in, pb::Headers* out) {
+  if (in.request) add_header_operations(*in.request, out->mutable_request());
+  if (in.response) add_header_operations(*in.response, out->mutable_response());
+}
+
+bool has_headers(const HeaderManipulation& h) { return h.request || h.response; }
+
 void set_destination(const Destination& in, std::string_view ns, pb::Destination* out) {
   out->set_host(expand_host(in.host, ns));
   out->set_subset(in.subset);
@@ -80,7 +115,9 @@ pb::HTTPRoute to_route(const HttpRoute& in, std::string_view ns) {
     // Istio: a lone destination without a weight takes all the traffic.
     int64_t weight = rd.weight.value_or(in.route.size() == 1 ? 100 : 0);
     d->set_weight(static_cast<int32_t>(weight));
+    if (has_headers(rd.headers)) set_headers(rd.headers, d->mutable_headers());
   }
+  if (has_headers(in.headers)) set_headers(in.headers, out.mutable_headers());
   if (in.redirect) {
     auto* r = out.mutable_redirect();
     r->set_uri(in.redirect->uri);
@@ -184,25 +221,13 @@ pb::Resource from_traffic_split(const TrafficSplit& ts) {
   out->set_origin("TrafficSplit");
   out->add_hosts(expand_host(ts.service, ts.meta.ns));
   auto* route = out->add_http();
-  int64_t sum = 0;
-  for (const auto& b : ts.backends) sum += b.weight;
-  std::vector<int64_t> percent, remainder;
-  int64_t given = 0;
-  for (const auto& b : ts.backends) {
-    int64_t scaled = sum > 0 ? b.weight * 100 : 0;
-    percent.push_back(sum > 0 ? scaled / sum : 0);
-    remainder.push_back(sum > 0 ? scaled % sum : 0);
-    given += percent.back();
-  }
-  for (int64_t left = sum > 0 ? 100 - given : 0; left > 0; --left) {
-    auto best = std::max_element(remainder.begin(), remainder.end()) - remainder.begin();
-    ++percent[best];
-    remainder[best] = -1;
-  }
+  std::vector<int64_t> weights;
+  for (const auto& b : ts.backends) weights.push_back(b.weight);
+  auto percent = percentages(weights);
   for (size_t i = 0; i < ts.backends.size(); ++i) {
     auto* d = route->add_route();
     d->mutable_destination()->set_host(expand_host(ts.backends[i].service, ts.meta.ns));
-    d->set_weight(static_cast<int32_t>(percent[i]));
+    d->set_weight(percent[i]);
   }
   return r;
 }
@@ -321,13 +346,19 @@ pb::Resource from_destination_rule(const DestinationRule& dr) {
 }  // namespace
 
 std::vector<pb::Resource> l7_resources(const ConfigModel& model) {
-  std::vector<pb::Resource> out;
+  GatewayRouteResources routes = gateway_route_resources(model);
+  std::vector<pb::Resource> out = std::move(routes.resources);
   // Only mesh routing: a VirtualService bound to ingress gateways (and not to "mesh") is not
-  // the waypoints' to apply.
+  // the waypoints' to apply. A host that Gateway API routes attach to is theirs (see
+  // docs/configuration.md): the VirtualService keeps its other hosts, if any.
   for (const auto& vs : model.virtual_services) {
-    bool mesh = vs.gateways.empty() ||
-                std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
-    if (mesh && !vs.http.empty()) out.push_back(from_virtual_service(vs));
+    if (!vs.binds_to_mesh() || vs.http.empty()) continue;
+    pb::Resource r = from_virtual_service(vs);
+    auto* hosts = r.mutable_virtual_service()->mutable_hosts();
+    hosts->erase(std::remove_if(hosts->begin(), hosts->end(),
+                                [&](const std::string& h) { return routes.hosts.contains(h); }),
+                 hosts->end());
+    if (!hosts->empty()) out.push_back(std::move(r));
   }
   for (const auto& sp : model.service_profiles) out.push_back(from_service_profile(sp));
   for (const auto& ts : model.traffic_splits) out.push_back(from_traffic_split(ts));

@@ -69,6 +69,23 @@ HttpMatchRequest read_http_match(const YamlValue& value, ParseContext& ctx) {
   return m;
 }
 
+// headers: {request: {set, add, remove}, response: {...}}
+HeaderManipulation read_headers(const YamlValue& value) {
+  auto o = value.object({"request", "response"});
+  HeaderManipulation h;
+  auto operations = [](const YamlValue& v) {
+    auto ops = v.object({"set", "add", "remove"});
+    HeaderOperations out;
+    if (auto set = ops.optional("set")) out.set = set->string_map();
+    if (auto add = ops.optional("add")) out.add = add->string_map();
+    out.remove = strings_or_empty(ops, "remove");
+    return out;
+  };
+  if (auto v = o.optional("request")) h.request = operations(*v);
+  if (auto v = o.optional("response")) h.response = operations(*v);
+  return h;
+}
+
 Destination read_destination(const YamlValue& value) {
   auto o = value.object({"host", "subset", "port"});
   Destination d;
@@ -96,10 +113,7 @@ std::vector<RouteDestination> read_route(const YamlValue& list, ParseContext& ct
         ctx.error(codes::kInvalidValue, *w, "a weight is a percentage from 0 to 100");
       }
     }
-    if (auto h = o.optional("headers")) {
-      ctx.warning(codes::kUnsupportedField, *h,
-                  "header manipulation is not supported yet; ignored");
-    }
+    if (auto h = o.optional("headers")) rd.headers = read_headers(*h);
     out.push_back(std::move(rd));
   }
   int64_t sum = 0;
@@ -208,7 +222,7 @@ HttpFault read_fault(const YamlValue& value, ParseContext& ctx) {
   return f;
 }
 
-HttpRoute read_http_route(const YamlValue& value, ParseContext& ctx) {
+HttpRoute read_vs_http_route(const YamlValue& value, ParseContext& ctx) {
   auto o = value.object({"name", "match", "route", "redirect", "rewrite", "timeout", "retries",
                          "fault", "mirror", "mirrorPercentage", "mirrorPercent", "headers",
                          "corsPolicy", "directResponse", "delegate", "mirrors"});
@@ -246,8 +260,8 @@ HttpRoute read_http_route(const YamlValue& value, ParseContext& ctx) {
   } else if (auto v = o.optional("mirrorPercent")) {
     r.mirror_percentage = static_cast<double>(v->integer());
   }
-  for (const char* unsupported :
-       {"headers", "corsPolicy", "directResponse", "delegate", "mirrors"}) {
+  if (auto v = o.optional("headers")) r.headers = read_headers(*v);
+  for (const char* unsupported : {"corsPolicy", "directResponse", "delegate", "mirrors"}) {
     if (auto v = o.optional(unsupported)) {
       ctx.warning(codes::kUnsupportedField, *v,
                   fmt::format("{} is not supported by ambit yet; ignored", unsupported));
@@ -303,7 +317,7 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
   }
   vs.export_to = read_export_to(spec, ctx);
   if (auto http = spec.optional("http")) {
-    for (const auto& item : http->items()) vs.http.push_back(read_http_route(item, ctx));
+    for (const auto& item : http->items()) vs.http.push_back(read_vs_http_route(item, ctx));
   }
   if (auto tcp = spec.optional("tcp")) {
     for (const auto& item : tcp->items()) vs.tcp.push_back(read_l4_route(item, ctx, false));
@@ -327,8 +341,7 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
                                             "a misspelling of one?)",
                                             unknown));
   }
-  if (!vs.gateways.empty() && std::none_of(vs.gateways.begin(), vs.gateways.end(),
-                                           [](const auto& g) { return g == "mesh"; })) {
+  if (!vs.binds_to_mesh()) {
     ctx.warning(codes::kUnsupportedField, spec.required("gateways"),
                 "this VirtualService binds only to gateways (not 'mesh'); ambit ignores it");
   }

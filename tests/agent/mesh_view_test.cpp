@@ -62,6 +62,35 @@ TEST(MeshView, SnapshotBecomesTheNodesConfiguration) {
   EXPECT_EQ(config->trust_bundle_pem, "-----BEGIN CERTIFICATE-----\n");
 }
 
+TEST(MeshView, NamedTargetPortsResolvePerEndpoint) {
+  auto v1 = workload("shop", "web-v1", "node1", "10.244.0.10");
+  (*v1.mutable_workload()->mutable_named_ports())["http-web"] = 8080;
+  auto v2 = workload("shop", "web-v2", "node1", "10.244.0.11");
+  (*v2.mutable_workload()->mutable_named_ports())["http-web"] = 9090;
+  (*v1.mutable_workload()->mutable_labels())["app"] = "web";
+  (*v2.mutable_workload()->mutable_labels())["app"] = "web";
+  ambit::v1::Resource svc;
+  svc.set_uid("shop/web");
+  auto* s = svc.mutable_service();
+  s->set_name("web");
+  s->set_namespace_("shop");
+  s->add_vips("10.96.0.20");
+  (*s->mutable_selector())["app"] = "web";
+  auto* port = s->add_ports();
+  port->set_port(80);
+  port->set_target_port_name("http-web");
+  auto view = MeshView().with(snapshot(1, {v1, v2, svc}));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  auto config = view->to_local_config("node1");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  ASSERT_EQ(config->services.size(), 1u);
+  const auto& p = config->services[0].ports.at(0);
+  EXPECT_EQ(p.target_port_name, "http-web");
+  for (const auto& w : config->workloads) {
+    EXPECT_EQ(p.target_on(w), w.name == "web-v1" ? 8080 : 9090) << w.name;
+  }
+}
+
 TEST(MeshView, DeltasAddChangeAndRemove) {
   auto v1 = MeshView().with(snapshot(1, {workload("shop", "web", "node1", "10.244.0.10")}));
   ASSERT_TRUE(v1.ok());

@@ -913,6 +913,36 @@ TEST(AnalyzeTest, UnreadablePath) {
   EXPECT_NE(snapshot.error().message.find("/nonexistent/ambit-config"), std::string::npos);
 }
 
+TEST(AnalyzeTest, NamedTargetPortNoSelectedPodDeclares) {
+  // The base cluster's reviews pods declare no container ports.
+  auto d = analyze_with_base(R"(apiVersion: v1
+kind: Service
+metadata: {name: reviews-named, namespace: shop}
+spec:
+  ports:
+  - {port: 9080, targetPort: http-alt}
+  selector: {app: reviews}
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0035", kWarning, 6, "Service shop/reviews-named",
+                         "spec.ports[0].targetPort");
+  // Declared by one of the selected pods: fine.
+  d = analyze_with_base(R"(apiVersion: v1
+kind: Service
+metadata: {name: reviews-named, namespace: shop}
+spec:
+  ports: [{port: 9080, targetPort: http-alt}]
+  selector: {app: reviews}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v3, namespace: shop, labels: {app: reviews, version: v3}}
+spec:
+  containers: [{name: app, image: reviews:v3, ports: [{name: http-alt, containerPort: 9081}]}]
+status: {podIP: 10.1.0.9}
+)");
+  EXPECT_TRUE(d.empty()) << testing::dump(d);
+}
+
 TEST(AnalyzeTest, EveryCodeIsDocumentedOnce) {
   std::ifstream in(std::string(AMBIT_SOURCE_DIR) + "/docs/configuration.md");
   ASSERT_TRUE(in) << "docs/configuration.md";

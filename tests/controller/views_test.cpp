@@ -198,6 +198,48 @@ TEST(AgentViewTest, ServicesAndWaypoints) {
   EXPECT_EQ(workload(view, "legacy/old").waypoint(), "");
 }
 
+// A named targetPort is each pod's container port of that name, not the Service port.
+TEST(AgentViewTest, NamedTargetPortResolvesThroughEachPodsContainerPorts) {
+  auto snapshot = testing::load_texts({{"named.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec:
+  containers:
+  - name: app
+    image: web:1
+    ports: [{name: http-web, containerPort: 8080}, {containerPort: 9000}]
+status: {podIP: 10.1.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-2, namespace: shop, labels: {app: web}}
+spec:
+  containers:
+  - {name: app, image: web:2, ports: [{name: http-web, containerPort: 8081, protocol: TCP}]}
+status: {podIP: 10.1.0.2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  clusterIP: 10.96.0.11
+  ports: [{port: 80, targetPort: http-web, name: http}]
+  selector: {app: web}
+)"}});
+  EXPECT_TRUE(snapshot.diagnostics.empty()) << testing::dump(snapshot.diagnostics);
+  auto view = agent_view(snapshot.model, kAllNodes, "cluster.local");
+  const pb::Service* web = nullptr;
+  for (const auto& r : view) {
+    if (r.has_service()) web = &r.service();
+  }
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->ports(0).target_port_name(), "http-web");
+  EXPECT_EQ(web->ports(0).target_port(), 0u);
+  EXPECT_EQ(workload(view, "shop/web-1").named_ports().at("http-web"), 8080u);
+  EXPECT_EQ(workload(view, "shop/web-1").named_ports().size(), 1u);  // unnamed ports left out
+  EXPECT_EQ(workload(view, "shop/web-2").named_ports().at("http-web"), 8081u);
+}
+
 TEST(AgentViewTest, AuthorizationPolicies) {
   auto view = agent_view(cluster(), "node-a", "cluster.local");
   const pb::AuthorizationPolicy* policy = nullptr;

@@ -127,6 +127,31 @@ TEST_F(WorkloadTableTest, UndeclaredPortIsAnErrorNamingServiceAndPort) {
   EXPECT_TRUE(contains(d.error().message, "81")) << d.error().message;
 }
 
+TEST(WorkloadTable, NamedTargetPortIsEachEndpointsOwn) {
+  WorkloadTable table;
+  auto a = workload("echo-a", {"10.0.0.2"}, {{"app", "echo"}});
+  a.named_ports = {{"http", 8080}};
+  auto b = workload("echo-b", {"10.0.0.3"}, {{"app", "echo"}});
+  b.named_ports = {{"http", 9090}};
+  auto c = workload("echo-c", {"10.0.0.4"}, {{"app", "echo"}});  // declares no "http"
+  Service s = echo_service();
+  s.ports = {{80, 0, "http"}, {81, 0, "grpc"}};
+  for (auto* w : {&a, &b, &c}) ASSERT_TRUE(table.add_workload(*w).ok());
+  ASSERT_TRUE(table.add_service(s).ok());
+  std::set<std::string> seen;
+  for (uint64_t entropy = 0; entropy < 6; ++entropy) {
+    auto d = table.resolve(addr("10.96.0.10:80"), entropy);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    // Never echo-c, and each endpoint on its own port.
+    EXPECT_EQ(d->address.port(), d->workload->name == "echo-a" ? 8080 : 9090) << d->workload->name;
+    seen.insert(d->workload->name);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"echo-a", "echo-b"}));
+  auto none = table.resolve(addr("10.96.0.10:81"), 0);
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(contains(none.error().message, "'grpc'")) << none.error().message;
+}
+
 TEST(WorkloadTable, VipWithoutEndpointsIsAnError) {
   WorkloadTable table;
   ASSERT_TRUE(table.add_service(echo_service()).ok());
