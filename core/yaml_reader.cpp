@@ -231,6 +231,7 @@ YamlObject::YamlObject(const YAML::Node& node, SharedLocation where, std::string
                             fmt::format("unknown field (known fields: {})", join(known)));
       if (!where_->on_unknown_field) throw problem;
       where_->on_unknown_field(problem);
+      unknown_keys_.push_back(std::move(key));
       continue;
     }
     for (const auto& e : entries_) {

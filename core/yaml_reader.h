@@ -127,6 +127,8 @@ class YamlObject {
   const std::string& path() const { return path_; }
   int line() const { return node_.Mark().is_null() ? 0 : node_.Mark().line + 1; }
   bool has(std::string_view key) const { return optional(key).has_value(); }
+  // The fields it does not know (reported, and left out), in the order written.
+  const std::vector<std::string>& unknown_keys() const { return unknown_keys_; }
 
  private:
   struct Entry {
@@ -139,6 +141,7 @@ class YamlObject {
   SharedLocation where_;
   std::string path_;  // prefix for field names of nested objects, "" at an object's root
   std::vector<Entry> entries_;
+  std::vector<std::string> unknown_keys_;
 };
 
 // Reads a list field of objects, calling parse(item, index) for each; absent means empty.

@@ -328,12 +328,8 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
   if (vs.http.empty() && vs.tcp.empty() && vs.tls.empty()) {
     // Istio refuses it too. A misspelt section ("htpp:") is the usual cause: name it.
     std::string unknown;
-    for (const auto& kv : spec.node()) {
-      std::string key = kv.first.as<std::string>("");
-      if (key != "hosts" && key != "gateways" && key != "http" && key != "tcp" && key != "tls" &&
-          key != "exportTo") {
-        unknown += fmt::format("{}'{}'", unknown.empty() ? "" : ", ", key);
-      }
+    for (const auto& key : spec.unknown_keys()) {
+      unknown += fmt::format("{}'{}'", unknown.empty() ? "" : ", ", key);
     }
     ctx.error(codes::kInvalidValue, *root.optional("spec"),
               unknown.empty() ? "a VirtualService needs http, tcp or tls routes"
