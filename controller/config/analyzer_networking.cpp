@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -85,6 +86,20 @@ void check_gateways(const Topology& topology, Findings& findings, const VirtualS
   }
 }
 
+// IST0130: an http rule after one that matches every request is never used.
+void check_unreachable_rules(Findings& findings, const VirtualService& vs) {
+  for (size_t i = 0; i + 1 < vs.http.size(); ++i) {
+    if (!vs.http[i].match.empty()) continue;
+    for (size_t j = i + 1; j < vs.http.size(); ++j) {
+      findings.add(codes::kUnreachableRule, Severity::kWarning, vs.meta, vs.http[j].at,
+                   fmt::format("rule {} is never used: rule {} before it has no match, so it "
+                               "takes every request",
+                               j, i));
+    }
+    return;
+  }
+}
+
 void check_virtual_service(const Topology& topology, Findings& findings, const VirtualService& vs) {
   for (size_t i = 0; i < vs.hosts.size(); ++i) {
     const std::string& host = vs.hosts[i];
@@ -93,6 +108,7 @@ void check_virtual_service(const Topology& topology, Findings& findings, const V
                  fmt::format("host '{}' is not a Service or ServiceEntry host", host));
   }
   check_gateways(topology, findings, vs);
+  check_unreachable_rules(findings, vs);
   for (const auto& route : vs.http) {
     for (const auto& rd : route.route) check_destination(topology, findings, vs, rd.destination);
     if (route.mirror) check_destination(topology, findings, vs, *route.mirror);
@@ -232,6 +248,22 @@ void check_subsets(const Topology& topology, Findings& findings, const Destinati
   }
 }
 
+// IST0134: a TCP (or unnamed-protocol) port of an entry without addresses can only be told
+// apart by address, so the entry needs some (Istio can auto-allocate them; ambit does not).
+void check_addresses_required(Findings& findings, const ServiceEntry& se) {
+  if (!se.addresses.empty()) return;
+  for (const auto& p : se.ports) {
+    std::string protocol = p.protocol;
+    for (char& c : protocol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (!protocol.empty() && protocol != "TCP") continue;
+    findings.add(codes::kServiceEntryAddressesRequired, Severity::kWarning, se.meta, "spec.ports",
+                 fmt::format("port {} is {}: without addresses its traffic cannot be told apart "
+                             "from other TCP traffic; give the entry addresses",
+                             p.number, protocol.empty() ? "of no protocol" : "TCP"));
+    return;
+  }
+}
+
 // A VirtualService host that Gateway API routes also attach to: the routes win at the waypoint.
 void check_route_conflicts(const Topology& topology, Findings& findings) {
   const auto& m = topology.model();
@@ -310,8 +342,15 @@ void check_networking(const Topology& topology, Findings& findings) {
     check_named_target_ports(topology, findings, s);
   }
   for (const auto& se : m.service_entries) {
-    check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at,
-                   false);
+    // WorkloadEntries are read but not modelled: a selector may pick them rather than pods.
+    bool entries = std::any_of(m.ignored.begin(), m.ignored.end(), [&](const IgnoredObject& o) {
+      return o.meta.kind == "WorkloadEntry" && o.meta.ns == se.meta.ns;
+    });
+    if (!entries) {
+      check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at,
+                     false);
+    }
+    check_addresses_required(findings, se);
   }
 }
 

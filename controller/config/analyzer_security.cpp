@@ -104,7 +104,18 @@ struct KnownIdentities {
       namespaces.insert(p.meta.ns);
       service_accounts.insert(p.meta.ns + "/" + p.service_account);
     }
-    for (const auto& s : m.services) namespaces.insert(s.meta.ns);
+    // Any object's namespace exists (a policy's own included).
+    auto add = [&](const auto& objects) {
+      for (const auto& o : objects) namespaces.insert(o.meta.ns);
+    };
+    add(m.services);
+    add(m.virtual_services);
+    add(m.destination_rules);
+    add(m.service_entries);
+    add(m.peer_authentications);
+    add(m.authorization_policies);
+    add(m.waypoints);
+    add(m.ignored);
     for (const auto& sa : m.service_accounts) {
       namespaces.insert(sa.meta.ns);
       service_accounts.insert(sa.meta.ns + "/" + sa.meta.name);
@@ -115,47 +126,65 @@ struct KnownIdentities {
 // Istio's analyzer reports source namespaces that do not exist; principals and service
 // accounts that nothing runs as are the same mistake (a typo, a renamed account). Patterns and
 // negative lists are left alone. Warnings: the workload may simply not be deployed yet.
+// Why `value` of an identity attribute (a namespace, a service account "<ns>/<sa>", a
+// principal) matches nothing in the configuration; empty when it may match, or is a pattern.
+std::string why_nothing_matches(const KnownIdentities& known, std::string_view attribute,
+                                const std::string& value) {
+  if (value.find('*') != std::string::npos) return "";
+  if (attribute == "namespace") {
+    return known.namespaces.contains(value) ? "" : "no namespace of that name holds any object";
+  }
+  std::string account = value;
+  if (attribute == "principal") {
+    // <td>/ns/<ns>/sa/<sa>: the trust domain is the controller's to know, not the files'.
+    auto ns_at = value.find("/ns/");
+    auto sa_at = value.find("/sa/");
+    if (ns_at == std::string::npos || sa_at == std::string::npos || sa_at < ns_at) return "";
+    account = value.substr(ns_at + 4, sa_at - ns_at - 4) + "/" + value.substr(sa_at + 4);
+  }
+  return known.service_accounts.contains(account)
+             ? ""
+             : "no pod runs as that service account and no ServiceAccount declares it";
+}
+
+// Istio's analyzer reports source namespaces that do not exist; principals and service
+// accounts that nothing runs as are the same mistake (a typo, a renamed account), in sources
+// and in `when` conditions alike. Patterns and negative lists are left alone. Warnings: the
+// workload may simply not be deployed yet.
 void check_sources(const KnownIdentities& known, Findings& findings,
                    const AuthorizationPolicy& ap) {
-  auto report = [&](const Origin& rule_at, size_t from, std::string_view field,
-                    std::string_view noun, const std::string& value, std::string_view what) {
-    findings.add(
-        codes::kPolicySourceMatchesNothing, Severity::kWarning, ap.meta,
-        Origin{rule_at.line, fmt::format("{}.from[{}].source.{}", rule_at.field, from, field)},
-        fmt::format("{} '{}' matches nothing in the configuration: {}", noun, value, what));
+  auto check = [&](const Origin& rule_at, const std::string& field, std::string_view attribute,
+                   const std::vector<std::string>& values) {
+    for (const auto& v : values) {
+      std::string why = why_nothing_matches(known, attribute, v);
+      if (why.empty()) continue;
+      findings.add(
+          codes::kPolicySourceMatchesNothing, Severity::kWarning, ap.meta,
+          Origin{rule_at.line, rule_at.field + "." + field},
+          fmt::format("{} '{}' matches nothing in the configuration: {}", attribute, v, why));
+    }
   };
   for (const auto& rule : ap.rules) {
     for (size_t i = 0; i < rule.from.size(); ++i) {
       const auto& src = rule.from[i];
-      for (const auto& ns : src.namespaces) {
-        if (ns.find('*') != std::string::npos || known.namespaces.contains(ns)) continue;
-        report(rule.at, i, "namespaces", "namespace", ns,
-               "no namespace of that name holds any object");
-      }
-      for (const auto& sa : src.service_accounts) {
-        if (known.service_accounts.contains(sa)) continue;
-        report(rule.at, i, "serviceAccounts", "service account", sa,
-               "no pod runs as it and no ServiceAccount declares it");
-      }
-      for (const auto& p : src.principals) {
-        // <td>/ns/<ns>/sa/<sa>: the trust domain is the controller's to know, not the files'.
-        auto ns_at = p.find("/ns/");
-        auto sa_at = p.find("/sa/");
-        if (p.find('*') != std::string::npos || ns_at == std::string::npos ||
-            sa_at == std::string::npos || sa_at < ns_at) {
-          continue;
-        }
-        std::string account = p.substr(ns_at + 4, sa_at - ns_at - 4) + "/" + p.substr(sa_at + 4);
-        if (known.service_accounts.contains(account)) continue;
-        report(rule.at, i, "principals", "principal", p,
-               "no pod runs as that service account and no ServiceAccount declares it");
-      }
+      std::string at = fmt::format("from[{}].source.", i);
+      check(rule.at, at + "namespaces", "namespace", src.namespaces);
+      check(rule.at, at + "serviceAccounts", "service account", src.service_accounts);
+      check(rule.at, at + "principals", "principal", src.principals);
+    }
+    for (size_t i = 0; i < rule.when.size(); ++i) {
+      const auto& c = rule.when[i];
+      std::string at = fmt::format("when[{}].values", i);
+      if (c.key == "source.namespace") check(rule.at, at, "namespace", c.values);
+      if (c.key == "source.serviceAccount") check(rule.at, at, "service account", c.values);
+      if (c.key == "source.principal") check(rule.at, at, "principal", c.values);
     }
   }
 }
 
 void check_authorization_policy(const Topology& topology, Findings& findings,
                                 const AuthorizationPolicy& ap) {
+  if (ap.dry_run) return;  // enforced nowhere
   if (!ap.target_refs.empty()) {
     // Waypoints see HTTP: the L4 fail-safe below does not concern them.
     check_target_refs(topology, findings, ap);

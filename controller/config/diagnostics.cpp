@@ -60,7 +60,7 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
       {c::kBadPrincipal, S::kError,
        "a principal that can never match: empty, 'spiffe://'-prefixed or a misplaced '*' (an "
        "error); not <trust-domain>/ns/<ns>/sa/<sa> (a warning)"},
-      {c::kRouteWeights, S::kError, "the weights of a route's destinations do not sum to 100",
+      {c::kRouteWeights, S::kError, "a route's several destinations have weights summing to 0",
        "IST0106"},
       {c::kTrafficSplitWeights, S::kError, "a TrafficSplit whose backend weights sum to 0"},
       {c::kUnsupportedField, S::kWarning,
@@ -115,6 +115,10 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
        kServed},
       {c::kSubsetMatchesNothing, S::kWarning,
        "a DestinationRule subset whose labels select none of its host's pods"},
+      {c::kServiceEntryAddressesRequired, S::kWarning,
+       "a ServiceEntry with a TCP (or protocol-less) port and no addresses", "IST0134"},
+      {c::kUnreachableRule, S::kWarning,
+       "a VirtualService http rule after one without match (it is never used)", "IST0130"},
       {c::kPolicySourceMatchesNothing, S::kWarning,
        "an AuthorizationPolicy namespace, principal or service account that no object of the "
        "configuration has",

@@ -86,6 +86,8 @@ inline constexpr std::string_view kUnknownGateway = "AMB0043";
 inline constexpr std::string_view kConflictingVirtualServiceHosts = "AMB0044";
 inline constexpr std::string_view kSubsetMatchesNothing = "AMB0045";
 inline constexpr std::string_view kPolicySourceMatchesNothing = "AMB0046";
+inline constexpr std::string_view kServiceEntryAddressesRequired = "AMB0047";
+inline constexpr std::string_view kUnreachableRule = "AMB0048";
 }  // namespace codes
 
 const std::vector<DiagnosticCode>& all_diagnostic_codes();

@@ -172,7 +172,15 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
     }
     bool waypoint_candidate = is_gateway_api_gateway(group, kind);
     security_kind = group == "security.istio.io";
-    if (security_kind && entry != nullptr && !version_known) {
+    if (security_kind && entry == nullptr) {
+      // A misspelt kind ("AuthorizaionPolicy") would otherwise drop the policy unnoticed.
+      ctx.error(codes::kUnknownKind, whole,
+                fmt::format("{} is not a kind of {} that ambit knows (AuthorizationPolicy, "
+                            "PeerAuthentication, RequestAuthentication); the object is refused",
+                            kind, group));
+      return;
+    }
+    if (security_kind && !version_known) {
       // Not applying a policy is as wrong as applying a wider one: an error, not an ignore.
       ctx.error(codes::kUnknownKind, whole,
                 fmt::format("{} {} is not a supported version of {} (supported: {}); the policy "

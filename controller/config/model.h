@@ -322,6 +322,7 @@ struct AuthorizationPolicy {
   enum class Action { kAllow, kDeny, kAudit, kCustom };
   Action action = Action::kAllow;
   std::string provider;  // CUSTOM: provider.name
+  bool dry_run = false;  // annotation istio.io/dry-run: "true": evaluated by Istio, not enforced
   // A policy's targetRefs entry: a waypoint Gateway, a Service (enforced by its waypoint), a
   // ServiceEntry, or (in the root namespace) a GatewayClass. Group and namespace as written
   // ("" for core; namespace empty = the policy's).

@@ -275,6 +275,15 @@ void read_authorization_policy(const YamlObject& root, ObjectMeta meta, ParseCon
                                ConfigModel& m) {
   Policy policy;
   policy.meta = std::move(meta);
+  auto dry_run = policy.meta.annotations.find("istio.io/dry-run");
+  if (dry_run != policy.meta.annotations.end() && dry_run->second == "true") {
+    // Istio logs what a dry-run policy would decide and enforces nothing; ambit has no such log
+    // yet, so it leaves the policy out rather than enforce what was meant as a trial.
+    policy.dry_run = true;
+    ctx.warning(codes::kUnsupportedField, root.required("metadata"),
+                "istio.io/dry-run: the policy is not enforced (as in Istio); ambit does not log "
+                "its would-be decisions yet");
+  }
   // No spec: {}, which allows nothing.
   if (auto spec = root.optional("spec")) {
     read_authorization_policy_spec(

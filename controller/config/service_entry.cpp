@@ -83,6 +83,16 @@ void check_service_entry_rules(const YamlObject& spec, const ServiceEntry& se, P
     for (size_t i = 0; i < se.endpoints.size(); ++i) {
       const auto& ep = se.endpoints[i];
       bool ip = IpAddress::parse(ep.address).ok();
+      if (ep.address.starts_with("unix://")) {
+        if (se.resolution != R::kStatic) {
+          ctx.error(codes::kInvalidValue, items[i], "a unix:// endpoint needs resolution STATIC");
+        } else if (!ep.ports.empty()) {
+          ctx.error(codes::kInvalidValue, items[i], "a unix:// endpoint takes no ports");
+        } else if (se.ports.size() != 1) {
+          ctx.error(codes::kInvalidValue, items[i],
+                    "a ServiceEntry with unix:// endpoints has exactly one port");
+        }
+      }
       if ((se.resolution == R::kDns || se.resolution == R::kDnsRoundRobin) && !ip &&
           !is_fqdn(ep.address)) {
         ctx.error(
@@ -172,7 +182,9 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
           {"address", "ports", "labels", "network", "locality", "weight", "serviceAccount"});
       ServiceEntry::Endpoint ep;
       ep.address = e.string_or("address", "");
-      if (se.resolution == ServiceEntry::Resolution::kStatic && !ep.address.empty()) {
+      // STATIC endpoints are IP addresses, or Unix sockets (unix:///path) as Istio allows.
+      if (se.resolution == ServiceEntry::Resolution::kStatic && !ep.address.empty() &&
+          !ep.address.starts_with("unix://")) {
         e.required("address").ip();
       }
       if (auto ports = e.optional("ports")) {

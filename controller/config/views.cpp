@@ -167,6 +167,7 @@ std::optional<pb::AuthorizationPolicy> authorization_policy_resource(
   pb::AuthorizationPolicy out;
   using Action = AuthorizationPolicy::Action;
   if (ap.action != Action::kAllow && ap.action != Action::kDeny) return std::nullopt;
+  if (ap.dry_run) return std::nullopt;
   out.set_uid(ap.meta.uid());
   out.set_name(ap.meta.name);
   out.set_namespace_(ap.meta.ns);

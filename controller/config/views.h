@@ -79,7 +79,7 @@ bool policy_for_waypoint(const ambit::v1::AuthorizationPolicy& policy,
 std::vector<ambit::v1::Resource> waypoint_policies(const ConfigModel& model);
 
 // One AuthorizationPolicy as agents and waypoints get it; nullopt for the actions ambit does not
-// enforce (AUDIT, CUSTOM), which views leave out.
+// enforce (AUDIT, CUSTOM) and for dry-run policies, which views leave out.
 std::optional<ambit::v1::AuthorizationPolicy> authorization_policy_resource(
     const AuthorizationPolicy& policy);
 

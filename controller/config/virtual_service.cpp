@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 #include "controller/config/parse_context.h"
 
@@ -109,22 +110,20 @@ std::vector<RouteDestination> read_route(const YamlValue& list, ParseContext& ct
     rd.destination = read_destination(o.required("destination"));
     if (auto w = o.optional("weight")) {
       rd.weight = w->integer();
-      if (*rd.weight < 0 || *rd.weight > 100) {
-        ctx.error(codes::kInvalidValue, *w, "a weight is a percentage from 0 to 100");
+      if (*rd.weight < 0 || *rd.weight > std::numeric_limits<int32_t>::max()) {
+        ctx.error(codes::kInvalidValue, *w,
+                  "a weight is a whole number from 0 (relative to the others)");
       }
     }
     if (auto h = o.optional("headers")) rd.headers = read_headers(*h);
     out.push_back(std::move(rd));
   }
+  // Istio: weights are relative (a destination gets weight/sum); a lone destination gets all.
   int64_t sum = 0;
-  bool any_weight = false;
-  for (const auto& rd : out) {
-    sum += rd.weight.value_or(0);
-    any_weight = any_weight || rd.weight.has_value();
-  }
-  if ((out.size() > 1 || any_weight) && sum != 100) {
+  for (const auto& rd : out) sum += rd.weight.value_or(0);
+  if (out.size() > 1 && sum == 0) {
     ctx.error(codes::kRouteWeights, list,
-              fmt::format("the destinations' weights sum to {}, not 100", sum));
+              "the destinations' weights sum to 0: no destination would get traffic");
   }
   return out;
 }
@@ -303,12 +302,23 @@ void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext&
   VirtualService vs;
   vs.meta = std::move(meta);
   auto spec = root.required("spec").object({"hosts", "gateways", "http", "tcp", "tls", "exportTo"});
-  auto hosts = spec.required("hosts");
-  for (const auto& item : hosts.items()) {
-    vs.hosts.push_back(item.string());
-    vs.hosts_at.push_back(origin_of(item));
+  if (auto hosts = spec.optional("hosts")) {
+    for (const auto& item : hosts->items()) {
+      vs.hosts.push_back(item.string());
+      vs.hosts_at.push_back(origin_of(item));
+    }
   }
-  if (vs.hosts.empty()) hosts.fail("at least one host is required");
+  if (vs.hosts.empty()) {
+    // Istio: a VirtualService without hosts is a delegate, included by another one's
+    // http[].delegate; on its own it routes nothing, and it may not name gateways.
+    if (spec.has("gateways")) {
+      ctx.error(codes::kInvalidValue, spec.required("gateways"),
+                "a delegate VirtualService (one without hosts) cannot set gateways");
+    } else {
+      ctx.warning(codes::kUnsupportedField, *root.optional("spec"),
+                  "no hosts: a delegate VirtualService, which ambit does not apply yet");
+    }
+  }
   if (auto gateways = spec.optional("gateways")) {
     for (const auto& item : gateways->items()) {
       vs.gateways.push_back(item.string());

@@ -10,6 +10,7 @@
 
 #include "config_fixtures.h"
 #include "controller/config/diagnostics.h"
+#include "controller/config/views.h"
 
 namespace ambit::controller::config {
 namespace {
@@ -34,15 +35,34 @@ TEST(AnalyzeTest, YamlSyntax) {
 
 TEST(AnalyzeTest, InvalidObjectMissingField) {
   auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
+kind: DestinationRule
 metadata: {name: reviews, namespace: shop}
 spec:
-  http:
-  - route:
-    - destination: {host: reviews}
+  subsets: [{name: v1, labels: {version: v1}}]
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0002", kError, 5, "VirtualService shop/reviews", "spec.hosts");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0002", kError, 5, "DestinationRule shop/reviews", "spec.host");
   EXPECT_EQ(d[0].message, "required");
+}
+
+TEST(AnalyzeTest, AVirtualServiceWithoutHostsIsADelegate) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: reviews-delegate, namespace: shop}
+spec:
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: bad-delegate, namespace: shop}
+spec:
+  gateways: [mesh]
+  http: [{route: [{destination: {host: reviews}}]}]
+)");
+  ASSERT_EQ(d.size(), 2u) << dump(d);
+  EXPECT_EQ(d[0].code, "AMB0015");  // read, not applied yet
+  EXPECT_EQ(d[0].severity, kWarning);
+  EXPECT_EQ(d[1].code, "AMB0006");  // Istio: a delegate names no gateways
+  EXPECT_EQ(d[1].field, "spec.gateways");
 }
 
 TEST(AnalyzeTest, InvalidObjectWrongType) {
@@ -322,15 +342,22 @@ metadata: {name: reviews, namespace: shop}
 spec:
   hosts: [reviews]
   http:
+  - match: [{uri: {prefix: /a}}]
+    route:
+    - destination: {host: reviews, subset: v1}
+      weight: 0
+    - destination: {host: reviews, subset: v2}
   - route:
     - destination: {host: reviews, subset: v1}
-      weight: 80
+      weight: 1
     - destination: {host: reviews, subset: v2}
-      weight: 10
+      weight: 3
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0013", kError, 8, "VirtualService shop/reviews",
+  // Weights are relative (Istio's weight/sum): 1 and 3 is a 25/75 split; only a sum of 0 with
+  // several destinations sends nothing anywhere.
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0013", kError, 9, "VirtualService shop/reviews",
                          "spec.http[0].route");
-  EXPECT_NE(d[0].message.find("sum to 90"), std::string::npos);
+  EXPECT_NE(d[0].message.find("sum to 0"), std::string::npos);
 }
 
 TEST(AnalyzeTest, TrafficSplitWeights) {
@@ -458,12 +485,13 @@ metadata: {name: ratings, namespace: shop}
 spec:
   hosts: [ratings]
   http:
-  - route:
+  - match: [{uri: {prefix: /a}}]
+    route:
     - destination: {host: ratings}
   - route:
     - destination: {host: ratings, port: {number: 9443}}
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0042", kError, 15, "VirtualService shop/ratings",
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0042", kError, 16, "VirtualService shop/ratings",
                          "spec.http[0].route[0].destination");
   EXPECT_NE(d[0].message.find("several ports (9080, 9443)"), std::string::npos) << d[0].message;
 }
@@ -735,6 +763,81 @@ spec:
                         "AMB0010 spec.trafficPolicy.loadBalancer.warmup.duration",
                         "AMB0010 spec.trafficPolicy.outlierDetection.baseEjectionTime"}))
       << dump(d);
+}
+
+TEST(AnalyzeTest, IstioDocumentationCasesFound) {
+  // IST0134: TCP without addresses; IST0130: a rule after a catch-all.
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: shop}
+spec:
+  hosts: [db.example.com]
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews}}]
+  - match: [{uri: {prefix: /v2}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+)");
+  ASSERT_EQ(d.size(), 2u) << dump(d);
+  EXPECT_EQ(d[0].code, "AMB0047");
+  EXPECT_EQ(d[0].object, "ServiceEntry shop/db");
+  EXPECT_EQ(d[1].code, "AMB0048");
+  EXPECT_EQ(d[1].field, "spec.http[1]");
+  EXPECT_EQ(d[1].severity, kWarning);
+}
+
+TEST(AnalyzeTest, IstioDocumentationCasesAccepted) {
+  // A Unix-socket endpoint, a dry-run policy and a policy naming its own namespace.
+  auto snapshot = load_texts(
+      {{"base.yaml", kBaseCluster}, {"fixture.yaml", R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: local-socket, namespace: shop}
+spec:
+  hosts: [socket.example.com]
+  addresses: [192.0.2.10]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: "unix:///var/run/example/socket"}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: trial
+  namespace: shop
+  annotations: {istio.io/dry-run: "true"}
+spec:
+  action: DENY
+  rules: [{from: [{source: {namespaces: [shop]}}], when: [{key: source.namespace, values: [shpo]}]}]
+)"}});
+  auto report = analyze(snapshot);
+  std::vector<std::string> codes;
+  for (const auto& x : report.diagnostics) codes.push_back(x.code + " " + x.field);
+  EXPECT_EQ(codes,
+            (std::vector<std::string>{"AMB0015 metadata", "AMB0046 spec.rules[0].when[0].values"}))
+      << dump(report.diagnostics);
+  // Dry run: evaluated by Istio, enforced by nobody.
+  for (const auto& r : agent_view(snapshot.model, kAllNodes, "cluster.local")) {
+    EXPECT_FALSE(r.has_authorization_policy()) << r.uid();
+  }
+}
+
+TEST(AnalyzeTest, AMisspeltSecurityKindIsRefused) {
+  auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
+kind: AuthorizaionPolicy
+metadata: {name: deny, namespace: shop}
+spec: {action: DENY}
+)");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0004", kError, 1, "", "");
+  EXPECT_NE(d[0].message.find("AuthorizaionPolicy is not a kind of security.istio.io"),
+            std::string::npos)
+      << d[0].message;
 }
 
 TEST(AnalyzeTest, SelectorMatchesNothing) {
