@@ -22,9 +22,10 @@ namespace {
 using control::block_sigpipe_in_this_thread;
 using control::control_peer;
 using control::encode_update_frame;
-using control::kMaxFrameBytes;
 using control::make_control_context;
 using control::UpdateParts;
+
+constexpr size_t kWriteChunkBytes = 64u << 10;
 
 // One subscribed client on one connection; runs on the connection's thread.
 class ClientSession {
@@ -99,15 +100,15 @@ class ClientSession {
       parts.removed = std::move(diff.removed);
     } else {
       parts.snapshot = true;
-      parts.added.reserve(view->size());
-      for (const ResourcePtr& r : *view) parts.added.push_back(&r->encoded());
+      parts.added_from = [&v = *view](size_t i) -> const std::string& { return v[i]->encoded(); };
+      parts.added_from_count = view->size();
     }
-    std::string frame = encode_update_frame(parts);
-    if (frame.size() - 4 > kMaxFrameBytes) {
-      return Error::format("update for version {} is {} bytes, over the {} byte frame limit",
-                           parts.version, frame.size(), kMaxFrameBytes);
+    // In pieces: a snapshot of a large mesh to many clients at once is never held whole per client.
+    if (auto s = encode_update_frame(parts, kWriteChunkBytes,
+                                     [&](std::string_view bytes) { return conn_.write_raw(bytes); });
+        !s) {
+      return s;
     }
-    if (auto s = conn_.write_raw(frame); !s) return s;
     state_.sent(key_, current->number, view, parts.snapshot);
     sent_version_ = current->number;
     base_view_ = std::move(view);
