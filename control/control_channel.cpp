@@ -273,7 +273,7 @@ Status split_frames(std::string& buffer, std::vector<std::string>& frames) {
 }
 
 Status encode_update_frame(const UpdateParts& parts, size_t chunk_bytes,
-                          const std::function<Status(std::string_view)>& sink) {
+                           const std::function<Status(std::string_view)>& sink) {
   std::vector<std::string> removed;
   removed.reserve(parts.removed.size());
   size_t body = 1 + varint_size(parts.version);

@@ -104,8 +104,9 @@ class ClientSession {
       parts.added_from_count = view->size();
     }
     // In pieces: a snapshot of a large mesh to many clients at once is never held whole per client.
-    if (auto s = encode_update_frame(parts, kWriteChunkBytes,
-                                     [&](std::string_view bytes) { return conn_.write_raw(bytes); });
+    if (auto s =
+            encode_update_frame(parts, kWriteChunkBytes,
+                                [&](std::string_view bytes) { return conn_.write_raw(bytes); });
         !s) {
       return s;
     }
