@@ -30,10 +30,12 @@ constexpr size_t kWriteChunkBytes = 64u << 10;
 // One subscribed client on one connection; runs on the connection's thread.
 class ClientSession {
  public:
-  ClientSession(ControlConnection& conn, PushState& state, const CertificateAuthority& ca,
-                const PushServerOptions& options, std::string key, v1::Subscribe subscribe)
+  ClientSession(ControlConnection& conn, PushState& state, ViewDiffCache& diffs,
+                const CertificateAuthority& ca, const PushServerOptions& options, std::string key,
+                v1::Subscribe subscribe)
       : conn_(conn),
         state_(state),
+        diffs_(diffs),
         ca_(ca),
         options_(options),
         key_(std::move(key)),
@@ -91,13 +93,12 @@ class ClientSession {
     if (!view) view = std::make_shared<View>();
     UpdateParts parts;
     parts.version = current->number;
-    ViewDiff diff;
     if (base_view_) {
-      diff = diff_views(*base_view_, *view);
+      auto diff = diffs_.diff(base_view_, view);
       parts.base_version = base_version_;
-      parts.added.reserve(diff.added.size());
-      for (const ViewResource* r : diff.added) parts.added.push_back(&r->encoded());
-      parts.removed = std::move(diff.removed);
+      parts.added.reserve(diff->added.size());
+      for (const ViewResource* r : diff->added) parts.added.push_back(&r->encoded());
+      parts.removed = diff->removed;
     } else {
       parts.snapshot = true;
       parts.added_from = [&v = *view](size_t i) -> const std::string& { return v[i]->encoded(); };
@@ -180,6 +181,7 @@ class ClientSession {
 
   ControlConnection& conn_;
   PushState& state_;
+  ViewDiffCache& diffs_;
   const CertificateAuthority& ca_;
   const PushServerOptions& options_;
   const std::string key_;
@@ -327,7 +329,7 @@ void PushServer::serve(UniqueFd fd, std::string peer_address) {
   spdlog::info("control: {} connected from {} (has version {})", key, peer_address,
                subscribe->have_version());
   uint64_t generation = state_.connected(key, peer->role, peer->name, peer_address);
-  ClientSession session(**conn, state_, ca_, options_, key, std::move(*subscribe));
+  ClientSession session(**conn, state_, diffs_, ca_, options_, key, std::move(*subscribe));
   session.run(stopping_);
   state_.disconnected(key, generation);
 }

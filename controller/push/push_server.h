@@ -17,6 +17,7 @@
 
 #include "controller/ca/certificate_authority.h"
 #include "controller/push/push_state.h"
+#include "controller/push/view_diff.h"
 #include "core/net_address.h"
 #include "core/openssl_ptr.h"
 #include "core/unique_fd.h"
@@ -53,6 +54,7 @@ class PushServer {
   PushServerOptions options_;
   const CertificateAuthority& ca_;
   PushState& state_;
+  ViewDiffCache diffs_;  // shared by the sessions: one walk per pair of views, not per client
   SslCtxPtr tls_;
   UniqueFd listener_;
   UniqueFd stop_fd_;
