@@ -41,7 +41,16 @@ class ConfigDirectory : public FileConfigSource {
   std::vector<v1::Resource> extra_;
   std::map<std::filesystem::path, File> files_;
   std::vector<ResourcePtr> last_good_;  // what was published last without errors
-  ResourceInterner interner_;
+  // The mesh part of last_good_ (namespaces, workloads, services), and whether a file it is made
+  // from changed since (then the next build without errors makes it again).
+  std::vector<ResourcePtr> mesh_;
+  bool mesh_changed_ = true;
+  config::ConfigSnapshot
+      all_;  // every file's good content summed (the mesh part as of mesh_changed_)
+  ResourceInterner mesh_interner_;
+  ResourceInterner interner_;  // the rest: policies, L7, the controller's own objects
+  bool trim_pending_ = false;  // a large file was parsed since the last build
+  static constexpr size_t kTrimAfterBytes = 1u << 20;
 };
 
 }  // namespace ambit::controller
