@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "controller/config/analyzer_checks.h"
 
@@ -51,11 +52,22 @@ std::vector<const ObjectMeta*> all_objects(const ConfigModel& m) {
   return out;
 }
 
+// kind, namespace, name: views into the model's objects (no copies of 100,000 pods' names).
+using ObjectKey = std::tuple<std::string_view, std::string_view, std::string_view>;
+struct ObjectKeyHash {
+  size_t operator()(const ObjectKey& k) const {
+    std::hash<std::string_view> h;
+    return h(std::get<0>(k)) ^ (h(std::get<1>(k)) * 31) ^ (h(std::get<2>(k)) * 1000003);
+  }
+};
+
 void check_duplicates(const ConfigModel& m, Findings& findings) {
-  std::map<std::tuple<std::string, std::string, std::string>, const ObjectMeta*> seen;
-  for (const ObjectMeta* meta : all_objects(m)) {
+  auto objects = all_objects(m);
+  std::unordered_map<ObjectKey, const ObjectMeta*, ObjectKeyHash> seen;
+  seen.reserve(objects.size());
+  for (const ObjectMeta* meta : objects) {
     // apiVersion groups differ between Istio versions of one kind; the kind + uid is the key.
-    auto key = std::make_tuple(meta->kind, meta->ns, meta->name);
+    ObjectKey key{meta->kind, meta->ns, meta->name};
     auto [it, inserted] = seen.emplace(key, meta);
     if (!inserted) {
       findings.add(codes::kDuplicateObject, Severity::kError, *meta, "metadata.name",
