@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "controller/config_directory.h"
 
@@ -155,6 +157,83 @@ spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
   }
   auto agent = published->view_for(subscriber(v1::Subscribe::AGENT, "node-a"));
   EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
+}
+
+// A policy edit reuses the mesh part of the views (the same workload objects, not made again); an
+// edit of a file with PeerAuthentications (or pods) makes it again, so the workloads show it.
+TEST(ConfigDirectoryTest, RemakesWorkloadsOnlyWhenTheirInputsChange) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ambit-mesh-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / (name + ".tmp")) << text;
+    fs::rename(dir / (name + ".tmp"), dir / name);  // whole, as an editor saves
+  };
+  write("mesh.yaml", R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {nodeName: node-a}
+status: {podIP: 10.0.0.1}
+)");
+  auto policy = [](const std::string& principal) {
+    return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+           "metadata: {name: allow, namespace: shop}\n"
+           "spec:\n  action: ALLOW\n  rules: [{from: [{source: {principals: [\"" +
+           principal + "\"]}}]}]\n";
+  };
+  write("policy.yaml", policy("cluster.local/ns/shop/sa/a"));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::shared_ptr<const ViewSource>> published;
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return published.size() >= n; });
+  };
+  auto find = [](const ViewSource& source, std::string_view kind) -> ResourcePtr {
+    for (const auto& r : *source.view_for(subscriber(v1::Subscribe::AGENT, "node-a"))) {
+      if (r->kind() == kind) return r;
+    }
+    return nullptr;
+  };
+  {
+    ConfigDirectory source(dir, "cluster.local", {});
+    ASSERT_TRUE(source
+                    .start([&](std::shared_ptr<const ViewSource> v) {
+                      std::lock_guard lock(mu);
+                      published.push_back(std::move(v));
+                      cv.notify_all();
+                    })
+                    .ok());
+    ASSERT_TRUE(wait_for(1));
+    write("policy.yaml", policy("cluster.local/ns/shop/sa/b"));
+    ASSERT_TRUE(wait_for(2));
+    write("strict.yaml", R"(apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+)");
+    ASSERT_TRUE(wait_for(3));
+  }
+  fs::remove_all(dir);
+  std::lock_guard lock(mu);
+  auto first = find(*published[0], "Workload"), second = find(*published[1], "Workload");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first, second);  // the same object: not made again for a policy edit
+  EXPECT_EQ(find(*published[1], "AuthorizationPolicy")
+                ->resource()
+                .authorization_policy()
+                .rules(0)
+                .from(0)
+                .principals(0),
+            "cluster.local/ns/shop/sa/b");
+  EXPECT_EQ(first->resource().workload().peer_auth(), v1::PERMISSIVE);
+  auto third = find(*published[2], "Workload");
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->resource().workload().peer_auth(), v1::STRICT);
 }
 
 }  // namespace
