@@ -1,7 +1,5 @@
 #include "controller/push/view_diff.h"
 
-#include <algorithm>
-
 namespace ambit::controller {
 namespace {
 
@@ -33,26 +31,6 @@ ViewDiff diff_views(const View& from, const View& to) {
     }
   }
   return diff;
-}
-
-std::shared_ptr<const ViewDiff> ViewDiffCache::diff(const ViewPtr& from, const ViewPtr& to) {
-  std::shared_future<std::shared_ptr<const ViewDiff>> computed;
-  std::promise<std::shared_ptr<const ViewDiff>> mine;
-  {
-    std::lock_guard lock(mu_);
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return e.from == from && e.to == to; });
-    if (it != entries_.end()) {
-      computed = it->diff;
-    } else {
-      entries_.push_back({from, to, mine.get_future().share()});
-      if (entries_.size() > kEntries) entries_.pop_front();
-    }
-  }
-  if (computed.valid()) return computed.get();
-  auto d = std::make_shared<const ViewDiff>(diff_views(*from, *to));
-  mine.set_value(d);
-  return d;
 }
 
 }  // namespace ambit::controller
