@@ -9,14 +9,16 @@
 //
 // Output on stdout, one event per line, wall-clock nanoseconds (comparable with the driver's
 // clock):
-//   SNAPSHOT <first_connect_ns> <all_acked_ns> <objects_min> <objects_max>
-//                                               every agent has acked its first snapshot
+//   SNAPSHOT <first_connect_ns> <all_acked_ns> <objects_min> <objects_max> <cpu_s>
+//                                               every agent has acked its first snapshot (cpu_s:
+//                                               this process's CPU since it began connecting)
 //   ACKED <marker> <ns>                         every agent has acked the policy change
 // where <marker> is the first principal of the first rule of --watch-policy.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -249,15 +251,18 @@ std::string frame_of(const v1::ClientMessage& m) {
 class Progress {
  public:
   explicit Progress(size_t agents) : agents_(agents) {}
-  void connecting() { first_connect_ = now_ns(); }
+  void connecting() {
+    first_connect_ = now_ns();
+    cpu_at_connect_ = cpu_seconds();
+  }
 
   void snapshot(size_t objects) {
     std::lock_guard lock(mu_);
     objects_min_ = std::min(objects_min_, objects);
     objects_max_ = std::max(objects_max_, objects);
     if (++snapshots_ == agents_) {
-      print(fmt::format("SNAPSHOT {} {} {} {}\n", first_connect_, now_ns(), objects_min_,
-                        objects_max_));
+      print(fmt::format("SNAPSHOT {} {} {} {} {:.3f}\n", first_connect_, now_ns(), objects_min_,
+                        objects_max_, cpu_seconds() - cpu_at_connect_));
     }
   }
   void marker(const std::string& marker) {
@@ -266,6 +271,13 @@ class Progress {
   }
 
  private:
+  // This process's CPU (all threads), user + system.
+  static double cpu_seconds() {
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return s(u.ru_utime) + s(u.ru_stime);
+  }
   static void print(const std::string& line) {
     std::fputs(line.c_str(), stdout);
     std::fflush(stdout);
@@ -273,6 +285,7 @@ class Progress {
   std::mutex mu_;
   const size_t agents_;
   int64_t first_connect_ = 0;
+  double cpu_at_connect_ = 0;
   size_t snapshots_ = 0, objects_min_ = SIZE_MAX, objects_max_ = 0;
   std::map<std::string, size_t> markers_;
 };

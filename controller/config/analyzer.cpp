@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "controller/config/analyzer_checks.h"
 
@@ -79,7 +80,7 @@ void check_duplicates(const ConfigModel& m, Findings& findings) {
 
 void check_namespaces(const ConfigModel& m, Findings& findings) {
   if (m.namespaces.empty()) return;  // nothing declared: every namespace is implicit
-  std::set<std::string> declared;
+  std::unordered_set<std::string_view> declared;  // asked of every object: hashed, not compared
   for (const auto& ns : m.namespaces) declared.insert(ns.meta.name);
   for (const ObjectMeta* meta : all_objects(m)) {
     if (meta->ns.empty() || meta->ns == "default" || meta->ns == kRootNamespace) continue;
