@@ -3,8 +3,10 @@
 // (snapshot, then deltas; a delta from the version it has when it reconnects), records its acks
 // and nacks, and signs workload certificates for workloads on that client's node.
 //
-// One thread per connection: at 200 clients that is cheaper to reason about than an event loop
-// and measured well within the push targets (bench/run control).
+// One thread per connection: cheaper to reason about than an event loop, and at 1,000 clients
+// (bench/run control --scale 100k) the costs are elsewhere, as long as the CPU-bound work is
+// shared or bounded: one delta per pair of views and one encoded snapshot per view (shared), and
+// a core's worth of snapshots sent at a time (the other sessions sleep meanwhile).
 #pragma once
 
 #include <algorithm>
