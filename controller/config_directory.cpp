@@ -95,7 +95,14 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
     errors.insert(errors.end(), f.errors.begin(), f.errors.end());
   }
   auto t1 = Clock::now();
-  config::AnalysisReport report = config::analyze(all);
+  // analyze(all) as its two parts; the mesh part's findings only when that part was summed again.
+  if (sum_mesh) mesh_findings_ = config::analyze(all.model, Part::kMesh).diagnostics;
+  config::AnalysisReport report = config::analyze(all.model, Part::kRest);
+  report.diagnostics.insert(report.diagnostics.end(), mesh_findings_.begin(),
+                            mesh_findings_.end());
+  report.diagnostics.insert(report.diagnostics.end(), all.diagnostics.begin(),
+                            all.diagnostics.end());
+  config::sort_diagnostics(report.diagnostics);
   auto t2 = Clock::now();
   spdlog::debug("config timing: load {:.1f} ms, analyze {:.1f} ms", ms(t0, t1), ms(t1, t2));
   if (report.has_errors()) {

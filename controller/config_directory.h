@@ -45,8 +45,10 @@ class ConfigDirectory : public FileConfigSource {
   // from changed since (then the next build without errors makes it again).
   std::vector<ResourcePtr> mesh_;
   bool mesh_changed_ = true;
-  config::ConfigSnapshot
-      all_;  // every file's good content summed (the mesh part as of mesh_changed_)
+  // Every file's good content summed (the mesh part as of mesh_changed_), and the findings of
+  // analyze on its mesh part.
+  config::ConfigSnapshot all_;
+  std::vector<config::Diagnostic> mesh_findings_;
   ResourceInterner mesh_interner_;
   ResourceInterner interner_;  // the rest: policies, L7, the controller's own objects
   bool trim_pending_ = false;  // a large file was parsed since the last build

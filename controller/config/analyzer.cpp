@@ -32,24 +32,27 @@ void Findings::add(std::string_view code, Severity severity, const ObjectMeta& m
 
 namespace {
 
-// Every object's metadata, for checks that are the same for all kinds.
-std::vector<const ObjectMeta*> all_objects(const ConfigModel& m) {
+// The metadata of every object of `part`'s kinds, for checks that are the same for all kinds.
+std::vector<const ObjectMeta*> all_objects(const ConfigModel& m, ConfigModel::Part part) {
   std::vector<const ObjectMeta*> out;
   auto add = [&](const auto& list) {
     for (const auto& o : list) out.push_back(&o.meta);
   };
-  add(m.namespaces);
-  add(m.service_accounts);
-  add(m.pods);
-  add(m.services);
-  add(m.waypoints);
-  add(m.virtual_services);
-  add(m.destination_rules);
-  add(m.service_entries);
-  add(m.peer_authentications);
-  add(m.authorization_policies);
-  add(m.service_profiles);
-  add(m.traffic_splits);
+  if (part == ConfigModel::Part::kMesh) {
+    add(m.namespaces);
+    add(m.service_accounts);
+    add(m.pods);
+    add(m.services);
+    add(m.waypoints);
+    add(m.peer_authentications);
+  } else {
+    add(m.virtual_services);
+    add(m.destination_rules);
+    add(m.service_entries);
+    add(m.authorization_policies);
+    add(m.service_profiles);
+    add(m.traffic_splits);
+  }
   return out;
 }
 
@@ -62,8 +65,9 @@ struct ObjectKeyHash {
   }
 };
 
-void check_duplicates(const ConfigModel& m, Findings& findings) {
-  auto objects = all_objects(m);
+// Duplicates are of one kind, so each part's are found among its own objects.
+void check_duplicates(const ConfigModel& m, Findings& findings, ConfigModel::Part part) {
+  auto objects = all_objects(m, part);
   std::unordered_map<ObjectKey, const ObjectMeta*, ObjectKeyHash> seen;
   seen.reserve(objects.size());
   for (const ObjectMeta* meta : objects) {
@@ -78,11 +82,11 @@ void check_duplicates(const ConfigModel& m, Findings& findings) {
   }
 }
 
-void check_namespaces(const ConfigModel& m, Findings& findings) {
+void check_namespaces(const ConfigModel& m, Findings& findings, ConfigModel::Part part) {
   if (m.namespaces.empty()) return;  // nothing declared: every namespace is implicit
   std::unordered_set<std::string_view> declared;  // asked of every object: hashed, not compared
   for (const auto& ns : m.namespaces) declared.insert(ns.meta.name);
-  for (const ObjectMeta* meta : all_objects(m)) {
+  for (const ObjectMeta* meta : all_objects(m, part)) {
     if (meta->ns.empty() || meta->ns == "default" || meta->ns == kRootNamespace) continue;
     if (declared.count(meta->ns) == 0) {
       findings.add(
@@ -107,18 +111,33 @@ void check_waypoint_labels(const Topology& topology, Findings& findings) {
   for (const auto& o : m.pods) check(o.meta);
 }
 
+void check_part(const Topology& topology, ConfigModel::Part part, Findings& findings) {
+  const ConfigModel& model = topology.model();
+  check_duplicates(model, findings, part);
+  check_namespaces(model, findings, part);
+  if (part == ConfigModel::Part::kMesh) check_waypoint_labels(topology, findings);
+  check_networking(topology, findings, part);
+  check_security(topology, findings, part);
+  if (part == ConfigModel::Part::kRest) check_linkerd_smi(topology, findings);
+}
+
 }  // namespace
 
 AnalysisReport analyze(const ConfigModel& model) {
   AnalysisReport report;
   Findings findings(report.diagnostics);
   Topology topology(model);
-  check_duplicates(model, findings);
-  check_namespaces(model, findings);
-  check_waypoint_labels(topology, findings);
-  check_networking(topology, findings);
-  check_security(topology, findings);
-  check_linkerd_smi(topology, findings);
+  check_part(topology, ConfigModel::Part::kMesh, findings);
+  check_part(topology, ConfigModel::Part::kRest, findings);
+  sort_diagnostics(report.diagnostics);
+  return report;
+}
+
+AnalysisReport analyze(const ConfigModel& model, ConfigModel::Part part) {
+  AnalysisReport report;
+  Findings findings(report.diagnostics);
+  Topology topology(model);
+  check_part(topology, part, findings);
   sort_diagnostics(report.diagnostics);
   return report;
 }

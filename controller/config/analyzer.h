@@ -18,6 +18,10 @@ struct AnalysisReport {
 
 // The checks that need more than one object.
 AnalysisReport analyze(const ConfigModel& model);
+// The findings about objects of one part's kinds (ConfigModel::Part); analyze(model) is both,
+// sorted together. Those of the mesh part read only mesh-part objects, so they stay as they are
+// while that part does (the controller re-checks only the rest when only policies changed).
+AnalysisReport analyze(const ConfigModel& model, ConfigModel::Part part);
 // Everything about a snapshot: the loader's diagnostics and analyze(model), sorted together.
 // The controller should refuse to serve a snapshot whose report has errors.
 AnalysisReport analyze(const ConfigSnapshot& snapshot);

@@ -62,8 +62,15 @@ void check_selector(const Topology& topology, Findings& findings, const ObjectMe
                fmt::format("selector {} matches no Pod in namespace {}", labels, meta.ns));
 }
 
-void check_networking(const Topology& topology, Findings& findings) {
+void check_networking(const Topology& topology, Findings& findings, ConfigModel::Part part) {
   const auto& m = topology.model();
+  if (part == ConfigModel::Part::kMesh) {
+    for (const auto& s : m.services) {
+      if (s.selector.empty()) continue;
+      check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
+    }
+    return;
+  }
   for (const auto& vs : m.virtual_services) check_virtual_service(topology, findings, vs);
   for (const auto& dr : m.destination_rules) {
     if (!topology.host_known(dr.host, dr.meta.ns)) {
@@ -72,10 +79,6 @@ void check_networking(const Topology& topology, Findings& findings) {
     }
     check_selector(topology, findings, dr.meta, dr.workload_selector, dr.workload_selector_at,
                    false);
-  }
-  for (const auto& s : m.services) {
-    if (s.selector.empty()) continue;
-    check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
   }
   for (const auto& se : m.service_entries) {
     check_selector(topology, findings, se.meta, se.workload_selector, se.workload_selector_at,
