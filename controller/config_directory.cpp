@@ -96,8 +96,12 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
   }
   auto t1 = Clock::now();
   // analyze(all) as its two parts; the mesh part's findings only when that part was summed again.
-  if (sum_mesh) mesh_findings_ = config::analyze(all.model, Part::kMesh).diagnostics;
-  config::AnalysisReport report = config::analyze(all.model, Part::kRest);
+  // The Topology indexes only the mesh part (the rest it reads from the model when asked).
+  if (sum_mesh || !topology_) {
+    topology_ = std::make_unique<config::Topology>(all.model);
+    mesh_findings_ = config::analyze(*topology_, Part::kMesh).diagnostics;
+  }
+  config::AnalysisReport report = config::analyze(*topology_, Part::kRest);
   report.diagnostics.insert(report.diagnostics.end(), mesh_findings_.begin(),
                             mesh_findings_.end());
   report.diagnostics.insert(report.diagnostics.end(), all.diagnostics.begin(),

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "controller/config/loader.h"
+#include "controller/config/topology.h"
 #include "controller/static_view_source.h"
 #include "controller/watched_files.h"
 
@@ -49,6 +50,7 @@ class ConfigDirectory : public FileConfigSource {
   // analyze on its mesh part.
   config::ConfigSnapshot all_;
   std::vector<config::Diagnostic> mesh_findings_;
+  std::unique_ptr<config::Topology> topology_;  // of all_.model, made with its mesh part
   ResourceInterner mesh_interner_;
   ResourceInterner interner_;  // the rest: policies, L7, the controller's own objects
   bool trim_pending_ = false;  // a large file was parsed since the last build

@@ -18,19 +18,38 @@ bool selects(const google::protobuf::Map<std::string, std::string>& selector,
 }
 
 // By (kind, uid). Sources hand objects over as runs of one kind, each sorted by uid (the config
-// views' order): grouped by kind, a group already in order is not sorted again.
+// views' order): such runs are only put in kind order; anything else is sorted.
 void sort_view(View& view) {
-  std::map<std::string_view, View> by_kind;
-  for (ResourcePtr& r : view) by_kind[r->kind()].push_back(std::move(r));
-  view.clear();
-  auto uid_less = [](const ResourcePtr& a, const ResourcePtr& b) { return a->uid() < b->uid(); };
-  for (auto& [kind, group] : by_kind) {
-    if (!std::is_sorted(group.begin(), group.end(), uid_less)) {
-      std::sort(group.begin(), group.end(), uid_less);
+  struct Run {
+    std::string_view kind;
+    size_t begin, end;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < view.size(); ++i) {
+    if (runs.empty() || view[i]->kind() != runs.back().kind) {
+      runs.push_back({view[i]->kind(), i, i});
+    } else if (view[i]->uid() < view[i - 1]->uid()) {
+      runs.clear();  // not in runs: sort it all
+      break;
     }
-    view.insert(view.end(), std::make_move_iterator(group.begin()),
-                std::make_move_iterator(group.end()));
+    runs.back().end = i + 1;
   }
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.kind < b.kind; });
+  bool one_run_per_kind = std::adjacent_find(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+                            return a.kind == b.kind;
+                          }) == runs.end();
+  if (runs.empty() || !one_run_per_kind) {
+    std::sort(view.begin(), view.end(),
+              [](const ResourcePtr& a, const ResourcePtr& b) { return key_less(*a, *b); });
+    return;
+  }
+  View sorted;
+  sorted.reserve(view.size());
+  for (const Run& run : runs) {
+    sorted.insert(sorted.end(), std::make_move_iterator(view.begin() + run.begin),
+                  std::make_move_iterator(view.begin() + run.end));
+  }
+  view = std::move(sorted);
 }
 
 }  // namespace

@@ -134,9 +134,12 @@ AnalysisReport analyze(const ConfigModel& model) {
 }
 
 AnalysisReport analyze(const ConfigModel& model, ConfigModel::Part part) {
+  return analyze(Topology(model), part);
+}
+
+AnalysisReport analyze(const Topology& topology, ConfigModel::Part part) {
   AnalysisReport report;
   Findings findings(report.diagnostics);
-  Topology topology(model);
   check_part(topology, part, findings);
   sort_diagnostics(report.diagnostics);
   return report;
