@@ -272,20 +272,34 @@ Status split_frames(std::string& buffer, std::vector<std::string>& frames) {
   return status;
 }
 
-std::string encode_update_frame(const UpdateParts& parts) {
+Status encode_update_frame(const UpdateParts& parts, size_t chunk_bytes,
+                           const std::function<Status(std::string_view)>& sink) {
   std::vector<std::string> removed;
   removed.reserve(parts.removed.size());
   size_t body = 1 + varint_size(parts.version);
   if (parts.snapshot) body += 2;
   if (parts.base_version != 0) body += 1 + varint_size(parts.base_version);
-  for (const std::string* r : parts.added) body += 1 + varint_size(r->size()) + r->size();
+  for (size_t i = 0; i < parts.added_count(); ++i) {
+    const std::string& r = parts.added_at(i);
+    body += 1 + varint_size(r.size()) + r.size();
+  }
   for (const auto& key : parts.removed) {
     removed.push_back(key.SerializeAsString());
     body += 1 + varint_size(removed.back().size()) + removed.back().size();
   }
   size_t message = 1 + varint_size(body) + body;
+  if (message > kMaxFrameBytes) {
+    return Error::format("update for version {} is {} bytes, over the {} byte frame limit",
+                         parts.version, message, kMaxFrameBytes);
+  }
   std::string out;
-  out.reserve(4 + message);
+  out.reserve(std::min(4 + message, chunk_bytes + (64u << 10)));
+  auto flush_if_full = [&]() -> Status {
+    if (out.size() < chunk_bytes) return {};
+    Status s = sink(out);
+    out.clear();
+    return s;
+  };
   put_length_prefix(out, message);
   out.push_back(0x0a);  // ServerMessage.update
   put_varint(out, body);
@@ -295,21 +309,33 @@ std::string encode_update_frame(const UpdateParts& parts) {
     out.push_back(0x10);
     out.push_back(0x01);
   }
-  for (const std::string* r : parts.added) {
+  for (size_t i = 0; i < parts.added_count(); ++i) {
+    const std::string& r = parts.added_at(i);
     out.push_back(0x1a);
-    put_varint(out, r->size());
-    out.append(*r);
+    put_varint(out, r.size());
+    out.append(r);
+    if (auto s = flush_if_full(); !s) return s;
   }
   for (const std::string& k : removed) {
     out.push_back(0x22);
     put_varint(out, k.size());
     out.append(k);
+    if (auto s = flush_if_full(); !s) return s;
   }
   if (parts.base_version != 0) {
     out.push_back(0x28);
     put_varint(out, parts.base_version);
   }
-  return out;
+  return out.empty() ? Status{} : sink(out);
+}
+
+std::string encode_update_frame(const UpdateParts& parts) {
+  std::string frame;
+  auto s = encode_update_frame(parts, SIZE_MAX, [&](std::string_view bytes) -> Status {
+    frame.append(bytes);
+    return {};
+  });
+  return s ? frame : std::string();
 }
 
 }  // namespace ambit::control

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,8 +85,20 @@ struct UpdateParts {
   uint64_t base_version = 0;
   bool snapshot = false;
   std::vector<const std::string*> added;  // encoded Resources
+  // Instead of `added`, when set: the encoded Resources are added_from(i) for i < added_from_count
+  // (a snapshot of a large view, without a vector of pointers per client).
+  std::function<const std::string&(size_t)> added_from;
+  size_t added_from_count = 0;
   std::vector<v1::ResourceKey> removed;
+
+  size_t added_count() const { return added_from ? added_from_count : added.size(); }
+  const std::string& added_at(size_t i) const { return added_from ? added_from(i) : *added[i]; }
 };
-std::string encode_update_frame(const UpdateParts& parts);
+std::string encode_update_frame(const UpdateParts& parts);  // empty: over kMaxFrameBytes
+// The same frame handed to `sink` in pieces of about `chunk_bytes`, so a snapshot of a large mesh
+// is sent without holding all of it per client. An error (frame over kMaxFrameBytes, or the
+// sink's) stops the encoding before anything over the limit is passed on.
+Status encode_update_frame(const UpdateParts& parts, size_t chunk_bytes,
+                           const std::function<Status(std::string_view)>& sink);
 
 }  // namespace ambit::control

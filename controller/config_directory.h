@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "controller/config/loader.h"
+#include "controller/config/topology.h"
 #include "controller/static_view_source.h"
 #include "controller/watched_files.h"
 
@@ -41,7 +42,19 @@ class ConfigDirectory : public FileConfigSource {
   std::vector<v1::Resource> extra_;
   std::map<std::filesystem::path, File> files_;
   std::vector<ResourcePtr> last_good_;  // what was published last without errors
-  ResourceInterner interner_;
+  // The mesh part of last_good_ (namespaces, workloads, services), and whether a file it is made
+  // from changed since (then the next build without errors makes it again).
+  std::vector<ResourcePtr> mesh_;
+  bool mesh_changed_ = true;
+  // Every file's good content summed (the mesh part as of mesh_changed_), and the findings of
+  // analyze on its mesh part.
+  config::ConfigSnapshot all_;
+  std::vector<config::Diagnostic> mesh_findings_;
+  std::unique_ptr<config::Topology> topology_;  // of all_.model, made with its mesh part
+  ResourceInterner mesh_interner_;
+  ResourceInterner interner_;  // the rest: policies, L7, the controller's own objects
+  bool trim_pending_ = false;  // a large file was parsed since the last build
+  static constexpr size_t kTrimAfterBytes = 1u << 20;
 };
 
 }  // namespace ambit::controller

@@ -17,9 +17,39 @@ bool selects(const google::protobuf::Map<std::string, std::string>& selector,
   return true;
 }
 
+// By (kind, uid). Sources hand objects over as runs of one kind, each sorted by uid (the config
+// views' order): such runs are only put in kind order; anything else is sorted.
 void sort_view(View& view) {
-  std::sort(view.begin(), view.end(),
-            [](const ResourcePtr& a, const ResourcePtr& b) { return key_less(*a, *b); });
+  struct Run {
+    std::string_view kind;
+    size_t begin, end;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < view.size(); ++i) {
+    if (runs.empty() || view[i]->kind() != runs.back().kind) {
+      runs.push_back({view[i]->kind(), i, i});
+    } else if (view[i]->uid() < view[i - 1]->uid()) {
+      runs.clear();  // not in runs: sort it all
+      break;
+    }
+    runs.back().end = i + 1;
+  }
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.kind < b.kind; });
+  bool one_run_per_kind = std::adjacent_find(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+                            return a.kind == b.kind;
+                          }) == runs.end();
+  if (runs.empty() || !one_run_per_kind) {
+    std::sort(view.begin(), view.end(),
+              [](const ResourcePtr& a, const ResourcePtr& b) { return key_less(*a, *b); });
+    return;
+  }
+  View sorted;
+  sorted.reserve(view.size());
+  for (const Run& run : runs) {
+    sorted.insert(sorted.end(), std::make_move_iterator(view.begin() + run.begin),
+                  std::make_move_iterator(view.begin() + run.end));
+  }
+  view = std::move(sorted);
 }
 
 }  // namespace
@@ -52,9 +82,6 @@ std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<Res
     }
     if (r->resource().has_workload()) {
       const v1::Workload& w = r->resource().workload();
-      auto gw = w.labels().find("gateway.networking.k8s.io/gateway-name");
-      source->workloads_[r->uid()] = {w.node(), w.namespace_(), w.service_account(),
-                                      gw == w.labels().end() ? "" : gw->second};
       if (!w.netns().empty() || !w.cgroup().empty()) {
         v1::Resource stripped = r->resource();
         stripped.mutable_workload()->clear_netns();
@@ -143,21 +170,35 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
   return view;
 }
 
+// A binary search of base_ (sorted by kind, uid), not an index: building one of 100,000 pods for
+// every configuration version would cost more than the version's push. (base_ has node-local
+// fields stripped; these questions do not read them.)
+const v1::Workload* StaticViewSource::find_workload(std::string_view uid) const {
+  constexpr std::string_view kWorkload = "Workload";
+  auto it = std::lower_bound(base_->begin(), base_->end(), uid,
+                             [&](const ResourcePtr& r, std::string_view u) {
+                               return r->kind() != kWorkload ? r->kind() < kWorkload : r->uid() < u;
+                             });
+  if (it == base_->end() || (*it)->kind() != kWorkload || (*it)->uid() != uid) return nullptr;
+  return &(*it)->resource().workload();
+}
+
 bool StaticViewSource::workload_on_node(std::string_view workload_uid, std::string_view node) const {
-  auto it = workloads_.find(std::string(workload_uid));
-  if (it == workloads_.end()) return false;
-  if (it->second.node == node) return true;
+  const v1::Workload* w = find_workload(workload_uid);
+  if (w == nullptr) return false;
+  if (w->node() == node) return true;
   // A waypoint client ("<ns>/<name>") may have the identity of its own pods.
+  auto gw = w->labels().find("gateway.networking.k8s.io/gateway-name");
   auto slash = node.find('/');
-  return slash != std::string_view::npos && !it->second.gateway_name.empty() &&
-         it->second.ns == node.substr(0, slash) && it->second.gateway_name == node.substr(slash + 1);
+  return slash != std::string_view::npos && gw != w->labels().end() && !gw->second.empty() &&
+         w->namespace_() == node.substr(0, slash) && gw->second == node.substr(slash + 1);
 }
 
 std::optional<Identity> StaticViewSource::identity_of(std::string_view workload_uid) const {
-  auto it = workloads_.find(std::string(workload_uid));
-  if (it == workloads_.end()) return std::nullopt;
-  std::string sa = it->second.service_account.empty() ? "default" : it->second.service_account;
-  return Identity(trust_domain_, it->second.ns, sa);
+  const v1::Workload* w = find_workload(workload_uid);
+  if (w == nullptr) return std::nullopt;
+  std::string sa = w->service_account().empty() ? "default" : w->service_account();
+  return Identity(trust_domain_, w->namespace_(), sa);
 }
 
 }  // namespace ambit::controller

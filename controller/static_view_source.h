@@ -41,19 +41,13 @@ class StaticViewSource : public ViewSource {
  private:
   ViewPtr agent_view(const std::string& node) const;
   ViewPtr waypoint_view(const std::string& waypoint) const;
+  const v1::Workload* find_workload(std::string_view uid) const;
 
   std::string trust_domain_;
   ViewPtr base_;  // the agent view without node-local fields
   // VirtualServices, DestinationRules and AuthorizationPolicies with targetRefs: for waypoints.
   View waypoint_only_;
   std::map<std::string, std::vector<ResourcePtr>> node_local_;  // node -> full workload variants
-  struct WorkloadFacts {
-    std::string node;
-    std::string ns;
-    std::string service_account;
-    std::string gateway_name;  // set on waypoint pods
-  };
-  std::unordered_map<std::string, WorkloadFacts> workloads_;
   std::vector<std::string> errors_;
 
   mutable std::mutex mu_;

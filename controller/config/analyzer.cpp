@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "controller/config/analyzer_checks.h"
 
@@ -30,33 +32,48 @@ void Findings::add(std::string_view code, Severity severity, const ObjectMeta& m
 
 namespace {
 
-// Every object's metadata, for checks that are the same for all kinds.
-std::vector<const ObjectMeta*> all_objects(const ConfigModel& m) {
+// The metadata of every object of `part`'s kinds, for checks that are the same for all kinds.
+std::vector<const ObjectMeta*> all_objects(const ConfigModel& m, ConfigModel::Part part) {
   std::vector<const ObjectMeta*> out;
   auto add = [&](const auto& list) {
     for (const auto& o : list) out.push_back(&o.meta);
   };
-  add(m.namespaces);
-  add(m.service_accounts);
-  add(m.pods);
-  add(m.services);
-  add(m.waypoints);
-  add(m.virtual_services);
-  add(m.destination_rules);
-  add(m.service_entries);
-  add(m.peer_authentications);
-  add(m.authorization_policies);
-  add(m.service_profiles);
-  add(m.traffic_splits);
-  add(m.gateway_routes);
+  if (part == ConfigModel::Part::kMesh) {
+    add(m.namespaces);
+    add(m.service_accounts);
+    add(m.pods);
+    add(m.services);
+    add(m.waypoints);
+    add(m.peer_authentications);
+  } else {
+    add(m.virtual_services);
+    add(m.destination_rules);
+    add(m.service_entries);
+    add(m.authorization_policies);
+    add(m.service_profiles);
+    add(m.traffic_splits);
+    add(m.gateway_routes);
+  }
   return out;
 }
 
-void check_duplicates(const ConfigModel& m, Findings& findings) {
-  std::map<std::tuple<std::string, std::string, std::string>, const ObjectMeta*> seen;
-  for (const ObjectMeta* meta : all_objects(m)) {
+// kind, namespace, name: views into the model's objects (no copies of 100,000 pods' names).
+using ObjectKey = std::tuple<std::string_view, std::string_view, std::string_view>;
+struct ObjectKeyHash {
+  size_t operator()(const ObjectKey& k) const {
+    std::hash<std::string_view> h;
+    return h(std::get<0>(k)) ^ (h(std::get<1>(k)) * 31) ^ (h(std::get<2>(k)) * 1000003);
+  }
+};
+
+// Duplicates are of one kind, so each part's are found among its own objects.
+void check_duplicates(const ConfigModel& m, Findings& findings, ConfigModel::Part part) {
+  auto objects = all_objects(m, part);
+  std::unordered_map<ObjectKey, const ObjectMeta*, ObjectKeyHash> seen;
+  seen.reserve(objects.size());
+  for (const ObjectMeta* meta : objects) {
     // apiVersion groups differ between Istio versions of one kind; the kind + uid is the key.
-    auto key = std::make_tuple(meta->kind, meta->ns, meta->name);
+    ObjectKey key{meta->kind, meta->ns, meta->name};
     auto [it, inserted] = seen.emplace(key, meta);
     if (!inserted) {
       findings.add(codes::kDuplicateObject, Severity::kError, *meta, "metadata.name",
@@ -66,11 +83,11 @@ void check_duplicates(const ConfigModel& m, Findings& findings) {
   }
 }
 
-void check_namespaces(const ConfigModel& m, Findings& findings) {
+void check_namespaces(const ConfigModel& m, Findings& findings, ConfigModel::Part part) {
   if (m.namespaces.empty()) return;  // nothing declared: every namespace is implicit
-  std::set<std::string> declared;
+  std::unordered_set<std::string_view> declared;  // asked of every object: hashed, not compared
   for (const auto& ns : m.namespaces) declared.insert(ns.meta.name);
-  for (const ObjectMeta* meta : all_objects(m)) {
+  for (const ObjectMeta* meta : all_objects(m, part)) {
     if (meta->ns.empty() || meta->ns == "default" || meta->ns == kRootNamespace) continue;
     if (declared.count(meta->ns) == 0) {
       findings.add(
@@ -95,18 +112,36 @@ void check_waypoint_labels(const Topology& topology, Findings& findings) {
   for (const auto& o : m.pods) check(o.meta);
 }
 
+void check_part(const Topology& topology, ConfigModel::Part part, Findings& findings) {
+  const ConfigModel& model = topology.model();
+  check_duplicates(model, findings, part);
+  check_namespaces(model, findings, part);
+  if (part == ConfigModel::Part::kMesh) check_waypoint_labels(topology, findings);
+  check_networking(topology, findings, part);
+  check_security(topology, findings, part);
+  if (part == ConfigModel::Part::kRest) check_linkerd_smi(topology, findings);
+}
+
 }  // namespace
 
 AnalysisReport analyze(const ConfigModel& model) {
   AnalysisReport report;
   Findings findings(report.diagnostics);
   Topology topology(model);
-  check_duplicates(model, findings);
-  check_namespaces(model, findings);
-  check_waypoint_labels(topology, findings);
-  check_networking(topology, findings);
-  check_security(topology, findings);
-  check_linkerd_smi(topology, findings);
+  check_part(topology, ConfigModel::Part::kMesh, findings);
+  check_part(topology, ConfigModel::Part::kRest, findings);
+  sort_diagnostics(report.diagnostics);
+  return report;
+}
+
+AnalysisReport analyze(const ConfigModel& model, ConfigModel::Part part) {
+  return analyze(Topology(model), part);
+}
+
+AnalysisReport analyze(const Topology& topology, ConfigModel::Part part) {
+  AnalysisReport report;
+  Findings findings(report.diagnostics);
+  check_part(topology, part, findings);
   sort_diagnostics(report.diagnostics);
   return report;
 }

@@ -28,8 +28,10 @@ void check_selector(const Topology& topology, Findings& findings, const ObjectMe
                     const std::optional<StringMap>& selector, const Origin& at,
                     bool root_is_mesh_wide);
 
-void check_networking(const Topology& topology, Findings& findings);
-void check_security(const Topology& topology, Findings& findings);
+// Each check of `part`: findings about objects of that part's kinds (ConfigModel::Part). The mesh
+// part's read only mesh-part objects.
+void check_networking(const Topology& topology, Findings& findings, ConfigModel::Part part);
+void check_security(const Topology& topology, Findings& findings, ConfigModel::Part part);
 void check_linkerd_smi(const Topology& topology, Findings& findings);
 
 }  // namespace ambit::controller::config

@@ -321,8 +321,16 @@ void check_selector(const Topology& topology, Findings& findings, const ObjectMe
                fmt::format("selector {} matches no Pod in namespace {}", labels, meta.ns));
 }
 
-void check_networking(const Topology& topology, Findings& findings) {
+void check_networking(const Topology& topology, Findings& findings, ConfigModel::Part part) {
   const auto& m = topology.model();
+  if (part == ConfigModel::Part::kMesh) {
+    for (const auto& s : m.services) {
+      if (s.selector.empty()) continue;
+      check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
+      check_named_target_ports(topology, findings, s);
+    }
+    return;
+  }
   for (const auto& vs : m.virtual_services) check_virtual_service(topology, findings, vs);
   check_conflicting_hosts(m, findings);
   for (const auto& route : m.gateway_routes) check_gateway_route(topology, findings, route);
@@ -335,11 +343,6 @@ void check_networking(const Topology& topology, Findings& findings) {
     }
     check_selector(topology, findings, dr.meta, dr.workload_selector, dr.workload_selector_at,
                    false);
-  }
-  for (const auto& s : m.services) {
-    if (s.selector.empty()) continue;
-    check_selector(topology, findings, s.meta, s.selector, s.selector_at, false);
-    check_named_target_ports(topology, findings, s);
   }
   for (const auto& se : m.service_entries) {
     // WorkloadEntries are read but not modelled: a selector may pick them rather than pods.

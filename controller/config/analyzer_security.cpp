@@ -217,8 +217,8 @@ void check_authorization_policy(const Topology& topology, Findings& findings,
 
 }  // namespace
 
-void check_security(const Topology& topology, Findings& findings) {
-  check_peer_authentications(topology, findings);
+void check_security(const Topology& topology, Findings& findings, ConfigModel::Part part) {
+  if (part == ConfigModel::Part::kMesh) return check_peer_authentications(topology, findings);
   KnownIdentities known(topology.model());
   for (const auto& ap : topology.model().authorization_policies) {
     check_sources(known, findings, ap);

@@ -33,21 +33,51 @@ size_t ConfigModel::object_count() const {
 }
 
 void ConfigModel::append(const ConfigModel& other) {
-  auto add = [](auto& into, const auto& from) { into.insert(into.end(), from.begin(), from.end()); };
-  add(namespaces, other.namespaces);
-  add(service_accounts, other.service_accounts);
-  add(pods, other.pods);
-  add(services, other.services);
-  add(waypoints, other.waypoints);
-  add(virtual_services, other.virtual_services);
-  add(destination_rules, other.destination_rules);
-  add(service_entries, other.service_entries);
-  add(peer_authentications, other.peer_authentications);
-  add(authorization_policies, other.authorization_policies);
-  add(service_profiles, other.service_profiles);
-  add(traffic_splits, other.traffic_splits);
-  add(gateway_routes, other.gateway_routes);
-  add(ignored, other.ignored);
+  append(other, Part::kMesh);
+  append(other, Part::kRest);
+}
+
+namespace {
+
+// Calls `fn(mine, theirs)` for each kind's two lists in `part`.
+template <typename Model, typename Other, typename Fn>
+void for_each_kind(Model& m, Other& o, ConfigModel::Part part, Fn&& fn) {
+  if (part == ConfigModel::Part::kMesh) {
+    fn(m.namespaces, o.namespaces);
+    fn(m.service_accounts, o.service_accounts);
+    fn(m.pods, o.pods);
+    fn(m.services, o.services);
+    fn(m.waypoints, o.waypoints);
+    fn(m.peer_authentications, o.peer_authentications);
+  } else {
+    fn(m.virtual_services, o.virtual_services);
+    fn(m.destination_rules, o.destination_rules);
+    fn(m.service_entries, o.service_entries);
+    fn(m.authorization_policies, o.authorization_policies);
+    fn(m.service_profiles, o.service_profiles);
+    fn(m.traffic_splits, o.traffic_splits);
+    fn(m.gateway_routes, o.gateway_routes);
+    fn(m.ignored, o.ignored);
+  }
+}
+
+}  // namespace
+
+void ConfigModel::append(const ConfigModel& other, Part part) {
+  for_each_kind(*this, other, part, [](auto& into, const auto& from) {
+    into.insert(into.end(), from.begin(), from.end());
+  });
+}
+
+void ConfigModel::clear(Part part) {
+  for_each_kind(*this, *this, part, [](auto& list, auto&) { list.clear(); });
+}
+
+bool ConfigModel::has(Part part) const {
+  bool any = false;
+  for_each_kind(*this, *this, part,
+                [&](const auto& list, const auto&) { any = any || !list.empty(); });
+  return any;
 }
 
 }  // namespace ambit::controller::config

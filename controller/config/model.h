@@ -508,6 +508,14 @@ struct ConfigModel {
   size_t object_count() const;
   // Adds every object of `other` (several files' models make the directory's model).
   void append(const ConfigModel& other);
+
+  // The kinds the mesh part of agents' views is made from (Namespaces, ServiceAccounts, Pods,
+  // Services, waypoints, PeerAuthentications: config::agent_mesh_resources), and the rest. A
+  // directory keeps its summed model between versions and sums again only the part a change hit.
+  enum class Part { kMesh, kRest };
+  void append(const ConfigModel& other, Part part);
+  void clear(Part part);
+  bool has(Part part) const;
 };
 
 // Istio's root namespace: a selector-less PeerAuthentication there is the mesh-wide policy.

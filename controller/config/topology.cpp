@@ -81,12 +81,17 @@ std::string label_or_empty(const StringMap& labels, std::string_view key) {
 }
 
 std::optional<WaypointReference> waypoint_label(const ObjectMeta& meta) {
-  for (const char* prefix : {"ambit.io", "istio.io"}) {
-    std::string key = fmt::format("{}/use-waypoint", prefix);
-    std::string name = label_or_empty(meta.labels, key);
-    if (name.empty()) continue;
+  // Asked of every pod on every change: no strings made for a pod without the labels.
+  static const std::string kKeys[][2] = {
+      {"ambit.io/use-waypoint", "ambit.io/use-waypoint-namespace"},
+      {"istio.io/use-waypoint", "istio.io/use-waypoint-namespace"}};
+  if (meta.labels.empty()) return std::nullopt;
+  for (const auto& [key, ns_key] : kKeys) {
+    auto it = meta.labels.find(key);
+    if (it == meta.labels.end() || it->second.empty()) continue;
+    const std::string& name = it->second;
     if (name == "none") return WaypointReference{"", key};
-    std::string ns = label_or_empty(meta.labels, fmt::format("{}/use-waypoint-namespace", prefix));
+    std::string ns = label_or_empty(meta.labels, ns_key);
     if (ns.empty()) ns = meta.ns.empty() ? meta.name : meta.ns;  // a Namespace's own name
     return WaypointReference{ns + "/" + name, key};
   }
@@ -94,10 +99,14 @@ std::optional<WaypointReference> waypoint_label(const ObjectMeta& meta) {
 }
 
 Topology::Topology(const ConfigModel& model) : model_(model) {
+  std::string label;  // one buffer for the keys: a string is made only for a label not seen yet
   for (const auto& pod : model_.pods) {
     pods_by_ns_[pod.meta.ns].push_back(&pod);
     for (const auto& [key, value] : pod.meta.labels) {
-      pods_by_label_[pod.meta.ns + '\0' + key + '\0' + value].push_back(&pod);
+      label.assign(pod.meta.ns).push_back('\0');
+      label.append(key).push_back('\0');
+      label.append(value);
+      pods_by_label_[label].push_back(&pod);
     }
   }
   for (const auto& s : model_.services) {

@@ -223,8 +223,7 @@ std::optional<pb::AuthorizationPolicy> authorization_policy_resource(
   return out;
 }
 
-std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view node,
-                                     const std::string& trust_domain) {
+std::vector<pb::Resource> agent_mesh_resources(const ConfigModel& model, std::string_view node) {
   Topology topology(model);
   std::vector<pb::Resource> out;
   std::set<std::string> namespaces;
@@ -249,6 +248,12 @@ std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view 
     *r.mutable_service() = to_service(topology, s);
     out.push_back(std::move(r));
   }
+  sort_resources(out);
+  return out;
+}
+
+std::vector<pb::Resource> agent_policy_resources(const ConfigModel& model) {
+  std::vector<pb::Resource> out;
   for (const auto& ap : model.authorization_policies) {
     // A policy with targetRefs is enforced by waypoints only, as in Istio; applying it here
     // would apply it to the whole namespace.
@@ -261,6 +266,16 @@ std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view 
     out.push_back(std::move(r));
   }
   sort_resources(out);
+  return out;
+}
+
+std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view node,
+                                     const std::string& trust_domain) {
+  // Both parts sorted, and every mesh kind ranks before AuthorizationPolicy: the sum is sorted.
+  std::vector<pb::Resource> out = agent_mesh_resources(model, node);
+  auto policies = agent_policy_resources(model);
+  out.insert(out.end(), std::make_move_iterator(policies.begin()),
+             std::make_move_iterator(policies.end()));
   return out;
 }
 

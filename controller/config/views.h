@@ -35,6 +35,13 @@ std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::strin
                                             const std::string& trust_domain);
 // As `node`: every pod's netns and cgroup (the full form a per-node cutter starts from).
 inline constexpr std::string_view kAllNodes = "*";
+// agent_view in its two parts, each sorted as agent_view sorts: the mesh (Namespaces, Workloads,
+// Services: what pods, services, namespaces, waypoints and PeerAuthentications make) and the
+// AuthorizationPolicies (each from its own object only). A change to policies alone leaves the
+// first part as it was, so the controller recomputes only the second.
+std::vector<ambit::v1::Resource> agent_mesh_resources(const ConfigModel& model,
+                                                      std::string_view node);
+std::vector<ambit::v1::Resource> agent_policy_resources(const ConfigModel& model);
 
 // The view of the waypoint `waypoint_uid` ("<ns>/<name>"): the Services it serves, their
 // endpoint Workloads, their Namespaces, the selector AuthorizationPolicies of those namespaces

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "control/control_channel.h"
 #include "controller/push/view_diff.h"
@@ -22,17 +23,34 @@ namespace {
 using control::block_sigpipe_in_this_thread;
 using control::control_peer;
 using control::encode_update_frame;
-using control::kMaxFrameBytes;
 using control::make_control_context;
 using control::UpdateParts;
+
+constexpr size_t kWriteChunkBytes = 64u << 10;
+
+class SnapshotSlot {
+ public:
+  explicit SnapshotSlot(SnapshotSlots& slots) : slots_(slots) { slots_.acquire(); }
+  ~SnapshotSlot() { slots_.release(); }
+  SnapshotSlot(const SnapshotSlot&) = delete;
+  SnapshotSlot& operator=(const SnapshotSlot&) = delete;
+
+ private:
+  SnapshotSlots& slots_;
+};
 
 // One subscribed client on one connection; runs on the connection's thread.
 class ClientSession {
  public:
-  ClientSession(ControlConnection& conn, PushState& state, const CertificateAuthority& ca,
-                const PushServerOptions& options, std::string key, v1::Subscribe subscribe)
+  ClientSession(ControlConnection& conn, PushState& state, ViewDiffs& diffs,
+                SnapshotFrames& snapshot_frames, SnapshotSlots& snapshot_slots,
+                const CertificateAuthority& ca, const PushServerOptions& options, std::string key,
+                v1::Subscribe subscribe)
       : conn_(conn),
         state_(state),
+        diffs_(diffs),
+        snapshot_frames_(snapshot_frames),
+        snapshot_slots_(snapshot_slots),
         ca_(ca),
         options_(options),
         key_(std::move(key)),
@@ -90,24 +108,35 @@ class ClientSession {
     if (!view) view = std::make_shared<View>();
     UpdateParts parts;
     parts.version = current->number;
-    ViewDiff diff;
     if (base_view_) {
-      diff = diff_views(*base_view_, *view);
+      auto diff = diffs_.get({base_view_, view}, [&] { return diff_views(*base_view_, *view); });
       parts.base_version = base_version_;
-      parts.added.reserve(diff.added.size());
-      for (const ViewResource* r : diff.added) parts.added.push_back(&r->encoded());
-      parts.removed = std::move(diff.removed);
+      parts.added.reserve(diff->added.size());
+      for (const ViewResource* r : diff->added) parts.added.push_back(&r->encoded());
+      parts.removed = diff->removed;
+      // In pieces: a delta of many objects is not held whole per client.
+      if (auto s =
+              encode_update_frame(parts, kWriteChunkBytes,
+                                  [&](std::string_view bytes) { return conn_.write_raw(bytes); });
+          !s) {
+        return s;
+      }
     } else {
       parts.snapshot = true;
-      parts.added.reserve(view->size());
-      for (const ResourcePtr& r : *view) parts.added.push_back(&r->encoded());
+      parts.added_from = [&v = *view](size_t i) -> const std::string& { return v[i]->encoded(); };
+      parts.added_from_count = view->size();
+      // A snapshot is CPU-bound work (encrypting the whole view): a few at a time, so 1,000
+      // agents reconnecting at once do not starve the handshakes and deltas of the others. Its
+      // frame is encoded once for all the clients that have this very view.
+      SnapshotSlot slot(snapshot_slots_);
+      auto frame =
+          snapshot_frames_.get({view, parts.version}, [&] { return encode_update_frame(parts); });
+      if (frame->empty()) {
+        return Error::format("the snapshot of version {} is over the {} byte frame limit",
+                             parts.version, control::kMaxFrameBytes);
+      }
+      if (auto s = conn_.write_raw(*frame); !s) return s;
     }
-    std::string frame = encode_update_frame(parts);
-    if (frame.size() - 4 > kMaxFrameBytes) {
-      return Error::format("update for version {} is {} bytes, over the {} byte frame limit",
-                           parts.version, frame.size(), kMaxFrameBytes);
-    }
-    if (auto s = conn_.write_raw(frame); !s) return s;
     state_.sent(key_, current->number, view, parts.snapshot);
     sent_version_ = current->number;
     base_view_ = std::move(view);
@@ -178,6 +207,9 @@ class ClientSession {
 
   ControlConnection& conn_;
   PushState& state_;
+  ViewDiffs& diffs_;
+  SnapshotFrames& snapshot_frames_;
+  SnapshotSlots& snapshot_slots_;
   const CertificateAuthority& ca_;
   const PushServerOptions& options_;
   const std::string key_;
@@ -325,7 +357,8 @@ void PushServer::serve(UniqueFd fd, std::string peer_address) {
   spdlog::info("control: {} connected from {} (has version {})", key, peer_address,
                subscribe->have_version());
   uint64_t generation = state_.connected(key, peer->role, peer->name, peer_address);
-  ClientSession session(**conn, state_, ca_, options_, key, std::move(*subscribe));
+  ClientSession session(**conn, state_, diffs_, snapshot_frames_, snapshot_slots_, ca_, options_,
+                        key, std::move(*subscribe));
   session.run(stopping_);
   state_.disconnected(key, generation);
 }

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "controller/config_directory.h"
 
@@ -197,6 +200,139 @@ spec: {host: web.shop.svc.cluster.local, exportTo: ["."]}
                                       "Service shop/web", "VirtualService shop/web"}));
   auto agent = published->view_for(subscriber(v1::Subscribe::AGENT, "node-a"));
   EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
+}
+
+// A --config-dir in a temporary directory, its files written whole (as an editor saves), and
+// every state the ConfigDirectory publishes.
+class WatchedConfig {
+ public:
+  explicit WatchedConfig(const std::string& name)
+      : dir_(std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir_);
+  }
+  ~WatchedConfig() {
+    source_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / (name + ".tmp")) << text;
+    std::filesystem::rename(dir_ / (name + ".tmp"), dir_ / name);
+  }
+  bool start() {
+    source_ = std::make_unique<ConfigDirectory>(dir_, "cluster.local", std::vector<v1::Resource>{});
+    return source_
+        ->start([this](std::shared_ptr<const ViewSource> v) {
+          std::lock_guard lock(mu_);
+          published_.push_back(std::move(v));
+          cv_.notify_all();
+        })
+        .ok();
+  }
+  // The n-th state published (from 0), waiting up to 10 s for it; null if it did not come.
+  std::shared_ptr<const ViewSource> state(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return published_.size() > n; });
+    return published_.size() > n ? published_[n] : nullptr;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<const ViewSource>> published_;
+  std::unique_ptr<ConfigDirectory> source_;
+};
+
+// One AuthorizationPolicy shop/allow, its first principal `principal`.
+std::string allow_policy(const std::string& principal) {
+  return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+         "metadata: {name: allow, namespace: shop}\n"
+         "spec:\n  action: ALLOW\n  rules: [{from: [{source: {principals: [\"" +
+         principal + "\"]}}]}]\n";
+}
+
+ResourcePtr first_of_kind(const ViewSource& source, std::string_view kind) {
+  for (const auto& r : *source.view_for(subscriber(v1::Subscribe::AGENT, "node-a"))) {
+    if (r->kind() == kind) return r;
+  }
+  return nullptr;
+}
+
+// A policy edit reuses the mesh part of the views (the same workload objects, not made again); an
+// edit of a file with PeerAuthentications (or pods) makes it again, so the workloads show it.
+TEST(ConfigDirectoryTest, RemakesWorkloadsOnlyWhenTheirInputsChange) {
+  WatchedConfig config("ambit-mesh-");
+  config.write("mesh.yaml", R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {nodeName: node-a}
+status: {podIP: 10.0.0.1}
+)");
+  config.write("policy.yaml", allow_policy("cluster.local/ns/shop/sa/a"));
+  ASSERT_TRUE(config.start());
+  auto v0 = config.state(0);
+  ASSERT_NE(v0, nullptr);
+  config.write("policy.yaml", allow_policy("cluster.local/ns/shop/sa/b"));
+  auto v1 = config.state(1);
+  ASSERT_NE(v1, nullptr);
+  config.write("strict.yaml", R"(apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+)");
+  auto v2 = config.state(2);
+  ASSERT_NE(v2, nullptr);
+
+  auto first = first_of_kind(*v0, "Workload"), second = first_of_kind(*v1, "Workload");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first, second);  // the same object: not made again for a policy edit
+  EXPECT_EQ(first_of_kind(*v1, "AuthorizationPolicy")
+                ->resource()
+                .authorization_policy()
+                .rules(0)
+                .from(0)
+                .principals(0),
+            "cluster.local/ns/shop/sa/b");
+  EXPECT_EQ(first->resource().workload().peer_auth(), v1::PERMISSIVE);
+  auto third = first_of_kind(*v2, "Workload");
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->resource().workload().peer_auth(), v1::STRICT);
+}
+
+// An error in the mesh part (conflicting PeerAuthentications) keeps the configuration refused
+// across policy edits: the mesh part's findings are reused only once a build of it succeeded.
+TEST(ConfigDirectoryTest, MeshErrorsStayInForceAcrossPolicyEdits) {
+  WatchedConfig config("ambit-findings-");
+  config.write("mesh.yaml", R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: one, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: two, namespace: shop}
+spec: {mtls: {mode: PERMISSIVE}}
+)");
+  config.write("policy.yaml", allow_policy("cluster.local/ns/shop/sa/a"));
+  ASSERT_TRUE(config.start());
+  config.write("policy.yaml", allow_policy("cluster.local/ns/shop/sa/b"));
+  for (size_t n : {0, 1}) {
+    auto state = config.state(n);
+    ASSERT_NE(state, nullptr);
+    auto errors = state->config_errors();
+    EXPECT_TRUE(std::any_of(
+        errors.begin(), errors.end(),
+        [](const std::string& e) { return e.find("PeerAuthentication") != std::string::npos; }))
+        << "state " << n;
+  }
 }
 
 }  // namespace
