@@ -68,12 +68,7 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
         e.required("address").ip();
       }
       if (auto ports = e.optional("ports")) {
-        for (const auto& [name, number] : ports->string_map()) {
-          (void)number;
-          YamlValue port(ports->node()[name], std::make_shared<ConfigLocation>(ports->where()),
-                         ports->field() + "." + name);
-          ep.ports[name] = port.port();
-        }
+        for (const auto& [name, key, port] : ports->fields()) ep.ports[name] = port.port();
       }
       if (auto labels = e.optional("labels")) ep.labels = labels->string_map();
       ep.network = e.string_or("network", "");

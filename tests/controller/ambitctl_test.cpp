@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -72,6 +73,17 @@ TEST(AmbitctlAnalyzeTest, JsonOutputOfLatin1NameIsValidUtf8) {
   EXPECT_NE(json[0]["message"].get<std::string>().find("'caf\xef\xbf\xbd'"), std::string::npos)
       << out.str();
   EXPECT_NE(json[0]["file"].get<std::string>().find("caf\xef\xbf\xbd.yaml"), std::string::npos);
+}
+
+// As kubectl apply -f, not "No issues found in 0 files".
+TEST(AmbitctlAnalyzeTest, DirectoryWithoutYamlIsAnError) {
+  std::string dir = testing::TempDir() + "/ambitctl-empty-dir";
+  std::filesystem::create_directories(dir);
+  std::ostringstream out, err;
+  EXPECT_EQ(run_analyze({dir}, OutputFormat::kText, out, err), 1);
+  EXPECT_EQ(out.str(), "");
+  EXPECT_NE(err.str().find("no .yaml or .yml files in the directory"), std::string::npos)
+      << err.str();
 }
 
 TEST(AmbitctlAnalyzeTest, MissingPathIsAnError) {
