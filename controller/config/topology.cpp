@@ -70,6 +70,7 @@ Topology::Topology(const ConfigModel& model) : model_(model) {
   }
   for (const auto& s : model_.services) {
     services_by_ns_[s.meta.ns].push_back(&s);
+    services_by_fqdn_[service_fqdn(s.meta.name, s.meta.ns)].push_back(&s);
     if (waypoint_label(s.meta)) services_name_waypoint_[s.meta.ns] = true;
   }
   for (const auto& ns : model_.namespaces) namespaces_.emplace(ns.meta.name, &ns);  // first wins
@@ -131,10 +132,30 @@ std::vector<const Service*> Topology::services_of(const Pod& pod) const {
   return out;
 }
 
+const std::vector<const Service*>& Topology::services_with_fqdn(const std::string& fqdn) const {
+  static const std::vector<const Service*> kNone;
+  auto it = services_by_fqdn_.find(fqdn);
+  return it == services_by_fqdn_.end() ? kNone : it->second;
+}
+
 std::vector<const Service*> Topology::services_for_host(std::string_view host,
                                                         std::string_view from_ns) const {
   std::string expanded = expand_host(host, from_ns);
   std::vector<const Service*> out;
+  if (expanded.find('*') == std::string::npos) {
+    // Equal to the FQDN, or "<name>.<ns>" as written.
+    auto add = [&](const std::string& fqdn) {
+      const auto& found = services_with_fqdn(fqdn);
+      out.insert(out.end(), found.begin(), found.end());
+    };
+    add(expanded);
+    if (std::count(host.begin(), host.end(), '.') >= 1) {
+      add(fmt::format("{}.svc.{}", host, kClusterDomain));
+    }
+    std::sort(out.begin(), out.end());  // model order: the services are one vector
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
   for (const auto& s : model_.services) {
     if (hosts_match(expanded, service_fqdn(s.meta.name, s.meta.ns)) ||
         host == fmt::format("{}.{}", s.meta.name, s.meta.ns)) {
