@@ -70,7 +70,7 @@ Topology::Topology(const ConfigModel& model) : model_(model) {
   }
   for (const auto& s : model_.services) {
     services_by_ns_[s.meta.ns].push_back(&s);
-    services_by_fqdn_[service_fqdn(s.meta.name, s.meta.ns)].push_back(&s);
+    services_by_name_.emplace(ServiceKey{s.meta.name, s.meta.ns}, &s);
     if (waypoint_label(s.meta)) services_name_waypoint_[s.meta.ns] = true;
   }
   for (const auto& ns : model_.namespaces) namespaces_.emplace(ns.meta.name, &ns);  // first wins
@@ -132,10 +132,24 @@ std::vector<const Service*> Topology::services_of(const Pod& pod) const {
   return out;
 }
 
-const std::vector<const Service*>& Topology::services_with_fqdn(const std::string& fqdn) const {
-  static const std::vector<const Service*> kNone;
-  auto it = services_by_fqdn_.find(fqdn);
-  return it == services_by_fqdn_.end() ? kNone : it->second;
+size_t Topology::ServiceKeyHash::operator()(const ServiceKey& k) const {
+  std::hash<std::string_view> hash;
+  return hash(k.name) * 31 + hash(k.ns);
+}
+
+std::vector<const Service*> Topology::services_with_fqdn(std::string_view fqdn) const {
+  std::vector<const Service*> out;
+  std::string suffix = fmt::format(".svc.{}", kClusterDomain);
+  if (!fqdn.ends_with(suffix)) return out;
+  std::string_view name_ns = fqdn.substr(0, fqdn.size() - suffix.size());
+  // Names may have dots (and our reader lets namespaces have them): try every split.
+  for (auto dot = name_ns.find('.'); dot != std::string_view::npos;
+       dot = name_ns.find('.', dot + 1)) {
+    auto [first, last] =
+        services_by_name_.equal_range(ServiceKey{name_ns.substr(0, dot), name_ns.substr(dot + 1)});
+    for (auto it = first; it != last; ++it) out.push_back(it->second);
+  }
+  return out;
 }
 
 std::vector<const Service*> Topology::services_for_host(std::string_view host,
@@ -145,7 +159,7 @@ std::vector<const Service*> Topology::services_for_host(std::string_view host,
   if (expanded.find('*') == std::string::npos) {
     // Equal to the FQDN, or "<name>.<ns>" as written.
     auto add = [&](const std::string& fqdn) {
-      const auto& found = services_with_fqdn(fqdn);
+      auto found = services_with_fqdn(fqdn);
       out.insert(out.end(), found.begin(), found.end());
     };
     add(expanded);

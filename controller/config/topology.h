@@ -50,7 +50,7 @@ class Topology {
   std::vector<const Service*> services_of(const Pod& pod) const;
 
   // The services whose FQDN ("<name>.<ns>.svc.cluster.local") is exactly `fqdn`.
-  const std::vector<const Service*>& services_with_fqdn(const std::string& fqdn) const;
+  std::vector<const Service*> services_with_fqdn(std::string_view fqdn) const;
   // Services and ServiceEntries a host (written in namespace `from_ns`) refers to.
   std::vector<const Service*> services_for_host(std::string_view host,
                                                 std::string_view from_ns) const;
@@ -75,8 +75,16 @@ class Topology {
   // By namespace, so selector checks look at one namespace's objects, not the mesh's.
   std::unordered_map<std::string, std::vector<const Pod*>> pods_by_ns_;
   std::unordered_map<std::string, std::vector<const Service*>> services_by_ns_;
-  // "<name>.<ns>.svc.cluster.local" -> services: a host without '*' is looked up, not scanned for.
-  std::unordered_map<std::string, std::vector<const Service*>> services_by_fqdn_;
+  // (name, namespace) -> services, viewing the model's strings: a host without '*' is looked up,
+  // not scanned for, at no copy of every Service's FQDN.
+  struct ServiceKey {
+    std::string_view name, ns;
+    bool operator==(const ServiceKey&) const = default;
+  };
+  struct ServiceKeyHash {
+    size_t operator()(const ServiceKey& k) const;
+  };
+  std::unordered_multimap<ServiceKey, const Service*, ServiceKeyHash> services_by_name_;
   std::unordered_map<std::string, const Namespace*> namespaces_;
   // "<ns>\0<label>\0<value>" -> pods: a selector starts from its first label's pods.
   std::unordered_map<std::string, std::vector<const Pod*>> pods_by_label_;
