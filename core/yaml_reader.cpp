@@ -39,12 +39,15 @@ bool has_scalar_key(const std::vector<MapEntry>& entries, const std::string& key
   return false;
 }
 
-// A mapping that merges itself (`&a {<<: *a}`) would expand forever.
+// A mapping that merges itself (`&a {<<: *a}`) would expand forever, and mappings that each
+// merge several aliases of the one before grow exponentially: both are refused.
 constexpr int kMaxMergeDepth = 32;
+constexpr int kMaxMergedEntries = 10000;
 
 // The entries written in `map`, then those its merge keys bring that it does not write itself.
+// `budget` counts down the entries looked at while expanding one mapping.
 std::vector<MapEntry> mapping_entries(const YAML::Node& map, const ConfigLocation& where,
-                                      const std::string& field, int depth = 0) {
+                                      const std::string& field, int depth, int& budget) {
   std::vector<MapEntry> out;
   std::vector<MapEntry> merges;
   for (const auto& kv : map) {
@@ -52,12 +55,6 @@ std::vector<MapEntry> mapping_entries(const YAML::Node& map, const ConfigLocatio
   }
   std::string merge_field = field.empty() ? "<<" : field + ".<<";
   for (const auto& merge : merges) {
-    if (depth >= kMaxMergeDepth) {
-      throw make_config_error(where, merge_field, merge.key.Mark(),
-                              fmt::format("merge keys (<<) nested more than {} deep (does a "
-                                          "mapping merge itself?)",
-                                          kMaxMergeDepth));
-    }
     std::vector<YAML::Node> sources;
     if (merge.value.IsMap()) {
       sources.push_back(merge.value);
@@ -78,12 +75,26 @@ std::vector<MapEntry> mapping_entries(const YAML::Node& map, const ConfigLocatio
                       kind_of(merge.value)));
     }
     for (const auto& source : sources) {
-      for (auto& e : mapping_entries(source, where, field, depth + 1)) {
+      budget -= static_cast<int>(source.size()) + 1;
+      if (depth >= kMaxMergeDepth || budget < 0) {
+        throw make_config_error(
+            where, merge_field, merge.key.Mark(),
+            fmt::format("merge keys (<<) nested more than {} deep or expanding to more than {} "
+                        "entries (does a mapping merge itself?)",
+                        kMaxMergeDepth, kMaxMergedEntries));
+      }
+      for (auto& e : mapping_entries(source, where, field, depth + 1, budget)) {
         if (!e.key.IsScalar() || !has_scalar_key(out, e.key.Scalar())) out.push_back(std::move(e));
       }
     }
   }
   return out;
+}
+
+std::vector<MapEntry> mapping_entries(const YAML::Node& map, const ConfigLocation& where,
+                                      const std::string& field) {
+  int budget = kMaxMergedEntries;
+  return mapping_entries(map, where, field, 0, budget);
 }
 
 std::string join(std::initializer_list<std::string_view> names) {

@@ -102,6 +102,24 @@ spec:
   EXPECT_EQ(in_list.diagnostics[0].field, "spec.<<[1]");
 }
 
+// Each level merges ten aliases of the one below: 10^8 expansions unless they are bounded.
+TEST(YamlMergeKeyTest, ExponentialMergeIsRefused) {
+  // A List's own metadata is not read: a place for anchors.
+  std::string yaml = "apiVersion: v1\nkind: List\nmetadata:\n  defs:\n  - &l0 {a: b}\n";
+  for (int level = 1; level <= 8; ++level) {
+    std::string ref = "*l" + std::to_string(level - 1);
+    yaml += "  - &l" + std::to_string(level) + " {<<: [";
+    for (int i = 0; i < 10; ++i) yaml += (i ? ", " : "") + ref;
+    yaml += "]}\n";
+  }
+  yaml += "items:\n- {apiVersion: v1, kind: Pod, metadata: {name: web, labels: {<<: *l8}}}\n";
+  auto snapshot = load_texts({{"pod.yaml", yaml}});
+  ASSERT_EQ(snapshot.diagnostics.size(), 1u) << testing::dump(snapshot.diagnostics);
+  EXPECT_EQ(snapshot.diagnostics[0].code, "AMB0002");
+  EXPECT_NE(snapshot.diagnostics[0].message.find("more than 10000 entries"), std::string::npos)
+      << snapshot.diagnostics[0].message;
+}
+
 TEST(YamlMergeKeyTest, QuotedKeyIsAnOrdinaryKey) {
   auto snapshot = load_texts({{"pod.yaml", R"(apiVersion: v1
 kind: Pod
