@@ -299,6 +299,7 @@ Result<std::string> read_text_file(const std::string& path) {
     text.resize(static_cast<size_t>(size));
     in.seekg(0);
     in.read(text.data(), size);
+    text.resize(static_cast<size_t>(in.gcount()));  // shorter if it shrank meanwhile
   } else {  // a pipe
     in.clear();
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
