@@ -68,7 +68,11 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
         e.required("address").ip();
       }
       if (auto ports = e.optional("ports")) {
-        for (const auto& [name, key, port] : ports->fields()) ep.ports[name] = port.port();
+        for (const auto& [name, key, port] : ports->fields()) {
+          if (!ep.ports.emplace(name, port.port()).second) {
+            key.fail(fmt::format("key '{}' repeats", name));
+          }
+        }
       }
       if (auto labels = e.optional("labels")) ep.labels = labels->string_map();
       ep.network = e.string_or("network", "");
