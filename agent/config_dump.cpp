@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/json_text.h"
 #include "core/x509.h"
 
 namespace ambit::agent {
@@ -77,7 +78,7 @@ std::string config_dump_json(const LocalConfig& local, const ztunnel::EngineConf
     enrolled.push_back({{"uid", p.uid}, {"netns", p.netns}, {"state", p.state}});
   }
   dump["capture"] = {{"mode", std::string(capture_mode)}, {"pods", enrolled}};
-  return dump.dump(2) + "\n";
+  return json_text(dump) + "\n";
 }
 
 }  // namespace ambit::agent

@@ -7,6 +7,7 @@
 
 #include "controller/config/analyzer.h"
 #include "controller/config/loader.h"
+#include "core/json_text.h"
 
 namespace ambit::ambitctl {
 namespace {
@@ -25,6 +26,12 @@ nlohmann::json to_json(const cfg::Diagnostic& d) {
 
 }  // namespace
 
+std::string diagnostics_json(const std::vector<cfg::Diagnostic>& diagnostics) {
+  auto array = nlohmann::json::array();
+  for (const auto& d : diagnostics) array.push_back(to_json(d));
+  return json_text(array) + "\n";
+}
+
 int run_analyze(const std::vector<std::string>& paths, OutputFormat format, std::ostream& out,
                 std::ostream& err) {
   auto snapshot = cfg::load_config(paths);
@@ -33,7 +40,7 @@ int run_analyze(const std::vector<std::string>& paths, OutputFormat format, std:
     d.code = std::string(cfg::codes::kUnreadablePath);
     d.message = snapshot.error().message;
     if (format == OutputFormat::kJson) {
-      out << nlohmann::json::array({to_json(d)}).dump(2) << "\n";
+      out << diagnostics_json({d});
     } else {
       err << d.format() << "\n";
     }
@@ -41,9 +48,7 @@ int run_analyze(const std::vector<std::string>& paths, OutputFormat format, std:
   }
   auto report = cfg::analyze(*snapshot);
   if (format == OutputFormat::kJson) {
-    auto array = nlohmann::json::array();
-    for (const auto& d : report.diagnostics) array.push_back(to_json(d));
-    out << array.dump(2) << "\n";
+    out << diagnostics_json(report.diagnostics);
   } else if (report.diagnostics.empty()) {
     size_t files = snapshot->files.size();
     size_t objects = snapshot->model.object_count();

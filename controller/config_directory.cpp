@@ -7,10 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "controller/config/analyzer.h"
+#include "controller/config/loader.h"
 #include "controller/config/views.h"
 
 namespace ambit::controller {
@@ -45,14 +44,15 @@ void ConfigDirectory::read(const WatchedFiles::Changes& changes) {
   }
   for (const auto& path : changes.changed) {
     File& f = files_[path];
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    bytes_read += text.str().size();
     // What this file says on its own: its YAML, its objects, their values.
     config::ConfigSnapshot alone;
-    config::load_yaml_text(text.str(), path.filename().string(), alone);
     f.errors.clear();
+    if (auto text = config::read_text_file(path.string())) {
+      bytes_read += text->size();
+      config::load_yaml_text(*text, path.filename().string(), alone);
+    } else {
+      f.errors.push_back(text.error().message);
+    }
     for (const auto& d : alone.diagnostics) {
       if (d.severity == config::Severity::kError) f.errors.push_back(d.format());
     }

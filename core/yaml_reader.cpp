@@ -23,6 +23,80 @@ std::string_view kind_of(const YAML::Node& node) {
   return "an undefined value";
 }
 
+struct MapEntry {
+  YAML::Node key, value;
+};
+
+// Only a plain `<<` is a merge key; a quoted "<<" is an ordinary key.
+bool is_merge_key(const YAML::Node& key) {
+  return key.IsScalar() && key.Tag() == "?" && key.Scalar() == "<<";
+}
+
+bool has_scalar_key(const std::vector<MapEntry>& entries, const std::string& key) {
+  for (const auto& e : entries) {
+    if (e.key.IsScalar() && e.key.Scalar() == key) return true;
+  }
+  return false;
+}
+
+// A mapping that merges itself (`&a {<<: *a}`) would expand forever, and mappings that each
+// merge several aliases of the one before grow exponentially: both are refused.
+constexpr int kMaxMergeDepth = 32;
+constexpr int kMaxMergedEntries = 10000;
+
+// The entries written in `map`, then those its merge keys bring that it does not write itself.
+// `budget` counts down the entries looked at while expanding one mapping.
+std::vector<MapEntry> mapping_entries(const YAML::Node& map, const ConfigLocation& where,
+                                      const std::string& field, int depth, int& budget) {
+  std::vector<MapEntry> out;
+  std::vector<MapEntry> merges;
+  for (const auto& kv : map) {
+    (is_merge_key(kv.first) ? merges : out).push_back({kv.first, kv.second});
+  }
+  std::string merge_field = field.empty() ? "<<" : field + ".<<";
+  for (const auto& merge : merges) {
+    std::vector<YAML::Node> sources;
+    if (merge.value.IsMap()) {
+      sources.push_back(merge.value);
+    } else if (merge.value.IsSequence()) {
+      for (size_t i = 0; i < merge.value.size(); ++i) {
+        if (!merge.value[i].IsMap()) {
+          throw make_config_error(
+              where, fmt::format("{}[{}]", merge_field, i), merge.value[i].Mark(),
+              fmt::format("a merge key (<<) takes a mapping or a list of mappings; item {} is {}",
+                          i, kind_of(merge.value[i])));
+        }
+        sources.push_back(merge.value[i]);
+      }
+    } else {
+      throw make_config_error(
+          where, merge_field, merge.key.Mark(),
+          fmt::format("a merge key (<<) takes a mapping or a list of mappings, got {}",
+                      kind_of(merge.value)));
+    }
+    for (const auto& source : sources) {
+      budget -= static_cast<int>(source.size()) + 1;
+      if (depth >= kMaxMergeDepth || budget < 0) {
+        throw make_config_error(
+            where, merge_field, merge.key.Mark(),
+            fmt::format("merge keys (<<) nested more than {} deep or expanding to more than {} "
+                        "entries (does a mapping merge itself?)",
+                        kMaxMergeDepth, kMaxMergedEntries));
+      }
+      for (auto& e : mapping_entries(source, where, field, depth + 1, budget)) {
+        if (!e.key.IsScalar() || !has_scalar_key(out, e.key.Scalar())) out.push_back(std::move(e));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<MapEntry> mapping_entries(const YAML::Node& map, const ConfigLocation& where,
+                                      const std::string& field) {
+  int budget = kMaxMergedEntries;
+  return mapping_entries(map, where, field, 0, budget);
+}
+
 std::string join(std::initializer_list<std::string_view> names) {
   std::string out;
   for (auto n : names) {
@@ -33,6 +107,10 @@ std::string join(std::initializer_list<std::string_view> names) {
 }
 
 }  // namespace
+
+int line_in_file(const ConfigLocation& where, const YAML::Mark& mark) {
+  return mark.is_null() ? 0 : where.first_line + mark.line + 1;
+}
 
 std::string describe_config_problem(const ConfigLocation& where, std::string_view field,
                                     const YAML::Mark& mark, std::string_view message) {
@@ -48,7 +126,7 @@ std::string describe_config_problem(const ConfigLocation& where, std::string_vie
     out += ": ";
   }
   out += message;
-  if (!mark.is_null()) out += fmt::format(" (line {})", mark.line + 1);
+  if (!mark.is_null()) out += fmt::format(" (line {})", line_in_file(where, mark));
   return out;
 }
 
@@ -60,7 +138,7 @@ ConfigError make_config_error(const ConfigLocation& where, std::string_view fiel
   e.object = where.object;
   e.field = std::string(field);
   e.problem = std::string(message);
-  e.line = mark.is_null() ? 0 : mark.line + 1;
+  e.line = line_in_file(where, mark);
   return e;
 }
 
@@ -73,6 +151,17 @@ ConfigError YamlValue::problem(std::string_view message) const {
 }
 
 std::string YamlValue::string() const {
+  if (node_.IsMap() && node_.size() == 1) {
+    // `- 2001:db8::` is, to YAML (Go's reader too), the key "2001:db8:" with no value.
+    auto kv = *node_.begin();
+    if (kv.first.IsScalar() && kv.first.Tag() == "?" && kv.second.IsNull() &&
+        kv.first.Scalar().ends_with(':')) {
+      fail(
+          fmt::format("expected a single value, got a mapping: YAML reads the plain value "
+                      "'{0}:' as the key '{0}' with no value; quote it (\"{0}:\")",
+                      kv.first.Scalar()));
+    }
+  }
   if (!node_.IsScalar()) fail(fmt::format("expected a single value, got {}", kind_of(node_)));
   return node_.Scalar();
 }
@@ -153,11 +242,21 @@ StringMap YamlValue::string_map() const {
   StringMap out;
   if (node_.IsNull()) return out;
   if (!node_.IsMap()) fail(fmt::format("expected a mapping of strings, got {}", kind_of(node_)));
-  for (const auto& kv : node_) {
-    YamlValue key(kv.first, where_, field_);
-    std::string name = key.string();
-    YamlValue value(kv.second, where_, field_ + "." + name);
+  for (const auto& [name, key, value] : fields()) {
     if (!out.emplace(name, value.string()).second) fail(fmt::format("key '{}' repeats", name));
+  }
+  return out;
+}
+
+std::vector<YamlField> YamlValue::fields() const {
+  std::vector<YamlField> out;
+  if (node_.IsNull()) return out;
+  if (!node_.IsMap()) fail(fmt::format("expected a mapping, got {}", kind_of(node_)));
+  for (auto& e : mapping_entries(node_, *where_, field_)) {
+    YamlValue key(std::move(e.key), where_, field_);
+    std::string name = key.string();
+    std::string field = field_ + "." + name;
+    out.push_back({std::move(name), std::move(key), YamlValue(std::move(e.value), where_, field)});
   }
   return out;
 }
@@ -217,17 +316,16 @@ YamlObject::YamlObject(const YAML::Node& node, SharedLocation where, std::string
     throw make_config_error(*where_, path_, node_.Mark(),
                             fmt::format("expected a mapping, got {}", kind_of(node_)));
   }
-  for (const auto& kv : node_) {
-    if (!kv.first.IsScalar()) {
-      throw make_config_error(*where_, path_, kv.first.Mark(),
-                              "a field name must be a single value");
+  for (const auto& kv : mapping_entries(node_, *where_, path_)) {
+    if (!kv.key.IsScalar()) {
+      throw make_config_error(*where_, path_, kv.key.Mark(), "a field name must be a single value");
     }
-    std::string key = kv.first.Scalar();
+    std::string key = kv.key.Scalar();
     bool is_known = false;
     for (auto k : known) is_known = is_known || k == key;
     if (!is_known) {
       auto problem =
-          make_config_error(*where_, field_name(key), kv.first.Mark(),
+          make_config_error(*where_, field_name(key), kv.key.Mark(),
                             fmt::format("unknown field (known fields: {})", join(known)));
       if (!where_->on_unknown_field) throw problem;
       where_->on_unknown_field(problem);
@@ -236,10 +334,10 @@ YamlObject::YamlObject(const YAML::Node& node, SharedLocation where, std::string
     }
     for (const auto& e : entries_) {
       if (e.key == key) {
-        throw make_config_error(*where_, field_name(key), kv.first.Mark(), "appears twice");
+        throw make_config_error(*where_, field_name(key), kv.key.Mark(), "appears twice");
       }
     }
-    entries_.push_back({std::move(key), kv.first, kv.second});
+    entries_.push_back({std::move(key), kv.key, kv.value});
   }
 }
 

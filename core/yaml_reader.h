@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/net_address.h"
@@ -44,8 +45,14 @@ struct ConfigLocation {
   // (lenient reading of foreign schemas such as Istio's, where a newer field should not make
   // the whole object unreadable).
   std::function<void(const ConfigError&)> on_unknown_field;
+  // Lines before the text the nodes were parsed from (a file is parsed one document at a time;
+  // marks count from the document's first line).
+  int first_line = 0;
 };
 using SharedLocation = std::shared_ptr<ConfigLocation>;
+
+// The 1-based line of a mark in the file; 0 when unknown.
+int line_in_file(const ConfigLocation& where, const YAML::Mark& mark);
 
 // Formats "<file>: <object>: field <field>: <message> (line N)", leaving out empty parts.
 std::string describe_config_problem(const ConfigLocation& where, std::string_view field,
@@ -55,6 +62,7 @@ ConfigError make_config_error(const ConfigLocation& where, std::string_view fiel
                               const YAML::Mark& mark, std::string_view message);
 
 class YamlObject;
+struct YamlField;
 
 // One value and the name to blame for it.
 class YamlValue {
@@ -65,7 +73,7 @@ class YamlValue {
   const YAML::Node& node() const { return node_; }
   const std::string& field() const { return field_; }
   const ConfigLocation& where() const { return *where_; }
-  int line() const { return node_.Mark().is_null() ? 0 : node_.Mark().line + 1; }
+  int line() const { return line_in_file(*where_, node_.Mark()); }
   [[noreturn]] void fail(std::string_view message) const;
   ConfigError problem(std::string_view message) const;  // what fail() would throw
 
@@ -82,6 +90,8 @@ class YamlValue {
   SocketAddress socket_address(bool allow_port_zero = false) const;
   Cidr cidr() const;
   StringMap string_map() const;
+  // A mapping's entries, with YAML merge keys expanded (see YamlObject).
+  std::vector<YamlField> fields() const;
   // A mapping whose keys must all be in `known`; unknown keys are errors naming them. Its fields
   // are named under this one ("rules[0].from[0].source.principals").
   YamlObject object(std::initializer_list<std::string_view> known) const;
@@ -101,8 +111,18 @@ class YamlValue {
   std::string field_;
 };
 
+// One entry of a mapping: the key's text, the key (for errors about it) and the value.
+struct YamlField {
+  std::string name;
+  YamlValue key, value;
+};
+
 // A mapping whose fields are looked up by name. Constructing it checks for unknown and repeated
 // keys, so a misspelt field is reported as such rather than as a missing one.
+//
+// YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`), which kubectl accepts, are expanded as the
+// merge-key spec says: a key written in the mapping wins over a merged one, and of several merged
+// mappings the earlier wins. Merging anything but a mapping or a list of mappings is an error.
 class YamlObject {
  public:
   YamlObject(const YAML::Node& node, SharedLocation where, std::string path,
@@ -125,7 +145,7 @@ class YamlObject {
   const YAML::Node& node() const { return node_; }
   const ConfigLocation& where() const { return *where_; }
   const std::string& path() const { return path_; }
-  int line() const { return node_.Mark().is_null() ? 0 : node_.Mark().line + 1; }
+  int line() const { return line_in_file(*where_, node_.Mark()); }
   bool has(std::string_view key) const { return optional(key).has_value(); }
   // The fields it does not know (reported, and left out), in the order written.
   const std::vector<std::string>& unknown_keys() const { return unknown_keys_; }

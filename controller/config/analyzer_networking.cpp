@@ -360,10 +360,7 @@ void check_networking(const Topology& topology, Findings& findings, ConfigModel:
 void check_linkerd_smi(const Topology& topology, Findings& findings) {
   const auto& m = topology.model();
   for (const auto& sp : m.service_profiles) {
-    bool known = std::any_of(m.services.begin(), m.services.end(), [&](const Service& s) {
-      return service_fqdn(s.meta.name, s.meta.ns) == sp.meta.name;
-    });
-    if (!known) {
+    if (topology.services_with_fqdn(sp.meta.name).empty()) {
       findings.add(codes::kUnknownServiceProfileService, Severity::kWarning, sp.meta,
                    "metadata.name",
                    fmt::format("'{}' is not the FQDN of a Service (<name>.<namespace>.svc.{}); "
@@ -372,8 +369,7 @@ void check_linkerd_smi(const Topology& topology, Findings& findings) {
     }
   }
   auto service_exists = [&](const std::string& name, const std::string& ns) {
-    return std::any_of(m.services.begin(), m.services.end(),
-                       [&](const Service& s) { return s.meta.name == name && s.meta.ns == ns; });
+    return !topology.services_with_fqdn(service_fqdn(name, ns)).empty();
   };
   for (const auto& ts : m.traffic_splits) {
     if (!service_exists(ts.service, ts.meta.ns)) {

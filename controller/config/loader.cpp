@@ -2,12 +2,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include "controller/config/parse_context.h"
 
@@ -124,10 +125,12 @@ ObjectMeta read_metadata(const YamlObject& root, std::string api_version, std::s
   return meta;
 }
 
-void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapshot& snapshot) {
+void read_document(const YAML::Node& doc, const std::string& file, int first_line,
+                   ConfigSnapshot& snapshot) {
   ParseContext ctx(snapshot.diagnostics);
   auto where = std::make_shared<ConfigLocation>();
   where->file = file;
+  where->first_line = first_line;
   // Security kinds fail closed: a field we do not know (misspelt, or from a newer Istio) may be
   // what narrows the policy, and dropping it would apply a wider one.
   bool security_kind = false;
@@ -156,7 +159,9 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
     if (group.empty() && version == "v1" && kind == "List") {  // `kubectl get -o yaml`
       auto list = YamlObject(doc, where, "", {"apiVersion", "kind", "items", "metadata"});
       if (auto items = list.optional("items")) {
-        for (const auto& item : items->items()) read_document(item.node(), file, snapshot);
+        for (const auto& item : items->items()) {
+          read_document(item.node(), file, first_line, snapshot);
+        }
       }
       return;
     }
@@ -197,7 +202,7 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
     }
     if (!waypoint_candidate && entry->read == nullptr) {
       // Not checked field by field: its schema is not ours.
-      auto lenient = std::make_shared<ConfigLocation>(ConfigLocation{file, "", {}});
+      auto lenient = std::make_shared<ConfigLocation>(ConfigLocation{file, "", {}, first_line});
       lenient->on_unknown_field = [](const ConfigError&) {};
       YamlObject any_root(doc, lenient, "", {"metadata"});
       ObjectMeta meta = read_metadata(any_root, api_version, kind, entry->cluster_scoped);
@@ -226,6 +231,48 @@ void read_document(const YAML::Node& doc, const std::string& file, ConfigSnapsho
   }
 }
 
+bool is_document_marker(std::string_view line, std::string_view marker) {
+  return line.starts_with(marker) &&
+         (line.size() == 3 || std::string_view(" \t\r\n").find(line[3]) != std::string_view::npos);
+}
+
+// Calls read(document_text, first_line) for each document of a YAML stream, until it returns
+// false. A document starts at a `---` line or after a `...` line; comments and directives before
+// a `---` belong to the document it starts. Parsing one document at a time keeps only its nodes
+// alive (yaml-cpp's nodes take ~100 times the text they come from). A marker at the start of a
+// line ends any scalar in YAML, so cutting there reads what a parse of the whole stream reads.
+template <typename Read>
+void for_each_document(std::string_view text, Read&& read) {
+  size_t start = 0, pos = 0;
+  int first_line = 0, line_number = 0;
+  bool has_content = false;
+  auto emit = [&](size_t end, size_t next_start, int next_line) {
+    bool go_on = true;
+    if (end > start) go_on = read(text.substr(start, end - start), first_line);
+    start = next_start;
+    first_line = next_line;
+    has_content = false;
+    return go_on;
+  };
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    size_t next = eol == std::string_view::npos ? text.size() : eol + 1;
+    std::string_view line = text.substr(pos, next - pos);
+    if (is_document_marker(line, "---")) {
+      if (has_content && !emit(pos, pos, line_number)) return;
+      has_content = true;
+    } else if (is_document_marker(line, "...")) {
+      if (!emit(next, next, line_number + 1)) return;
+    } else if (!has_content) {
+      auto first = line.find_first_not_of(" \t\r\n");
+      has_content = first != std::string_view::npos && line[first] != '#' && line[0] != '%';
+    }
+    pos = next;
+    ++line_number;
+  }
+  emit(text.size(), text.size(), line_number);
+}
+
 Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& paths) {
   std::vector<std::string> files;
   for (const auto& path : paths) {
@@ -244,6 +291,8 @@ Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& pa
       }
     }
     if (ec) return Error::format("{}: cannot list: {}", path, ec.message());
+    // As kubectl apply -f: a directory given is meant to hold configuration.
+    if (in_dir.empty()) return Error::format("{}: no .yaml or .yml files in the directory", path);
     std::sort(in_dir.begin(), in_dir.end());
     files.insert(files.end(), in_dir.begin(), in_dir.end());
   }
@@ -252,23 +301,46 @@ Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& pa
 
 }  // namespace
 
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return Error::format("{}: cannot read", path);
+  std::string text;
+  if (auto size = in.tellg(); size >= 0) {  // a regular file: one allocation of its size
+    text.resize(static_cast<size_t>(size));
+    in.seekg(0);
+    in.read(text.data(), size);
+    text.resize(static_cast<size_t>(in.gcount()));  // shorter if it shrank meanwhile
+  } else {  // a pipe
+    in.clear();
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (in.bad() || (in.fail() && !in.eof())) return Error::format("{}: cannot read", path);
+  return text;
+}
+
 void load_yaml_text(std::string_view text, const std::string& file_name, ConfigSnapshot& snapshot) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    Diagnostic d;
-    d.code = std::string(codes::kYamlSyntax);
-    d.file = file_name;
-    d.line = e.mark.is_null() ? 0 : e.mark.line + 1;
-    d.message = "invalid YAML: " + e.msg;
-    snapshot.diagnostics.push_back(std::move(d));
-    return;
-  }
-  for (const auto& doc : docs) {
-    if (!doc || doc.IsNull()) continue;  // an empty document ("---" at the end)
-    read_document(doc, file_name, snapshot);
-  }
+  for_each_document(text, [&](std::string_view document, int first_line) {
+    YAML::Node doc;
+    try {
+      doc = YAML::Load(std::string(document));
+    } catch (const YAML::Exception& e) {
+      Diagnostic d;
+      d.code = std::string(codes::kYamlSyntax);
+      d.file = file_name;
+      d.line = e.mark.is_null() ? 0 : first_line + e.mark.line + 1;
+      // yaml-cpp says "bad file" when it stops at its depth limit.
+      d.message = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr
+                      ? fmt::format(
+                            "invalid YAML: nested too deeply (the reader stops at a "
+                            "depth of {})",
+                            static_cast<const YAML::DeepRecursion&>(e).depth())
+                      : "invalid YAML: " + e.msg;
+      snapshot.diagnostics.push_back(std::move(d));
+      return false;  // as kubectl: the documents after a syntax error are not read
+    }
+    if (doc && !doc.IsNull()) read_document(doc, file_name, first_line, snapshot);
+    return true;
+  });
 }
 
 Result<ConfigSnapshot> load_config(const std::vector<std::string>& paths) {
@@ -276,12 +348,10 @@ Result<ConfigSnapshot> load_config(const std::vector<std::string>& paths) {
   if (!files) return files.error();
   ConfigSnapshot snapshot;
   for (const auto& file : *files) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in || in.bad()) return Error::format("{}: cannot read", file);
+    auto text = read_text_file(file);
+    if (!text) return text.error();
     snapshot.files.push_back(file);
-    load_yaml_text(text.str(), file, snapshot);
+    load_yaml_text(*text, file, snapshot);
   }
   sort_diagnostics(snapshot.diagnostics);
   return snapshot;

@@ -29,9 +29,12 @@ struct ConfigSnapshot {
 };
 
 // Reads files and directories (a directory: its *.yaml and *.yml files, not recursive, in name
-// order). Fails only when a path given does not exist or cannot be read; everything else
-// is a diagnostic.
+// order). Fails only when a path given does not exist or cannot be read, or is a directory with
+// no such file; everything else is a diagnostic.
 Result<ConfigSnapshot> load_config(const std::vector<std::string>& paths);
+
+// A whole file in one string (one copy of it in memory; the loader keeps no other).
+Result<std::string> read_text_file(const std::string& path);
 
 // Reads YAML text as if it were the file `file_name` and adds its objects and diagnostics to
 // `snapshot` (diagnostics not re-sorted). Used by load_config, tests and the fuzz target.

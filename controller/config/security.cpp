@@ -42,12 +42,9 @@ void read_peer_authentication(const YamlObject& root, ObjectMeta meta, ParseCont
                   "portLevelMtls needs a selector (Istio ignores it on namespace-wide policies)");
       }
       if (!ports->node().IsMap()) ports->fail("expected a mapping of port to {mode}");
-      for (const auto& kv : ports->node()) {
-        std::string key = kv.first.as<std::string>("");
-        auto where = std::make_shared<ConfigLocation>(ports->where());
-        YamlValue port_key(kv.first, where, ports->field() + "." + key);
-        YamlValue port_value(kv.second, where, ports->field() + "." + key);
-        pa.port_level_mtls[port_key.port()] = read_mtls(port_value, ctx);
+      for (const auto& [name, key, value] : ports->fields()) {
+        YamlValue port(key.node(), std::make_shared<ConfigLocation>(value.where()), value.field());
+        pa.port_level_mtls[port.port()] = read_mtls(value, ctx);
       }
     }
   }

@@ -188,11 +188,10 @@ void read_service_entry(const YamlObject& root, ObjectMeta meta, ParseContext& c
         e.required("address").ip();
       }
       if (auto ports = e.optional("ports")) {
-        for (const auto& [name, number] : ports->string_map()) {
-          (void)number;
-          YamlValue port(ports->node()[name], std::make_shared<ConfigLocation>(ports->where()),
-                         ports->field() + "." + name);
-          ep.ports[name] = port.port();
+        for (const auto& [name, key, port] : ports->fields()) {
+          if (!ep.ports.emplace(name, port.port()).second) {
+            key.fail(fmt::format("key '{}' repeats", name));
+          }
         }
       }
       if (auto labels = e.optional("labels")) ep.labels = labels->string_map();

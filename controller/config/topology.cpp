@@ -111,6 +111,7 @@ Topology::Topology(const ConfigModel& model) : model_(model) {
   }
   for (const auto& s : model_.services) {
     services_by_ns_[s.meta.ns].push_back(&s);
+    services_by_name_.emplace(ServiceKey{s.meta.name, s.meta.ns}, &s);
     if (waypoint_label(s.meta)) services_name_waypoint_[s.meta.ns] = true;
   }
   for (const auto& ns : model_.namespaces) namespaces_.emplace(ns.meta.name, &ns);  // first wins
@@ -172,10 +173,45 @@ std::vector<const Service*> Topology::services_of(const Pod& pod) const {
   return out;
 }
 
+size_t Topology::ServiceKeyHash::operator()(const ServiceKey& k) const {
+  std::hash<std::string_view> hash;
+  return hash(k.name) * 31 + hash(k.ns);
+}
+
+std::vector<const Service*> Topology::services_with_fqdn(std::string_view fqdn) const {
+  std::vector<const Service*> out;
+  std::string suffix = fmt::format(".svc.{}", kClusterDomain);
+  if (!fqdn.ends_with(suffix)) return out;
+  std::string_view name_ns = fqdn.substr(0, fqdn.size() - suffix.size());
+  // Names may have dots (and our reader lets namespaces have them): try every split.
+  for (auto dot = name_ns.find('.'); dot != std::string_view::npos;
+       dot = name_ns.find('.', dot + 1)) {
+    auto [first, last] =
+        services_by_name_.equal_range(ServiceKey{name_ns.substr(0, dot), name_ns.substr(dot + 1)});
+    for (auto it = first; it != last; ++it) out.push_back(it->second);
+  }
+  return out;
+}
+
 std::vector<const Service*> Topology::services_for_host(std::string_view host,
                                                         std::string_view from_ns) const {
   std::string expanded = expand_host(host, from_ns);
   std::vector<const Service*> out;
+  if (expanded.find('*') == std::string::npos) {
+    // Equal to the FQDN, or "<name>.<ns>" as written.
+    auto add = [&](const std::string& fqdn) {
+      for (const Service* s : services_with_fqdn(fqdn)) {
+        if (exported_to(s->export_to, s->meta.ns, from_ns)) out.push_back(s);
+      }
+    };
+    add(expanded);
+    if (std::count(host.begin(), host.end(), '.') >= 1) {
+      add(fmt::format("{}.svc.{}", host, kClusterDomain));
+    }
+    std::sort(out.begin(), out.end());  // model order: the services are one vector
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
   for (const auto& s : model_.services) {
     if (!exported_to(s.export_to, s.meta.ns, from_ns)) continue;
     if (hosts_match(expanded, service_fqdn(s.meta.name, s.meta.ns)) ||

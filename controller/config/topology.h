@@ -56,6 +56,8 @@ class Topology {
   // Services whose (non-empty) selector picks the pod.
   std::vector<const Service*> services_of(const Pod& pod) const;
 
+  // The services whose FQDN ("<name>.<ns>.svc.cluster.local") is exactly `fqdn`.
+  std::vector<const Service*> services_with_fqdn(std::string_view fqdn) const;
   // Services and ServiceEntries a host (written in namespace `from_ns`) refers to, among those
   // exported to `from_ns`.
   std::vector<const Service*> services_for_host(std::string_view host,
@@ -96,6 +98,16 @@ class Topology {
   // By namespace, so selector checks look at one namespace's objects, not the mesh's.
   std::unordered_map<std::string, std::vector<const Pod*>> pods_by_ns_;
   std::unordered_map<std::string, std::vector<const Service*>> services_by_ns_;
+  // (name, namespace) -> services, viewing the model's strings: a host without '*' is looked up,
+  // not scanned for, at no copy of every Service's FQDN.
+  struct ServiceKey {
+    std::string_view name, ns;
+    bool operator==(const ServiceKey&) const = default;
+  };
+  struct ServiceKeyHash {
+    size_t operator()(const ServiceKey& k) const;
+  };
+  std::unordered_multimap<ServiceKey, const Service*, ServiceKeyHash> services_by_name_;
   std::unordered_map<std::string, const Namespace*> namespaces_;
   // "<ns>\0<label>\0<value>" -> pods: a selector starts from its first label's pods.
   std::unordered_map<std::string, std::vector<const Pod*>> pods_by_label_;

@@ -35,12 +35,9 @@ std::optional<StringMatch> read_string_match(const YamlValue& value, ParseContex
 std::map<std::string, StringMatch> read_match_map(const YamlValue& value, ParseContext& ctx) {
   std::map<std::string, StringMatch> out;
   if (!value.node().IsMap()) value.fail("expected a mapping of name to string match");
-  for (const auto& kv : value.node()) {
-    std::string name = kv.first.as<std::string>("");
-    YamlValue item(kv.second, std::make_shared<ConfigLocation>(value.where()),
-                   value.field() + "." + name);
+  for (const auto& [name, key, item] : value.fields()) {
     // `headers: {x: {}}` matches presence in Istio; keep it as a prefix match on "".
-    if (kv.second.IsMap() && kv.second.size() == 0) {
+    if (item.node().IsMap() && item.node().size() == 0) {
       out[name] = StringMatch{StringMatch::Kind::kPrefix, ""};
       continue;
     }

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
+
 namespace ambit::controller {
 namespace {
 
@@ -178,7 +180,7 @@ std::string PushState::status_json() const {
   out["config_errors"] = current_ ? current_->source->config_errors() : std::vector<std::string>{};
   out["certificates"] = {{"issued", certs_issued_}, {"refused", certs_refused_}};
   out["refused_connections"] = refused_connections_;
-  return out.dump(2) + "\n";
+  return json_text(out) + "\n";
 }
 
 std::string PushState::metrics_text() const {

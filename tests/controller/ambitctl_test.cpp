@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "ambitctl/analyze.h"
@@ -58,6 +60,32 @@ TEST(AmbitctlAnalyzeTest, JsonOutput) {
   std::ostringstream clean;
   run_analyze({testdata("analyze/clean.yaml")}, OutputFormat::kJson, clean, err);
   EXPECT_EQ(nlohmann::json::parse(clean.str()), nlohmann::json::array());
+}
+
+// A Latin-1 byte (0xE9, "é") in a name ends up quoted in the message; the JSON must still print.
+TEST(AmbitctlAnalyzeTest, JsonOutputOfLatin1NameIsValidUtf8) {
+  std::string file = testing::TempDir() + "/caf\xe9.yaml";
+  std::ofstream(file) << "apiVersion: v1\nkind: Service\nmetadata:\n  name: caf\xe9\n";
+  std::ostringstream out, err;
+  EXPECT_EQ(run_analyze({file}, OutputFormat::kJson, out, err), 1);
+  auto json = nlohmann::json::parse(out.str(), nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << out.str();
+  ASSERT_EQ(json.size(), 1u) << out.str();
+  EXPECT_EQ(json[0]["code"], "AMB0002");
+  EXPECT_NE(json[0]["message"].get<std::string>().find("'caf\xef\xbf\xbd'"), std::string::npos)
+      << out.str();
+  EXPECT_NE(json[0]["file"].get<std::string>().find("caf\xef\xbf\xbd.yaml"), std::string::npos);
+}
+
+// As kubectl apply -f, not "No issues found in 0 files".
+TEST(AmbitctlAnalyzeTest, DirectoryWithoutYamlIsAnError) {
+  std::string dir = testing::TempDir() + "/ambitctl-empty-dir";
+  std::filesystem::create_directories(dir);
+  std::ostringstream out, err;
+  EXPECT_EQ(run_analyze({dir}, OutputFormat::kText, out, err), 1);
+  EXPECT_EQ(out.str(), "");
+  EXPECT_NE(err.str().find("no .yaml or .yml files in the directory"), std::string::npos)
+      << err.str();
 }
 
 TEST(AmbitctlAnalyzeTest, MissingPathIsAnError) {
