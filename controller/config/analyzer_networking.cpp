@@ -86,17 +86,38 @@ void check_gateways(const Topology& topology, Findings& findings, const VirtualS
   }
 }
 
-// IST0130: an http rule after one that matches every request is never used.
+// IST0130: an http rule is never used when an earlier rule takes every request (no match), or
+// when each of its matches is a match of earlier rules.
 void check_unreachable_rules(Findings& findings, const VirtualService& vs) {
-  for (size_t i = 0; i + 1 < vs.http.size(); ++i) {
-    if (!vs.http[i].match.empty()) continue;
-    for (size_t j = i + 1; j < vs.http.size(); ++j) {
-      findings.add(codes::kUnreachableRule, Severity::kWarning, vs.meta, vs.http[j].at,
-                   fmt::format("rule {} is never used: rule {} before it has no match, so it "
-                               "takes every request",
-                               j, i));
+  for (size_t j = 1; j < vs.http.size(); ++j) {
+    std::string why;
+    for (size_t i = 0; i < j && why.empty(); ++i) {
+      if (vs.http[i].match.empty()) {
+        why = fmt::format("rule {} before it has no match, so it takes every request", i);
+      }
     }
-    return;
+    const auto& matches = vs.http[j].match;
+    if (why.empty() && !matches.empty()) {
+      std::set<size_t> by;
+      bool all_shadowed = std::all_of(matches.begin(), matches.end(), [&](const auto& m) {
+        for (size_t i = 0; i < j; ++i) {
+          for (const auto& earlier : vs.http[i].match) {
+            if (m.same_conditions(earlier)) {
+              by.insert(i);
+              return true;
+            }
+          }
+        }
+        return false;
+      });
+      if (all_shadowed) {
+        why = fmt::format("each of its matches is a match of rule{} {} before it",
+                          by.size() > 1 ? "s" : "", fmt::join(by, ", "));
+      }
+    }
+    if (why.empty()) continue;
+    findings.add(codes::kUnreachableRule, Severity::kWarning, vs.meta, vs.http[j].at,
+                 fmt::format("rule {} is never used: {}", j, why));
   }
 }
 

@@ -119,7 +119,9 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
       {c::kServiceEntryAddressesRequired, S::kWarning,
        "a ServiceEntry with a TCP (or protocol-less) port and no addresses", "IST0134"},
       {c::kUnreachableRule, S::kWarning,
-       "a VirtualService http rule after one without match (it is never used)", "IST0130"},
+       "a VirtualService http rule that is never used (after a rule without match, or all its "
+       "matches those of earlier rules)",
+       "IST0130"},
       {c::kPolicySourceMatchesNothing, S::kWarning,
        "an AuthorizationPolicy namespace, principal or service account that no object of the "
        "configuration has",

@@ -1,8 +1,18 @@
 #include "controller/config/model.h"
 
+#include <tuple>
+
 #include <algorithm>
 
 namespace ambit::controller::config {
+
+bool HttpMatchRequest::same_conditions(const HttpMatchRequest& o) const {
+  auto conditions = [](const HttpMatchRequest& m) {
+    return std::tie(m.uri, m.scheme, m.method, m.authority, m.headers, m.without_headers,
+                    m.query_params, m.port, m.source_labels, m.source_namespace, m.ignore_uri_case);
+  };
+  return conditions(*this) == conditions(o);
+}
 
 std::string ObjectMeta::uid() const { return ns.empty() ? name : ns + "/" + name; }
 

@@ -98,6 +98,7 @@ struct StringMatch {
   enum class Kind { kExact, kPrefix, kRegex };
   Kind kind = Kind::kExact;
   std::string value;
+  bool operator==(const StringMatch&) const = default;
 };
 
 struct HttpMatchRequest {
@@ -108,6 +109,8 @@ struct HttpMatchRequest {
   StringMap source_labels;
   std::string source_namespace;
   bool ignore_uri_case = false;
+  // The same requests match: every condition equal (the name is only a label).
+  bool same_conditions(const HttpMatchRequest& other) const;
 };
 
 struct Destination {

@@ -784,13 +784,32 @@ spec:
   - route: [{destination: {host: reviews}}]
   - match: [{uri: {prefix: /v2}}]
     route: [{destination: {host: reviews, subset: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - match: [{name: a, uri: {prefix: /a}}, {headers: {x-b: {exact: "1"}}}]
+    route: [{destination: {host: web}}]
+  - match: [{name: again, uri: {prefix: /a}}]
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /a}}, {uri: {prefix: /c}}]
+    route: [{destination: {host: web}}]
 )");
-  ASSERT_EQ(d.size(), 2u) << dump(d);
+  ASSERT_EQ(d.size(), 3u) << dump(d);
   EXPECT_EQ(d[0].code, "AMB0047");
   EXPECT_EQ(d[0].object, "ServiceEntry shop/db");
   EXPECT_EQ(d[1].code, "AMB0048");
   EXPECT_EQ(d[1].field, "spec.http[1]");
   EXPECT_EQ(d[1].severity, kWarning);
+  // A match already made by an earlier rule (names differ): the rule is never used. The third
+  // rule still has /c of its own.
+  EXPECT_EQ(d[2].code, "AMB0048");
+  EXPECT_EQ(d[2].object, "VirtualService shop/web");
+  EXPECT_EQ(d[2].field, "spec.http[1]");
+  EXPECT_NE(d[2].message.find("a match of rule 0"), std::string::npos) << d[2].message;
 }
 
 TEST(AnalyzeTest, IstioDocumentationCasesAccepted) {
