@@ -7,7 +7,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
@@ -274,8 +273,7 @@ void check_subsets(const Topology& topology, Findings& findings, const Destinati
 void check_addresses_required(Findings& findings, const ServiceEntry& se) {
   if (!se.addresses.empty()) return;
   for (const auto& p : se.ports) {
-    std::string protocol = p.protocol;
-    for (char& c : protocol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string protocol = p.protocol_upper();
     if (!protocol.empty() && protocol != "TCP") continue;
     findings.add(codes::kServiceEntryAddressesRequired, Severity::kWarning, se.meta, "spec.ports",
                  fmt::format("port {} is {}: without addresses its traffic cannot be told apart "

@@ -1,5 +1,6 @@
 #include "controller/config/model.h"
 
+#include <cctype>
 #include <tuple>
 
 #include <algorithm>
@@ -12,6 +13,12 @@ bool HttpMatchRequest::same_conditions(const HttpMatchRequest& o) const {
                     m.query_params, m.port, m.source_labels, m.source_namespace, m.ignore_uri_case);
   };
   return conditions(*this) == conditions(o);
+}
+
+std::string ServiceEntry::Port::protocol_upper() const {
+  std::string upper = protocol;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper;
 }
 
 std::string ObjectMeta::uid() const { return ns.empty() ? name : ns + "/" + name; }

@@ -282,7 +282,9 @@ struct ServiceEntry {
   std::vector<std::string> hosts, addresses;
   struct Port {
     uint32_t number = 0, target_port = 0;
-    std::string name, protocol;
+    std::string name, protocol;  // as written
+    // The protocol in upper case: Istio compares protocol names without case ("tcp" is TCP).
+    std::string protocol_upper() const;
   };
   std::vector<Port> ports;
   enum class Location { kMeshExternal, kMeshInternal };

@@ -20,12 +20,10 @@ bool is_fqdn(std::string_view host) {
   });
 }
 
-// Protocol names compare without case, as Istio parses them.
-bool is_http_or_tls(std::string_view protocol) {
-  std::string upper(protocol);
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+bool is_http_or_tls(const ServiceEntry::Port& port) {
+  std::string protocol = port.protocol_upper();
   for (std::string_view p : {"HTTP", "HTTP2", "HTTPS", "GRPC", "GRPC-WEB", "TLS"}) {
-    if (upper == p) return true;
+    if (protocol == p) return true;
   }
   return false;
 }
@@ -111,9 +109,7 @@ void check_service_entry_rules(const YamlObject& spec, const ServiceEntry& se, P
   }
   if (se.resolution != R::kNone && se.hosts.size() > 1) {
     // Plain TCP carries no name to tell the hosts apart by.
-    bool named = std::all_of(se.ports.begin(), se.ports.end(), [](const ServiceEntry::Port& p) {
-      return is_http_or_tls(p.protocol);
-    });
+    bool named = std::all_of(se.ports.begin(), se.ports.end(), is_http_or_tls);
     if (!named) {
       ctx.error(codes::kInvalidValue, spec.required("hosts"),
                 "several hosts need HTTP or TLS ports (or resolution NONE): plain TCP cannot tell "
