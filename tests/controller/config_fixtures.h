@@ -72,6 +72,10 @@ spec:
   - {name: v2, labels: {version: v2}}
 )";
 
+// Severities, short, for the analyzer tests' expectations.
+inline constexpr Severity kError = Severity::kError;
+inline constexpr Severity kWarning = Severity::kWarning;
+
 inline ConfigSnapshot load_texts(const std::vector<std::pair<std::string, std::string>>& files) {
   ConfigSnapshot snapshot;
   for (const auto& [name, text] : files) {
