@@ -9,11 +9,11 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libbpf-dev bpftool clang llvm
-  protobuf-compiler libprotobuf-dev libre2-dev
+  protobuf-compiler libprotobuf-dev libre2-dev libboost-dev
 )
 # iptables: the agent's fallback capture mode runs it (in pods' netns) and its test needs it.
 # python3-h2: the foreign HBONE peer of the interop test (tests/interop/hbone_peer.py).
-TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables python3 python3-h2 )
+TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables python3 python3-h2 curl nghttp2-client )
 BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

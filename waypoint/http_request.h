@@ -1,0 +1,53 @@
+// An HTTP request as the waypoint's router and L7 policy see it, whatever codec (HTTP/1.1 or
+// HTTP/2) read it, and where it came from. Plain data, filled by the codec and the listener.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/identity.h"
+#include "core/net_address.h"
+#include "ztunnel/workload.h"
+
+namespace ambit::waypoint {
+
+struct Header {
+  std::string name;  // lowercase
+  std::string value;
+};
+
+struct HttpRequest {
+  std::string method;     // as sent ("GET")
+  std::string scheme = "http";
+  std::string authority;  // HTTP/1.1 Host, HTTP/2 :authority
+  std::string path;       // origin-form target with its query ("/a/b?c=d")
+  // Every other field, lowercase names, in arrival order (no Host, no pseudo-headers, no
+  // hop-by-hop fields: the codec strips those).
+  std::vector<Header> headers;
+
+  // The first value of `name` (lowercase), or null.
+  const std::string* header(std::string_view name) const {
+    for (const auto& h : headers) {
+      if (h.name == name) return &h.value;
+    }
+    return nullptr;
+  }
+  // The path without its query.
+  std::string_view path_only() const {
+    std::string_view p = path;
+    return p.substr(0, p.find('?'));
+  }
+};
+
+// Who sent the request and what they dialled: the HBONE stream that carried it.
+struct Downstream {
+  std::optional<Identity> peer;  // the client's SPIFFE identity (HBONE peer); absent: plaintext
+  IpAddress source_ip;           // the original client (Forwarded for=, else the peer)
+  SocketAddress destination;     // what the client dialled (service VIP:port, or a pod ip:port)
+  const ztunnel::Service* service = nullptr;           // the Service dialled, when it is one
+  const ztunnel::Workload* source_workload = nullptr;  // the client's workload, when known
+};
+
+}  // namespace ambit::waypoint
