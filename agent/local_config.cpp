@@ -296,6 +296,8 @@ std::string_view to_string(ListenerKind kind) {
       return "inbound";
     case ListenerKind::kInboundPlaintext:
       return "inboundPlaintext";
+    case ListenerKind::kExtension:
+      return "extension";
   }
   return "unknown";
 }

@@ -72,30 +72,6 @@ std::optional<DirectoryWatch> watch_config_file(const std::string& path) {
   return std::move(*watch);
 }
 
-struct ControlClientSetup {
-  control::ControlClientOptions options;
-};
-
-// Options for the control channel from the command line and the bootstrap credentials.
-Result<ControlClientSetup> controller_setup(const std::string& address, const std::string& node,
-                                            const std::string& dir) {
-  if (node.empty()) return Error{"--node is required with --controller"};
-  if (dir.empty()) return Error{"--credentials is required with --controller"};
-  auto at = SocketAddress::parse(address);
-  if (!at) return Error::format("--controller {}: {}", address, at.error().message);
-  ControlClientSetup setup;
-  setup.options.controller = *at;
-  setup.options.node = node;
-  for (auto [file, slot] : {std::pair{"node.pem", &setup.options.credentials.certificate_chain_pem},
-                            std::pair{"node.key", &setup.options.credentials.key_pem},
-                            std::pair{"root.pem", &setup.options.root_pem}}) {
-    auto text = read_pem_file(dir + "/" + file);
-    if (!text) return Error::format("--credentials {}: {}", dir, text.error().message);
-    *slot = std::move(*text);
-  }
-  return setup;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,9 +127,13 @@ int main(int argc, char** argv) {
   }
   // The view the agent starts from: the file, or nothing until the controller's snapshot.
   Result<LocalConfig> config = LocalConfig{};
-  ControlClientSetup controller;
+  control::ControlClientOptions controller;
   if (from_controller) {
-    auto setup = controller_setup(controller_address, node_name, credentials_dir);
+    if (node_name.empty()) {
+      spdlog::error("--node is required with --controller");
+      return 1;
+    }
+    auto setup = control::client_options(controller_address, node_name, credentials_dir, "node");
     if (!setup) {
       spdlog::error("{}", setup.error().message);
       return 1;
@@ -267,7 +247,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<control::ControlClient> client;
   if (from_controller) {
     auto started = control::ControlClient::start(
-        std::move(controller.options), [&](const ambit::v1::Update& update) -> Status {
+        std::move(controller), [&](const ambit::v1::Update& update) -> Status {
           auto next = view.with(update);
           if (!next) return next.error();
           auto next_config = next->to_local_config(node_name);

@@ -31,8 +31,8 @@ ztunnel::PeerAuthMode peer_auth(ambit::v1::PeerAuthMode mode) {
   }
 }
 
-// The kinds to_local_config turns into the engine's tables.
-bool agent_uses(const ambit::v1::Resource& r) {
+// The kinds to_local_config turns into the engine's tables (and, for a waypoint, its L7 ones).
+bool used_by(MeshView::Role role, const ambit::v1::Resource& r) {
   switch (r.kind_case()) {
     case ambit::v1::Resource::kNamespace:
     case ambit::v1::Resource::kWorkload:
@@ -40,6 +40,9 @@ bool agent_uses(const ambit::v1::Resource& r) {
     case ambit::v1::Resource::kAuthorizationPolicy:
     case ambit::v1::Resource::kTrustBundle:
       return true;
+    case ambit::v1::Resource::kVirtualService:
+    case ambit::v1::Resource::kDestinationRule:
+      return role == MeshView::Role::kWaypoint;
     default:
       return false;
   }
@@ -48,7 +51,7 @@ bool agent_uses(const ambit::v1::Resource& r) {
 }  // namespace
 
 Result<MeshView> MeshView::with(const ambit::v1::Update& update) const {
-  MeshView next = update.snapshot() ? MeshView() : *this;
+  MeshView next = update.snapshot() ? MeshView(role_) : *this;
   for (const auto& r : update.added()) {
     std::string kind(ambit::v1::resource_kind(r));
     if (r.uid().empty()) {
@@ -57,7 +60,7 @@ Result<MeshView> MeshView::with(const ambit::v1::Update& update) const {
     }
     // Kinds the agent does not use (L7 routing is the waypoints'), or that a newer controller
     // sends and this agent does not know (no kind set once parsed): skipped, not refused.
-    if (!agent_uses(r)) continue;
+    if (!used_by(role_, r)) continue;
     next.resources_[{kind, r.uid()}] = r;
   }
   for (const auto& k : update.removed()) next.resources_.erase({k.kind(), k.uid()});
@@ -127,6 +130,7 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
         break;
       }
       case ambit::v1::Resource::kAuthorizationPolicy: {
+        if (role_ == Role::kWaypoint) break;
         auto policy = engine_policy(r.authorization_policy());
         if (!policy) return policy.error();
         config.policies.push_back(std::move(*policy));
@@ -148,6 +152,15 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
   // Check what the engine will check, so a bad view is refused here (nack) with its reason.
   if (auto table = build_workload_table(config); !table) return table.error();
   return config;
+}
+
+std::vector<const ambit::v1::Resource*> MeshView::resources_of(
+    ambit::v1::Resource::KindCase kind) const {
+  std::vector<const ambit::v1::Resource*> out;
+  for (const auto& [key, r] : resources_) {
+    if (r.kind_case() == kind) out.push_back(&r);
+  }
+  return out;
 }
 
 }  // namespace ambit::agent

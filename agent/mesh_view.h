@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "agent/local_config.h"
 #include "ambit/v1/control.pb.h"
@@ -16,6 +17,11 @@ namespace ambit::agent {
 
 class MeshView {
  public:
+  // A waypoint's view also keeps the L7 kinds (VirtualService, DestinationRule), and its
+  // AuthorizationPolicies are L7 ones: to_local_config leaves them to the waypoint.
+  enum class Role { kAgent, kWaypoint };
+  explicit MeshView(Role role = Role::kAgent) : role_(role) {}
+
   // The view with `update` applied (snapshot: replaces everything; else adds/changes/removes),
   // or why it cannot be applied. This view is unchanged either way; commit with operator=.
   Result<MeshView> with(const ambit::v1::Update& update) const;
@@ -24,6 +30,9 @@ class MeshView {
   // node's pods), services, L4 policies, trust bundle.
   Result<LocalConfig> to_local_config(const std::string& node) const;
 
+  // The resources of one kind, in uid order.
+  std::vector<const ambit::v1::Resource*> resources_of(ambit::v1::Resource::KindCase kind) const;
+
   uint64_t version() const { return version_; }
   size_t size() const { return resources_.size(); }
 
@@ -31,6 +40,7 @@ class MeshView {
   using Key = std::pair<std::string, std::string>;  // kind, uid
   std::map<Key, ambit::v1::Resource> resources_;
   uint64_t version_ = 0;
+  Role role_ = Role::kAgent;
 };
 
 }  // namespace ambit::agent

@@ -10,8 +10,30 @@
 
 #include "control/control_channel.h"
 #include "core/log.h"
+#include "core/x509.h"
 
 namespace ambit::control {
+
+Result<ControlClientOptions> client_options(const std::string& controller_address,
+                                            const std::string& name,
+                                            const std::string& credentials_dir,
+                                            std::string_view stem) {
+  if (credentials_dir.empty()) return Error{"--credentials is required with --controller"};
+  auto at = SocketAddress::parse(controller_address);
+  if (!at) return Error::format("--controller {}: {}", controller_address, at.error().message);
+  ControlClientOptions options;
+  options.controller = *at;
+  options.node = name;
+  const std::string s(stem);
+  for (auto [file, slot] : {std::pair{s + ".pem", &options.credentials.certificate_chain_pem},
+                            std::pair{s + ".key", &options.credentials.key_pem},
+                            std::pair{std::string("root.pem"), &options.root_pem}}) {
+    auto text = read_pem_file(credentials_dir + "/" + file);
+    if (!text) return Error::format("--credentials {}: {}", credentials_dir, text.error().message);
+    *slot = std::move(*text);
+  }
+  return options;
+}
 
 ControlClient::ControlClient(ControlClientOptions options, UpdateHandler on_update)
     : options_(std::move(options)), on_update_(std::move(on_update)) {

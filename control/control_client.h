@@ -41,6 +41,14 @@ struct ControlClientOptions {
   std::chrono::milliseconds backoff_max{10'000};
 };
 
+// Options for `name` (node, or waypoint <ns>/<name>) from the command line's controller address
+// and the directory `ambit-controller bootstrap-node|bootstrap-waypoint` wrote: <stem>.pem,
+// <stem>.key and root.pem (stem "node" or "waypoint"). Errors name the flag and the file.
+Result<ControlClientOptions> client_options(const std::string& controller_address,
+                                            const std::string& name,
+                                            const std::string& credentials_dir,
+                                            std::string_view stem);
+
 class ControlClient {
  public:
   // Applies one Update to the owner's view (snapshot: replace everything with `added`; else add or

@@ -44,6 +44,8 @@ void append_quoted(std::string& out, std::string_view value) {
   out.push_back('"');
 }
 
+}  // namespace
+
 void append_string(std::string& out, std::string_view key, std::string_view value) {
   if (value.empty()) return;
   out.push_back(' ');
@@ -58,8 +60,6 @@ void append_raw(std::string& out, std::string_view key, std::string_view value) 
   out.push_back('=');
   out += value;
 }
-
-}  // namespace
 
 std::string format_access_log(const ConnectionRecord& r) {
   std::string out = "connection complete";

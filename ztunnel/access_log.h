@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/identity.h"
 #include "core/net_address.h"
@@ -27,6 +28,11 @@ struct ConnectionRecord {
 // Absent optional and empty string fields are left out. String values are double-quoted with
 // '"', '\\' and control characters escaped, so a line is always one parseable line.
 std::string format_access_log(const ConnectionRecord& record);
+
+// Pieces of such a line, for other logs of the same shape (the waypoint's per-request line):
+// ` key="value"` (quoted and escaped; nothing when value is empty) and ` key=value`.
+void append_string(std::string& out, std::string_view key, std::string_view value);
+void append_raw(std::string& out, std::string_view key, std::string_view value);
 
 // Logs at info on the default logger; formats nothing when info is off.
 void write_access_log(const ConnectionRecord& record);

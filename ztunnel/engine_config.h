@@ -19,7 +19,22 @@
 
 namespace ambit::ztunnel {
 
-enum class ListenerKind { kOutbound, kInbound, kInboundPlaintext };
+// kExtension: a listener the engine's user brings (the waypoint's HTTP listener), made by
+// EngineConfig::extension.
+enum class ListenerKind { kOutbound, kInbound, kInboundPlaintext, kExtension };
+
+class ListenerHandler;
+class Worker;
+struct ListenerSpec;
+
+// What a program built on the engine adds to its config snapshots: the listeners of kind
+// kExtension, and whatever per-snapshot state they read (Worker::config().extension).
+class EngineExtension {
+ public:
+  virtual ~EngineExtension() = default;
+  virtual Result<std::unique_ptr<ListenerHandler>> create_listener(
+      Worker& worker, const ListenerSpec& spec) const = 0;
+};
 
 struct ListenerSpec {
   ListenerKind kind = ListenerKind::kOutbound;
@@ -55,6 +70,8 @@ struct EngineConfig {
   // SO_MARK on every socket the engine opens towards apps and peers, so capture (BPF or
   // iptables) can tell the agent's own traffic from the app's. 0: no mark.
   uint32_t socket_mark = 0;
+  // Listeners of kind kExtension and their state; null when there are none.
+  std::shared_ptr<const EngineExtension> extension;
   // Fixed at start; updates keep the running values of these.
   unsigned workers = 0;  // 0 = one per core
   std::chrono::milliseconds connect_timeout{10'000};

@@ -108,6 +108,13 @@ std::vector<Result<SocketAddress>> Worker::apply(std::shared_ptr<const EngineCon
       case ListenerKind::kInboundPlaintext:
         handler = PlaintextInboundListener::create(*this, spec);
         break;
+      case ListenerKind::kExtension:
+        if (config_->extension) {
+          handler = config_->extension->create_listener(*this, spec);
+        } else {
+          handler = Error::format("listener {}: no extension makes it", spec.address.to_string());
+        }
+        break;
     }
     if (!handler) {
       results.emplace_back(handler.error());

@@ -77,6 +77,7 @@ class Worker final : public Relay::Owner, public HbonePool::SocketOpener {
   void drain(std::chrono::milliseconds deadline);
 
   EventLoop& loop() { return *loop_; }
+  unsigned index() const { return index_; }
   const EngineConfig& config() const { return *config_; }
   // Relays that outlive a config swap keep the snapshot they point into alive with this.
   const std::shared_ptr<const EngineConfig>& config_snapshot() const { return config_; }
