@@ -15,6 +15,8 @@
 #include <cctype>
 #include <limits>
 
+#include "core/http_text.h"
+
 namespace ambit::waypoint {
 namespace {
 
@@ -22,24 +24,7 @@ namespace http = boost::beast::http;
 using boost::beast::error_code;
 using bsv = boost::beast::string_view;
 
-std::string lower(bsv s) {
-  std::string out(s.data(), s.size());
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+std::string lower(bsv s) { return ascii_lower(std::string_view(s.data(), s.size())); }
 
 // Fields that describe one hop, not the message: never forwarded as received (RFC 9110 §7.6.1).
 bool hop_by_hop(std::string_view name) {
@@ -117,20 +102,20 @@ class BeastMessage final : public http::basic_parser<isRequest> {
       transfer_encoding.assign(v);
     } else if (n == "host") {
       ++hosts;
-      host.assign(trim(v));
+      host.assign(trim_ows(v));
     } else if (n == "connection") {
       std::string_view rest = v;
       while (!rest.empty()) {
         auto comma = rest.find(',');
-        std::string token(trim(rest.substr(0, comma)));
-        for (char& c : token) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string token(trim_ows(rest.substr(0, comma)));
+        for (char& c : token) c = ascii_lower(c);
         if (!token.empty()) connection_tokens.push_back(std::move(token));
         rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       }
     } else if (n == "expect") {
-      if (iequals(trim(v), "100-continue")) expect_continue = true;
+      if (iequals_ascii(trim_ows(v), "100-continue")) expect_continue = true;
     } else if (n == "upgrade") {
-      upgrade_value.assign(trim(v));
+      upgrade_value.assign(trim_ows(v));
     }
     fields.push_back({std::move(n), std::string(v)});
   }
@@ -139,7 +124,7 @@ class BeastMessage final : public http::basic_parser<isRequest> {
       // Only "chunked", once: any other coding (or chunked not last) would leave the body's
       // end to a guess (RFC 9112 §6.1), which is how requests get smuggled.
       if (isRequest && version == 10) return refuse(ec, 400, "transfer_encoding_in_http10");
-      if (!iequals(trim(transfer_encoding), "chunked")) {
+      if (!iequals_ascii(trim_ows(transfer_encoding), "chunked")) {
         if (isRequest) return refuse(ec, 501, "unsupported_transfer_encoding");
       }
     }

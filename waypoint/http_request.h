@@ -39,6 +39,35 @@ struct HttpRequest {
     std::string_view p = path;
     return p.substr(0, p.find('?'));
   }
+  // The first value of query parameter `name` (as sent, not decoded), or nullopt.
+  std::optional<std::string_view> query_param(std::string_view name) const {
+    auto q = path.find('?');
+    if (q == std::string::npos) return std::nullopt;
+    return first_pair(std::string_view(path).substr(q + 1), '&', name);
+  }
+  // The value of cookie `name` in the Cookie field, or nullopt.
+  std::optional<std::string_view> cookie(std::string_view name) const {
+    const std::string* c = header("cookie");
+    return c != nullptr ? first_pair(*c, ';', name) : std::nullopt;
+  }
+
+ private:
+  // In "k1=v1<sep>k2=v2...", the value of the first `name` (spaces after a separator skipped).
+  static std::optional<std::string_view> first_pair(std::string_view list, char sep,
+                                                    std::string_view name) {
+    while (!list.empty()) {
+      while (!list.empty() && list.front() == ' ') list.remove_prefix(1);
+      auto end = list.find(sep);
+      std::string_view pair = list.substr(0, end);
+      auto eq = pair.find('=');
+      if (pair.substr(0, eq) == name) {
+        return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+      }
+      if (end == std::string_view::npos) break;
+      list.remove_prefix(end + 1);
+    }
+    return std::nullopt;
+  }
 };
 
 // Who sent the request and what they dialled: the HBONE stream that carried it.

@@ -35,17 +35,6 @@ std::optional<bool> looks_like_http1(std::string_view in) {
   return std::nullopt;
 }
 
-void apply_edits(std::vector<Header>& headers, const HeaderEdits& edits) {
-  for (const auto& name : edits.remove) {
-    std::erase_if(headers, [&](const Header& h) { return h.name == name; });
-  }
-  for (const auto& h : edits.set) {
-    std::erase_if(headers, [&](const Header& x) { return x.name == h.name; });
-    headers.push_back(h);
-  }
-  for (const auto& h : edits.add) headers.push_back(h);
-}
-
 }  // namespace
 
 // --- Upstream ---------------------------------------------------------------------------------
@@ -546,7 +535,7 @@ void HttpSession::response_head(Upstream& up) {
   ex.response_started = true;
   ex.record.status = head.status;
   ex.record.upstream_time = std::chrono::steady_clock::now() - ex.sent;
-  apply_edits(head.headers, ex.response_edits);
+  ex.response_edits.apply_to(head.headers);
   if (head.status == 101) {
     write_down(serialize_response_head(head, {}, true));
     ex.response_done = ex.request_done = true;

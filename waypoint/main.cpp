@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "agent/admin_server.h"
 #include "agent/certificates.h"

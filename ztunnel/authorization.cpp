@@ -236,4 +236,18 @@ AuthzDecision Authorizer::check(const ConnectionAttributes& connection) const {
   return {true, "no DENY policy matched (" + count_phrase(deny_count) + ") and no ALLOW policy"};
 }
 
+bool authz_source_matches(const AuthzSource& source, const ConnectionAttributes& connection) {
+  return source_matches(source, Subject(connection));
+}
+
+bool authz_operation_matches(const AuthzOperation& operation,
+                             const ConnectionAttributes& connection) {
+  return operation_matches(operation, Subject(connection));
+}
+
+bool authz_condition_matches(const AuthzCondition& condition,
+                             const ConnectionAttributes& connection) {
+  return condition_matches(condition, Subject(connection));
+}
+
 }  // namespace ambit::ztunnel

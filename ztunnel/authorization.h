@@ -120,4 +120,11 @@ class Authorizer {
 // Matches an Istio string pattern: exact, "*" (non-empty), "prefix*" or "*suffix".
 bool authz_pattern_matches(std::string_view pattern, std::string_view value);
 
+// The L4 parts of a rule, for the waypoint, which adds its L7 attributes to the same rules.
+bool authz_source_matches(const AuthzSource& source, const ConnectionAttributes& connection);
+bool authz_operation_matches(const AuthzOperation& operation,
+                             const ConnectionAttributes& connection);
+bool authz_condition_matches(const AuthzCondition& condition,
+                             const ConnectionAttributes& connection);
+
 }  // namespace ambit::ztunnel

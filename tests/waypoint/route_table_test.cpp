@@ -1,0 +1,356 @@
+#include "waypoint/route_table.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+
+#include "tests/waypoint/l7_fixture.h"
+
+namespace ambit::waypoint {
+namespace {
+
+using namespace testing;  // NOLINT: the fixture's builders
+namespace pb = ambit::v1;
+constexpr const char* kShop = "shop.shop.svc.cluster.local";
+
+std::shared_ptr<const RouteTable> build(std::vector<pb::VirtualService> vss,
+                                        std::vector<pb::DestinationRule> drs = {subsets_rule()},
+                                        int v2_pods = 1) {
+  auto rt = RouteTable::build(vss, drs, shop_table(v2_pods));
+  EXPECT_TRUE(rt.ok()) << rt.error().message;
+  return rt.ok() ? *rt : nullptr;
+}
+
+// The debug-to-v2 route then the 90/10 canary of the demo.
+pb::VirtualService canary(int v1_weight = 90, int v2_weight = 10) {
+  auto vs = virtual_service();
+  auto* debug = vs.add_http();
+  debug->set_name("debug-to-v2");
+  (*debug->add_match()->mutable_headers())["end-user"] = exact("debug");
+  *debug->add_route() = to(kShop, "v2");
+  auto* split = vs.add_http();
+  split->set_name("canary");
+  *split->add_route() = to(kShop, "v1", v1_weight);
+  *split->add_route() = to(kShop, "v2", v2_weight);
+  return vs;
+}
+
+TEST(RouteTable, WithoutAVirtualServiceTheDialledServiceAndPortAreTheCluster) {
+  auto rt = build({}, {});
+  auto c = call(rt->table(), "client", "GET", "/");
+  RouteResult r = rt->route(c.request, c.downstream, 7);
+  ASSERT_EQ(r.kind, RouteResult::Kind::kForward);
+  EXPECT_EQ(r.route, "default");
+  EXPECT_EQ(r.cluster.service->uid(), "shop/shop");
+  EXPECT_EQ(r.cluster.subset, "");
+  EXPECT_EQ(r.cluster.port, 80);
+  const auto* info = rt->cluster(r.cluster);
+  ASSERT_NE(info, nullptr);
+  ASSERT_EQ(info->endpoints.size(), 2u);
+  EXPECT_EQ(info->endpoints[0].address.to_string(), "10.0.2.1:8080");
+  EXPECT_EQ(info->lb.kind, LbPolicy::Kind::kLeastRequest);  // Istio's default
+}
+
+TEST(RouteTable, SubsetsSelectTheirEndpoints) {
+  auto rt = build({canary()});
+  const ztunnel::Service* shop = rt->table().find_service_by_uid("shop/shop");
+  const auto* v2 = rt->cluster({shop, "v2", 80});
+  ASSERT_NE(v2, nullptr);
+  ASSERT_EQ(v2->endpoints.size(), 1u);
+  EXPECT_EQ(v2->endpoints[0].workload->name, "shop-v2-0");
+  EXPECT_EQ(rt->cluster({shop, "v3", 80}), nullptr);
+}
+
+TEST(RouteTable, TheHeaderMatchAlwaysReachesV2) {
+  auto rt = build({canary()});
+  for (uint64_t e = 0; e < 200; ++e) {
+    auto c = call(rt->table(), "client", "GET", "/");
+    c.request.headers.push_back({"end-user", "debug"});
+    RouteResult r = rt->route(c.request, c.downstream, e);
+    ASSERT_EQ(r.kind, RouteResult::Kind::kForward);
+    ASSERT_EQ(r.cluster.subset, "v2");
+    EXPECT_EQ(r.route, "shop/shop#debug-to-v2");
+  }
+}
+
+TEST(RouteTable, WeightsSplitInProportion) {
+  auto rt = build({canary(95, 5)});
+  std::map<std::string, int> counts;
+  for (uint64_t e = 0; e < 10000; ++e) {
+    auto c = call(rt->table(), "client", "GET", "/");
+    c.request.headers.push_back({"end-user", "someone"});
+    counts[rt->route(c.request, c.downstream, e).cluster.subset]++;
+  }
+  EXPECT_EQ(counts["v1"], 9500);
+  EXPECT_EQ(counts["v2"], 500);
+}
+
+TEST(RouteTable, UserAgentRegexSendsMobileToV2) {
+  auto vs = virtual_service();
+  auto* mobile = vs.add_http();
+  (*mobile->add_match()->mutable_headers())["User-Agent"] = regex(".*Mobile.*");
+  *mobile->add_route() = to(kShop, "v2");
+  *vs.add_http()->add_route() = to(kShop, "v1");
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/");
+  c.request.headers.push_back({"user-agent", "Mozilla/5.0 (iPhone) Mobile/15E148"});
+  EXPECT_EQ(rt->route(c.request, c.downstream, 1).cluster.subset, "v2");
+  auto d = call(rt->table(), "client", "GET", "/");
+  d.request.headers.push_back({"user-agent", "curl/7.88.1"});
+  EXPECT_EQ(rt->route(d.request, d.downstream, 1).cluster.subset, "v1");
+  auto e = call(rt->table(), "client", "GET", "/");  // no User-Agent at all
+  EXPECT_EQ(rt->route(e.request, e.downstream, 1).cluster.subset, "v1");
+}
+
+TEST(RouteTable, AVirtualServiceThatMatchesNothingAnswersNoRoute) {
+  auto vs = virtual_service();
+  auto* api = vs.add_http();
+  *api->add_match()->mutable_uri() = prefix("/api");
+  *api->add_route() = to(kShop, "v1");
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/web");
+  RouteResult r = rt->route(c.request, c.downstream, 1);
+  EXPECT_EQ(r.kind, RouteResult::Kind::kNoRoute);
+  EXPECT_EQ(r.route, "shop/shop");
+}
+
+TEST(RouteTable, UriMatchesIgnoreTheQueryAndCanIgnoreCase) {
+  auto vs = virtual_service();
+  auto* exact_route = vs.add_http();
+  exact_route->set_name("exact");
+  auto* m = exact_route->add_match();
+  *m->mutable_uri() = exact("/Login");
+  m->set_ignore_uri_case(true);
+  *exact_route->add_route() = to(kShop, "v2");
+  auto* re = vs.add_http();
+  re->set_name("regex");
+  *re->add_match()->mutable_uri() = regex("/items/[0-9]+");
+  *re->add_route() = to(kShop, "v2");
+  auto rt = build({vs});
+  auto hit = [&](const char* path) {
+    auto c = call(rt->table(), "client", "GET", path);
+    RouteResult r = rt->route(c.request, c.downstream, 1);
+    return r.kind == RouteResult::Kind::kForward ? r.route : std::string("none");
+  };
+  EXPECT_EQ(hit("/login?next=/home"), "shop/shop#exact");
+  EXPECT_EQ(hit("/LOGIN"), "shop/shop#exact");
+  EXPECT_EQ(hit("/login/x"), "none");
+  EXPECT_EQ(hit("/items/42?x=1"), "shop/shop#regex");
+  EXPECT_EQ(hit("/items/42/reviews"), "none");  // RE2 full match, as Envoy
+}
+
+TEST(RouteTable, QueryParamsWithoutHeadersMethodPortAndSource) {
+  auto route_with = [](auto fill) {
+    auto vs = virtual_service();
+    auto* r = vs.add_http();
+    r->set_name("only");
+    fill(*r->add_match());
+    *r->add_route() = to(kShop, "v2");
+    return vs;
+  };
+  struct Case {
+    const char* name;
+    pb::VirtualService vs;
+    const char* hit_pod;
+    std::function<void(Call&)> hit;
+    const char* miss_pod;
+    std::function<void(Call&)> miss;
+  };
+  auto none = [](Call&) {};
+  std::vector<Case> cases;
+  cases.push_back({"queryParams",
+                   route_with([](auto& m) { (*m.mutable_query_params())["beta"] = exact("1"); }),
+                   "client", [](Call& c) { c.request.path = "/?a=2&beta=1"; }, "client",
+                   [](Call& c) { c.request.path = "/?beta=10"; }});
+  cases.push_back({"withoutHeaders", route_with([](auto& m) {
+                     (*m.mutable_without_headers())["x-canary"] = exact("no");
+                   }),
+                   "client",
+                   [](Call& c) {
+                     c.request.headers.push_back({"x-canary", "yes"});
+                   },
+                   "client",
+                   [](Call& c) {
+                     c.request.headers.push_back({"x-canary", "no"});
+                   }});
+  cases.push_back({"method", route_with([](auto& m) { *m.mutable_method() = exact("POST"); }),
+                   "client", [](Call& c) { c.request.method = "POST"; }, "client", none});
+  cases.push_back(
+      {"port", route_with([](auto& m) { m.set_port(80); }), "client", none, "client",
+       [](Call& c) { c.downstream.destination = *SocketAddress::parse("10.96.0.30:81"); }});
+  cases.push_back({"sourceLabels",
+                   route_with([](auto& m) { (*m.mutable_source_labels())["app"] = "payment"; }),
+                   "payment", none, "client", none});
+  cases.push_back({"sourceNamespace", route_with([](auto& m) { m.set_source_namespace("shop"); }),
+                   "client", none, "client", [](Call& c) {
+                     c.downstream.source_workload = nullptr;
+                     c.downstream.peer = Identity("cluster.local", "other", "x");
+                   }});
+  for (auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    auto rt = build({k.vs});
+    auto c = call(rt->table(), k.hit_pod, "GET", "/");
+    k.hit(c);
+    EXPECT_EQ(rt->route(c.request, c.downstream, 1).kind, RouteResult::Kind::kForward);
+    auto d = call(rt->table(), k.miss_pod, "GET", "/");
+    k.miss(d);
+    EXPECT_EQ(rt->route(d.request, d.downstream, 1).kind, RouteResult::Kind::kNoRoute);
+  }
+}
+
+TEST(RouteTable, RewriteReplacesTheMatchedPrefixAndKeepsTheQuery) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_match()->mutable_uri() = prefix("/old/");
+  r->mutable_rewrite()->set_uri("/new/");
+  r->mutable_rewrite()->set_authority("shop-internal");
+  *r->add_route() = to(kShop, "v1");
+  auto* root = vs.add_http();
+  *root->add_match()->mutable_uri() = prefix("/legacy");
+  root->mutable_rewrite()->set_uri("/");
+  *root->add_route() = to(kShop, "v1");
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/old/a/b?x=1");
+  ASSERT_EQ(rt->route(c.request, c.downstream, 1).kind, RouteResult::Kind::kForward);
+  EXPECT_EQ(c.request.path, "/new/a/b?x=1");
+  EXPECT_EQ(c.request.authority, "shop-internal");
+  auto d = call(rt->table(), "client", "GET", "/legacy/items");
+  rt->route(d.request, d.downstream, 1);
+  EXPECT_EQ(d.request.path, "/items");
+}
+
+TEST(RouteTable, RedirectAndDirectResponseAnswerWithoutACluster) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_match()->mutable_uri() = exact("/old");
+  r->mutable_redirect()->set_uri("/new");
+  r->mutable_redirect()->set_authority("shop.example.com");
+  r->mutable_redirect()->set_redirect_code(308);
+  auto* d = vs.add_http();
+  *d->add_match()->mutable_uri() = prefix("/gone");
+  d->mutable_direct_response()->set_status(410);
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/old?q=1");
+  RouteResult red = rt->route(c.request, c.downstream, 1);
+  ASSERT_EQ(red.kind, RouteResult::Kind::kRedirect);
+  EXPECT_EQ(red.status, 308);
+  EXPECT_EQ(red.location, "http://shop.example.com/new");
+  auto g = call(rt->table(), "client", "GET", "/gone/x");
+  RouteResult gone = rt->route(g.request, g.downstream, 1);
+  ASSERT_EQ(gone.kind, RouteResult::Kind::kDirectResponse);
+  EXPECT_EQ(gone.status, 410);
+}
+
+TEST(RouteTable, UnknownHostsAndSubsetsAreNoCluster) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_match()->mutable_uri() = prefix("/a");
+  *r->add_route() = to("nowhere.shop.svc.cluster.local");
+  *vs.add_http()->add_route() = to(kShop, "v9");
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/a");
+  EXPECT_EQ(rt->route(c.request, c.downstream, 1).kind, RouteResult::Kind::kNoCluster);
+  auto d = call(rt->table(), "client", "GET", "/b");
+  EXPECT_EQ(rt->route(d.request, d.downstream, 1).kind, RouteResult::Kind::kNoCluster);
+}
+
+TEST(RouteTable, ADestinationOnAnotherServiceTakesItsOnlyPortOrTheDialledOne) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_route() = to("api.shop.svc.cluster.local");
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/");
+  RouteResult out = rt->route(c.request, c.downstream, 1);
+  ASSERT_EQ(out.kind, RouteResult::Kind::kForward);
+  EXPECT_EQ(out.cluster.service->uid(), "shop/api");
+  EXPECT_EQ(out.cluster.port, 80);  // api has 80 too
+}
+
+TEST(RouteTable, HeaderOperationsEditTheRequestAndReturnTheResponses) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  auto d = to(kShop, "v1");
+  (*d.mutable_headers()->mutable_request()->mutable_set())["x-subset"] = "v1";
+  (*d.mutable_headers()->mutable_response()->mutable_add())["x-served-subset"] = "v1";
+  *r->add_route() = d;
+  (*r->mutable_headers()->mutable_request()->mutable_set())["X-Route"] = "all";
+  r->mutable_headers()->mutable_request()->add_remove("x-debug");
+  (*r->mutable_headers()->mutable_response()->mutable_set())["cache-control"] = "no-store";
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/");
+  c.request.headers.push_back({"x-debug", "1"});
+  c.request.headers.push_back({"x-route", "old"});
+  RouteResult out = rt->route(c.request, c.downstream, 1);
+  EXPECT_EQ(c.request.header("x-debug"), nullptr);
+  ASSERT_NE(c.request.header("x-route"), nullptr);
+  EXPECT_EQ(*c.request.header("x-route"), "all");
+  ASSERT_NE(c.request.header("x-subset"), nullptr);
+  ASSERT_EQ(out.response_headers.set.size(), 1u);
+  EXPECT_EQ(out.response_headers.set[0].name, "cache-control");
+  ASSERT_EQ(out.response_headers.add.size(), 1u);
+  EXPECT_EQ(out.response_headers.add[0].name, "x-served-subset");
+}
+
+TEST(RouteTable, MirrorPercentageIsHonoured) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_route() = to(kShop, "v1");
+  r->mutable_mirror()->set_host(kShop);
+  r->mutable_mirror()->set_subset("v2");
+  r->mutable_mirror_percentage()->set_value(25);
+  auto rt = build({vs});
+  int mirrored = 0;
+  for (uint64_t e = 0; e < 10000; ++e) {
+    auto c = call(rt->table(), "client", "GET", "/");
+    RouteResult out = rt->route(c.request, c.downstream, e << 32);
+    if (out.mirror) {
+      ++mirrored;
+      EXPECT_EQ(out.mirror->subset, "v2");
+    }
+  }
+  EXPECT_EQ(mirrored, 2500);
+}
+
+TEST(RouteTable, LoadBalancerSettingsResolveSubsetThenPortThenTopLevel) {
+  auto dr = subsets_rule();
+  dr.mutable_traffic_policy()->mutable_load_balancer()->set_simple(
+      pb::LoadBalancerSettings::ROUND_ROBIN);
+  auto* v2 = dr.mutable_subsets(1);
+  v2->mutable_traffic_policy()
+      ->mutable_load_balancer()
+      ->mutable_consistent_hash()
+      ->set_http_header_name("X-User");
+  auto rt = build({}, {dr});
+  const ztunnel::Service* shop = rt->table().find_service_by_uid("shop/shop");
+  EXPECT_EQ(rt->cluster({shop, "", 80})->lb.kind, LbPolicy::Kind::kRoundRobin);
+  EXPECT_EQ(rt->cluster({shop, "v1", 80})->lb.kind, LbPolicy::Kind::kRoundRobin);
+  const auto& lb = rt->cluster({shop, "v2", 80})->lb;
+  EXPECT_EQ(lb.kind, LbPolicy::Kind::kConsistentHash);
+  EXPECT_EQ(lb.hash_key, "x-user");
+}
+
+TEST(RouteTable, ABadRegexIsAnErrorNamingTheObjectAndField) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_route() = to(kShop);
+  (*r->add_match()->mutable_headers())["user-agent"] = regex("(unclosed");
+  auto rt = RouteTable::build({vs}, {}, shop_table());
+  ASSERT_FALSE(rt.ok());
+  EXPECT_NE(
+      rt.error().message.find("VirtualService shop/shop: http[0].match[0].headers[user-agent]"),
+      std::string::npos)
+      << rt.error().message;
+}
+
+TEST(RouteTable, WeightsAllZeroAreAnError) {
+  auto vs = virtual_service();
+  auto* r = vs.add_http();
+  *r->add_route() = to(kShop, "v1", 0);
+  auto rt = RouteTable::build({vs}, {subsets_rule()}, shop_table());
+  ASSERT_FALSE(rt.ok());
+  EXPECT_NE(rt.error().message.find("http[0].route: every weight is 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ambit::waypoint

@@ -1,0 +1,88 @@
+#include "waypoint/load_balancer.h"
+
+#include <functional>
+
+namespace ambit::waypoint {
+namespace {
+
+// A 64-bit mix (splitmix64's finaliser): spreads a hash over every bit.
+uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::optional<std::string> hash_key(const LbPolicy& policy, const HttpRequest& request,
+                                    const Downstream& downstream) {
+  switch (policy.hash_on) {
+    case LbPolicy::HashOn::kHeader: {
+      const std::string* v = request.header(policy.hash_key);
+      if (v == nullptr) return std::nullopt;
+      return *v;
+    }
+    case LbPolicy::HashOn::kCookie: {
+      auto v = request.cookie(policy.hash_key);
+      if (!v) return std::nullopt;
+      return std::string(*v);
+    }
+    case LbPolicy::HashOn::kSourceIp:
+      return downstream.source_ip.to_string();
+    case LbPolicy::HashOn::kQueryParameter: {
+      auto v = request.query_param(policy.hash_key);
+      if (!v) return std::nullopt;
+      return std::string(*v);
+    }
+  }
+  return std::nullopt;
+}
+
+const RouteTable::Endpoint* LoadBalancer::pick(const RouteTable& table, const Cluster& cluster,
+                                               const HttpRequest& request,
+                                               const Downstream& downstream, uint64_t entropy) {
+  const RouteTable::ClusterInfo* info = table.cluster(cluster);
+  if (info == nullptr || info->endpoints.empty()) return nullptr;
+  const auto& eps = info->endpoints;
+  size_t n = eps.size();
+  if (n == 1) return &eps.front();
+  switch (info->lb.kind) {
+    case LbPolicy::Kind::kRoundRobin:
+      return &eps[round_robin_[cluster.key()]++ % n];
+    case LbPolicy::Kind::kRandom:
+      return &eps[entropy % n];
+    case LbPolicy::Kind::kLeastRequest: {
+      size_t a = entropy % n;
+      size_t b = (a + 1 + (entropy >> 32) % (n - 1)) % n;  // another one, never a itself
+      return active(eps[b].address) < active(eps[a].address) ? &eps[b] : &eps[a];
+    }
+    case LbPolicy::Kind::kConsistentHash: {
+      auto key = hash_key(info->lb, request, downstream);
+      if (!key) return &eps[entropy % n];
+      uint64_t h = std::hash<std::string>{}(*key);
+      const RouteTable::Endpoint* best = nullptr;
+      uint64_t best_score = 0;
+      for (const auto& ep : eps) {
+        uint64_t score = mix(h ^ std::hash<SocketAddress>{}(ep.address));
+        if (best == nullptr || score > best_score) best = &ep, best_score = score;
+      }
+      return best;
+    }
+  }
+  return &eps.front();
+}
+
+void LoadBalancer::request_finished(const RouteTable::Endpoint& endpoint) {
+  auto it = active_.find(endpoint.address);
+  if (it == active_.end()) return;
+  if (--it->second == 0) active_.erase(it);
+}
+
+uint32_t LoadBalancer::active(const SocketAddress& endpoint) const {
+  auto it = active_.find(endpoint);
+  return it == active_.end() ? 0 : it->second;
+}
+
+}  // namespace ambit::waypoint

@@ -1,0 +1,541 @@
+#include "waypoint/route_table.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/http_text.h"
+
+namespace ambit::waypoint {
+namespace pb = ambit::v1;
+namespace {
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals_ascii(s.substr(0, prefix.size()), prefix);
+}
+
+// Istio host patterns: an FQDN, "*.suffix" or "*".
+bool host_matches(std::string_view pattern, std::string_view host) {
+  if (pattern == "*") return true;
+  if (pattern.starts_with("*.")) {
+    std::string_view suffix = pattern.substr(1);
+    return host.size() > suffix.size() &&
+           iequals_ascii(host.substr(host.size() - suffix.size()), suffix);
+  }
+  return iequals_ascii(pattern, host);
+}
+
+// The host of an authority, without a port.
+std::string_view host_of(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    auto end = authority.find(']');
+    return end == std::string_view::npos ? authority : authority.substr(0, end + 1);
+  }
+  auto colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+HeaderEdits edits_of(const pb::HeaderOperations& ops) {
+  HeaderEdits e;
+  // Maps arrive in protobuf's unspecified order; sorted, every worker and run agree.
+  for (const auto& [k, v] : ops.set()) e.set.push_back({ascii_lower(k), v});
+  for (const auto& [k, v] : ops.add()) e.add.push_back({ascii_lower(k), v});
+  for (const auto& k : ops.remove()) e.remove.push_back(ascii_lower(k));
+  auto by_name = [](const Header& a, const Header& b) { return a.name < b.name; };
+  std::sort(e.set.begin(), e.set.end(), by_name);
+  std::sort(e.add.begin(), e.add.end(), by_name);
+  return e;
+}
+
+bool lb_set(const pb::LoadBalancerSettings& lb) {
+  return lb.simple() != pb::LoadBalancerSettings::UNSPECIFIED || lb.has_consistent_hash();
+}
+
+// The loadBalancer that applies to `port` under `policy`, if it says one.
+const pb::LoadBalancerSettings* lb_of(const pb::TrafficPolicy& policy, uint32_t port) {
+  for (const auto& pl : policy.port_level_settings()) {
+    if (pl.port() == port && pl.has_load_balancer() && lb_set(pl.load_balancer())) {
+      return &pl.load_balancer();
+    }
+  }
+  if (policy.has_load_balancer() && lb_set(policy.load_balancer())) return &policy.load_balancer();
+  return nullptr;
+}
+
+LbPolicy lb_policy(const pb::LoadBalancerSettings* lb) {
+  LbPolicy out;
+  if (lb == nullptr) return out;
+  if (lb->has_consistent_hash()) {
+    const auto& ch = lb->consistent_hash();
+    out.kind = LbPolicy::Kind::kConsistentHash;
+    if (!ch.http_header_name().empty()) {
+      out.hash_on = LbPolicy::HashOn::kHeader;
+      out.hash_key = ascii_lower(ch.http_header_name());
+    } else if (!ch.http_cookie_name().empty()) {
+      out.hash_on = LbPolicy::HashOn::kCookie;
+      out.hash_key = ch.http_cookie_name();
+    } else if (ch.use_source_ip()) {
+      out.hash_on = LbPolicy::HashOn::kSourceIp;
+    } else if (!ch.http_query_parameter_name().empty()) {
+      out.hash_on = LbPolicy::HashOn::kQueryParameter;
+      out.hash_key = ch.http_query_parameter_name();
+    } else {
+      out.kind = LbPolicy::Kind::kRandom;  // nothing to hash on
+    }
+    return out;
+  }
+  switch (lb->simple()) {
+    case pb::LoadBalancerSettings::ROUND_ROBIN:
+      out.kind = LbPolicy::Kind::kRoundRobin;
+      break;
+    case pb::LoadBalancerSettings::RANDOM:
+    case pb::LoadBalancerSettings::PASSTHROUGH:  // no original destination behind a VIP here
+      out.kind = LbPolicy::Kind::kRandom;
+      break;
+    default:
+      out.kind = LbPolicy::Kind::kLeastRequest;
+  }
+  return out;
+}
+
+// The DestinationRule for a Service: the exact host before the longest wildcard, then by uid.
+const pb::DestinationRule* rule_for(const std::vector<const pb::DestinationRule*>& rules,
+                                    const std::string& hostname) {
+  const pb::DestinationRule* best = nullptr;
+  size_t best_len = 0;
+  for (const auto* dr : rules) {
+    if (!host_matches(dr->host(), hostname)) continue;
+    size_t len = dr->host() == "*" ? 1 : dr->host().starts_with("*.") ? dr->host().size() : ~0u;
+    if (best == nullptr || len > best_len) best = dr, best_len = len;
+  }
+  return best;
+}
+
+}  // namespace
+
+void HeaderEdits::apply_to(std::vector<Header>& headers) const {
+  for (const auto& name : remove) {
+    std::erase_if(headers, [&](const Header& h) { return h.name == name; });
+  }
+  for (const auto& h : set) {
+    std::erase_if(headers, [&](const Header& x) { return x.name == h.name; });
+    headers.push_back(h);
+  }
+  for (const auto& h : add) headers.push_back(h);
+}
+
+void HeaderEdits::append(const HeaderEdits& other) {
+  set.insert(set.end(), other.set.begin(), other.set.end());
+  add.insert(add.end(), other.add.begin(), other.add.end());
+  remove.insert(remove.end(), other.remove.begin(), other.remove.end());
+}
+
+std::string Cluster::key() const {
+  return fmt::format("{}|{}|{}", service != nullptr ? service->uid() : "", subset, port);
+}
+
+std::string_view to_string(LbPolicy::Kind kind) {
+  switch (kind) {
+    case LbPolicy::Kind::kLeastRequest:
+      return "LEAST_REQUEST";
+    case LbPolicy::Kind::kRoundRobin:
+      return "ROUND_ROBIN";
+    case LbPolicy::Kind::kRandom:
+      return "RANDOM";
+    case LbPolicy::Kind::kConsistentHash:
+      return "CONSISTENT_HASH";
+  }
+  return "?";
+}
+
+bool RouteTable::StringMatcher::matches(std::string_view s, size_t* prefix_len) const {
+  switch (kind) {
+    case Kind::kPresent:
+      return true;
+    case Kind::kExact:
+      return ignore_case ? iequals_ascii(s, value) : s == value;
+    case Kind::kPrefix:
+      if (!(ignore_case ? istarts_with(s, value) : s.starts_with(value))) return false;
+      if (prefix_len != nullptr) *prefix_len = value.size();
+      return true;
+    case Kind::kPathPrefix: {
+      // Whole segments: "/foo" is a prefix of /foo, /foo/ and /foo/bar, not of /foobar.
+      if (!(ignore_case ? istarts_with(s, value) : s.starts_with(value))) return false;
+      bool whole =
+          value.empty() || value == "/" || s.size() == value.size() || s[value.size()] == '/';
+      if (whole && prefix_len != nullptr) *prefix_len = value == "/" ? 0 : value.size();
+      return whole;
+    }
+    case Kind::kRegex:
+      return RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *regex);
+  }
+  return false;
+}
+
+Result<RouteTable::StringMatcher> RouteTable::compile(const pb::StringMatch& m, bool ignore_case,
+                                                      const std::string& where) {
+  StringMatcher out;
+  out.ignore_case = ignore_case;
+  switch (m.match_type_case()) {
+    case pb::StringMatch::kExact:
+      out.kind = StringMatcher::Kind::kExact;
+      out.value = m.exact();
+      break;
+    case pb::StringMatch::kPrefix:
+      out.kind = StringMatcher::Kind::kPrefix;
+      out.value = m.prefix();
+      break;
+    case pb::StringMatch::kPathPrefix: {
+      out.kind = StringMatcher::Kind::kPathPrefix;
+      out.value = m.path_prefix();
+      while (out.value.size() > 1 && out.value.back() == '/') out.value.pop_back();
+      break;
+    }
+    case pb::StringMatch::kRegex: {
+      out.kind = StringMatcher::Kind::kRegex;
+      out.value = m.regex();
+      RE2::Options options;
+      options.set_log_errors(false);
+      auto re = std::make_shared<const RE2>(m.regex(), options);
+      if (!re->ok()) {
+        return Error::format("{}: invalid regex '{}': {}", where, m.regex(), re->error());
+      }
+      out.regex = std::move(re);
+      break;
+    }
+    case pb::StringMatch::MATCH_TYPE_NOT_SET:
+      out.kind = StringMatcher::Kind::kPresent;
+  }
+  return out;
+}
+
+Result<RouteTable::Match> RouteTable::compile(const pb::HTTPMatchRequest& m,
+                                              const std::string& where) {
+  Match out;
+  auto one = [&](bool has, const pb::StringMatch& sm, std::string_view field,
+                 std::optional<StringMatcher>& into, bool ignore_case = false) -> Status {
+    if (!has) return {};
+    auto c = compile(sm, ignore_case, fmt::format("{}.{}", where, field));
+    if (!c) return c.error();
+    into = std::move(*c);
+    return {};
+  };
+  if (auto s = one(m.has_uri(), m.uri(), "uri", out.uri, m.ignore_uri_case()); !s) return s.error();
+  if (auto s = one(m.has_scheme(), m.scheme(), "scheme", out.scheme); !s) return s.error();
+  if (auto s = one(m.has_method(), m.method(), "method", out.method); !s) return s.error();
+  if (auto s = one(m.has_authority(), m.authority(), "authority", out.authority); !s) {
+    return s.error();
+  }
+  auto map = [&](const auto& in, std::string_view field, bool lowercase,
+                 std::vector<std::pair<std::string, StringMatcher>>& into) -> Status {
+    for (const auto& [name, sm] : in) {
+      auto c = compile(sm, false, fmt::format("{}.{}[{}]", where, field, name));
+      if (!c) return c.error();
+      into.emplace_back(lowercase ? ascii_lower(name) : name, std::move(*c));
+    }
+    std::sort(into.begin(), into.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return {};
+  };
+  if (auto s = map(m.headers(), "headers", true, out.headers); !s) return s.error();
+  if (auto s = map(m.without_headers(), "withoutHeaders", true, out.without_headers); !s) {
+    return s.error();
+  }
+  if (auto s = map(m.query_params(), "queryParams", false, out.query_params); !s) {
+    return s.error();
+  }
+  if (m.port() > 65535) return Error::format("{}.port: {} is not a port", where, m.port());
+  out.port = static_cast<uint16_t>(m.port());
+  out.source_labels = ztunnel::Labels(m.source_labels().begin(), m.source_labels().end());
+  out.source_namespace = m.source_namespace();
+  return out;
+}
+
+Result<std::shared_ptr<const RouteTable>> RouteTable::build(
+    const std::vector<pb::VirtualService>& virtual_services,
+    const std::vector<pb::DestinationRule>& destination_rules,
+    std::shared_ptr<const ztunnel::WorkloadTable> table) {
+  std::shared_ptr<RouteTable> rt(new RouteTable());
+  rt->table_ = std::move(table);
+
+  std::vector<const pb::VirtualService*> vss;
+  for (const auto& vs : virtual_services) vss.push_back(&vs);
+  std::sort(vss.begin(), vss.end(), [](auto* a, auto* b) { return a->uid() < b->uid(); });
+  auto destination = [](const pb::HTTPRouteDestination& d,
+                        const std::string& where) -> Result<WeightedDestination> {
+    WeightedDestination w;
+    w.host = d.destination().host();
+    w.subset = d.destination().subset();
+    if (d.destination().port() > 65535) {
+      return Error::format("{}.destination.port: {} is not a port", where, d.destination().port());
+    }
+    w.port = static_cast<uint16_t>(d.destination().port());
+    if (d.weight() < 0) return Error::format("{}.weight: {} is negative", where, d.weight());
+    w.weight = static_cast<uint32_t>(d.weight());
+    w.request_headers = edits_of(d.headers().request());
+    w.response_headers = edits_of(d.headers().response());
+    return w;
+  };
+  for (const auto* in : vss) {
+    VirtualService vs;
+    vs.uid = in->uid();
+    vs.hosts.assign(in->hosts().begin(), in->hosts().end());
+    for (int i = 0; i < in->http_size(); ++i) {
+      const auto& hr = in->http(i);
+      std::string where = fmt::format("VirtualService {}: http[{}]", in->uid(), i);
+      Route r;
+      r.name = hr.name().empty() ? std::to_string(i) : hr.name();
+      for (int j = 0; j < hr.match_size(); ++j) {
+        auto m = compile(hr.match(j), fmt::format("{}.match[{}]", where, j));
+        if (!m) return m.error();
+        r.matches.push_back(std::move(*m));
+      }
+      for (int j = 0; j < hr.route_size(); ++j) {
+        auto d = destination(hr.route(j), fmt::format("{}.route[{}]", where, j));
+        if (!d) return d.error();
+        r.total_weight += d->weight;
+        r.destinations.push_back(std::move(*d));
+      }
+      if (hr.has_direct_response()) {
+        r.direct_status = static_cast<int>(hr.direct_response().status());
+        if (r.direct_status < 200 || r.direct_status > 599) {
+          return Error::format("{}.directResponse.status: {} is not an HTTP status", where,
+                               r.direct_status);
+        }
+      } else if (hr.has_redirect()) {
+        r.redirect = hr.redirect();
+      } else if (r.destinations.empty()) {
+        return Error::format("{}: has no route, redirect or directResponse", where);
+      } else if (r.total_weight == 0) {
+        return Error::format("{}.route: every weight is 0", where);
+      }
+      r.rewrite = hr.rewrite();
+      r.request_headers = edits_of(hr.headers().request());
+      r.response_headers = edits_of(hr.headers().response());
+      if (hr.has_mirror()) {
+        pb::HTTPRouteDestination d;
+        *d.mutable_destination() = hr.mirror();
+        auto m = destination(d, where + ".mirror");
+        if (!m) return m.error();
+        r.mirror = std::move(*m);
+        r.mirror_percent = hr.has_mirror_percentage() ? hr.mirror_percentage().value() : 100.0;
+      }
+      vs.routes.push_back(std::move(r));
+    }
+    rt->virtual_services_.push_back(std::move(vs));
+  }
+
+  std::vector<const pb::DestinationRule*> drs;
+  for (const auto& dr : destination_rules) drs.push_back(&dr);
+  std::sort(drs.begin(), drs.end(), [](auto* a, auto* b) { return a->uid() < b->uid(); });
+  for (const ztunnel::Service* s : rt->table_->services()) {
+    const pb::DestinationRule* dr = rule_for(drs, s->hostname());
+    std::vector<const ztunnel::Workload*> all = rt->table_->endpoints_of(*s);
+    // The waypoint reaches endpoints over HBONE only.
+    std::erase_if(all, [](const ztunnel::Workload* w) { return !w->mesh || w->addresses.empty(); });
+    auto endpoints = [&](const ztunnel::ServicePort& port, const ztunnel::Labels* subset) {
+      std::vector<Endpoint> out;
+      for (const auto* w : all) {
+        if (subset != nullptr && !ztunnel::selector_matches(*subset, w->labels)) continue;
+        auto target = port.target_on(*w);
+        if (!target) continue;
+        out.push_back({w, SocketAddress(w->addresses.front(), *target)});
+      }
+      return out;
+    };
+    auto& names = rt->subsets_[s->uid()];
+    for (const auto& port : s->ports) {
+      const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
+      rt->clusters_[Cluster{s, "", port.port}.key()] = {endpoints(port, nullptr), lb_policy(top)};
+      if (dr == nullptr) continue;
+      for (const auto& subset : dr->subsets()) {
+        ztunnel::Labels labels(subset.labels().begin(), subset.labels().end());
+        const pb::LoadBalancerSettings* own = lb_of(subset.traffic_policy(), port.port);
+        rt->clusters_[Cluster{s, subset.name(), port.port}.key()] = {
+            endpoints(port, &labels), lb_policy(own != nullptr ? own : top)};
+      }
+    }
+    if (dr != nullptr) {
+      for (const auto& subset : dr->subsets()) names.push_back(subset.name());
+    }
+  }
+  return std::shared_ptr<const RouteTable>(std::move(rt));
+}
+
+const RouteTable::ClusterInfo* RouteTable::cluster(const Cluster& c) const {
+  auto it = clusters_.find(c.key());
+  return it == clusters_.end() ? nullptr : &it->second;
+}
+
+const RouteTable::VirtualService* RouteTable::virtual_service_for(
+    const Downstream& downstream, const HttpRequest& request) const {
+  std::string host = downstream.service != nullptr ? downstream.service->hostname()
+                                                   : std::string(host_of(request.authority));
+  for (const auto& vs : virtual_services_) {
+    for (const auto& h : vs.hosts) {
+      if (iequals_ascii(h, host)) return &vs;
+    }
+  }
+  for (const auto& vs : virtual_services_) {
+    for (const auto& h : vs.hosts) {
+      if (h.find('*') != std::string::npos && host_matches(h, host)) return &vs;
+    }
+  }
+  return nullptr;
+}
+
+bool RouteTable::matches(const Match& m, const HttpRequest& request, const Downstream& downstream,
+                         size_t* prefix_len) const {
+  if (m.uri && !m.uri->matches(request.path_only(), prefix_len)) return false;
+  if (m.scheme && !m.scheme->matches(request.scheme)) return false;
+  if (m.method && !m.method->matches(request.method)) return false;
+  if (m.authority && !m.authority->matches(request.authority)) return false;
+  if (m.port != 0 && downstream.destination.port() != m.port) return false;
+  for (const auto& [name, sm] : m.headers) {
+    const std::string* v = request.header(name);
+    if (v == nullptr || !sm.matches(*v)) return false;
+  }
+  for (const auto& [name, sm] : m.without_headers) {
+    const std::string* v = request.header(name);
+    if (v != nullptr && sm.matches(*v)) return false;
+  }
+  for (const auto& [name, sm] : m.query_params) {
+    auto v = request.query_param(name);
+    if (!v || !sm.matches(*v)) return false;
+  }
+  const ztunnel::Workload* src = downstream.source_workload;
+  if (!m.source_labels.empty() &&
+      (src == nullptr || !ztunnel::selector_matches(m.source_labels, src->labels))) {
+    return false;
+  }
+  if (!m.source_namespace.empty()) {
+    std::string_view ns = src != nullptr                ? std::string_view(src->ns)
+                          : downstream.peer.has_value() ? std::string_view(downstream.peer->ns())
+                                                        : std::string_view();
+    if (ns != m.source_namespace) return false;
+  }
+  return true;
+}
+
+std::optional<Cluster> RouteTable::resolve(const WeightedDestination& d,
+                                           const Downstream& downstream) const {
+  const ztunnel::Service* s = table_->find_service_by_hostname(d.host);
+  if (s == nullptr || s->ports.empty()) return std::nullopt;
+  Cluster c{s, d.subset, d.port};
+  if (c.port == 0) {
+    // Unset: the port the client dialled when the Service has it, else its only port.
+    uint16_t dialled = downstream.destination.port();
+    if (downstream.service == s || s->find_port(dialled) != nullptr) {
+      c.port = dialled;
+    } else if (s->ports.size() == 1) {
+      c.port = s->ports.front().port;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!c.subset.empty()) {
+    auto it = subsets_.find(s->uid());
+    if (it == subsets_.end() ||
+        std::find(it->second.begin(), it->second.end(), c.subset) == it->second.end()) {
+      return std::nullopt;
+    }
+  }
+  if (cluster(c) == nullptr) return std::nullopt;
+  return c;
+}
+
+RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream,
+                              uint64_t entropy) const {
+  RouteResult out;
+  const VirtualService* vs = virtual_service_for(downstream, request);
+  if (vs == nullptr) {
+    out.route = "default";
+    if (downstream.service == nullptr) {
+      out.kind = RouteResult::Kind::kNoCluster;
+      return out;
+    }
+    Cluster c{downstream.service, "", downstream.destination.port()};
+    out.kind = cluster(c) != nullptr ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
+    out.cluster = c;
+    return out;
+  }
+  out.route = vs->uid;
+  for (const Route& r : vs->routes) {
+    size_t prefix_len = std::string::npos;
+    bool hit = r.matches.empty();
+    for (const Match& m : r.matches) {
+      prefix_len = std::string::npos;
+      if (matches(m, request, downstream, &prefix_len)) {
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) continue;
+    out.route = vs->uid + "#" + r.name;
+    std::string_view path = request.path_only();
+    std::string query = request.path.substr(path.size());
+    if (r.direct_status != 0) {
+      out.kind = RouteResult::Kind::kDirectResponse;
+      out.status = r.direct_status;
+      return out;
+    }
+    if (r.redirect) {
+      const auto& rd = *r.redirect;
+      out.kind = RouteResult::Kind::kRedirect;
+      out.status = rd.redirect_code() != 0 ? static_cast<int>(rd.redirect_code()) : 301;
+      std::string host = rd.authority().empty() ? request.authority : rd.authority();
+      if (rd.port() != 0) host = fmt::format("{}:{}", host_of(host), rd.port());
+      std::string target = request.path;
+      if (!rd.uri().empty()) {
+        target = rd.uri();
+      } else if (!rd.uri_prefix().empty() && prefix_len != std::string::npos) {
+        target = rd.uri_prefix() + std::string(path.substr(prefix_len)) + query;
+      }
+      out.location = fmt::format("{}://{}{}", rd.scheme().empty() ? request.scheme : rd.scheme(),
+                                 host, target);
+      return out;
+    }
+    // A weighted pick: each destination gets weight / total of the requests.
+    uint32_t roll = static_cast<uint32_t>(entropy % r.total_weight);
+    const WeightedDestination* d = &r.destinations.back();
+    for (const auto& candidate : r.destinations) {
+      if (roll < candidate.weight) {
+        d = &candidate;
+        break;
+      }
+      roll -= candidate.weight;
+    }
+    auto c = resolve(*d, downstream);
+    if (!c) {
+      out.kind = RouteResult::Kind::kNoCluster;
+      return out;
+    }
+    out.kind = RouteResult::Kind::kForward;
+    out.cluster = std::move(*c);
+    // Rewrites: a prefix match's prefix is replaced, any other match's whole path.
+    if (!r.rewrite.full_path().empty()) {
+      request.path = r.rewrite.full_path() + query;
+    } else if (!r.rewrite.uri().empty()) {
+      std::string rest =
+          prefix_len != std::string::npos ? std::string(path.substr(prefix_len)) : "";
+      std::string p = r.rewrite.uri();
+      if (p.ends_with('/') && rest.starts_with('/')) p.pop_back();  // "/" + "/x" is "/x"
+      p += rest;
+      request.path = (p.empty() ? "/" : p) + query;
+    }
+    if (!r.rewrite.authority().empty()) request.authority = r.rewrite.authority();
+    r.request_headers.apply_to(request.headers);
+    d->request_headers.apply_to(request.headers);
+    out.response_headers = r.response_headers;
+    out.response_headers.append(d->response_headers);
+    if (r.mirror && static_cast<double>((entropy >> 32) % 10000) < r.mirror_percent * 100.0) {
+      out.mirror = resolve(*r.mirror, downstream);
+    }
+    return out;
+  }
+  out.kind = RouteResult::Kind::kNoRoute;
+  return out;
+}
+
+}  // namespace ambit::waypoint

@@ -1,0 +1,157 @@
+// The waypoint's routes: Istio VirtualService `http` rules and DestinationRule subsets and load
+// balancer settings, compiled once per view (regexes with RE2, hosts resolved to the view's
+// Services, subsets to their endpoints) and read by every worker without locks.
+//
+// Semantics, as Istio's waypoint (Envoy) applies them:
+//   - the VirtualService is the one whose hosts name the Service the client dialled (exact FQDN
+//     before wildcards, then by uid); none: the request goes to that Service on the dialled port;
+//   - its http routes in order, the first whose match (any of its entries; each entry's
+//     conditions all hold) fits wins; a VirtualService that matches nothing answers 404 (NR);
+//   - a destination naming no known Service, or a subset its DestinationRule lacks: 503 (NC).
+#pragma once
+
+#include <re2/re2.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ambit/v1/mesh.pb.h"
+#include "core/net_address.h"
+#include "core/result.h"
+#include "waypoint/http_request.h"
+#include "ztunnel/workload_table.h"
+
+namespace ambit::waypoint {
+
+// Istio `headers` operations on a request or response, names lowercase.
+struct HeaderEdits {
+  std::vector<Header> set, add;
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+  void apply_to(std::vector<Header>& headers) const;  // remove, then set, then add
+  void append(const HeaderEdits& other);
+};
+
+// Where a request goes: a Service's port, optionally one of its subsets.
+struct Cluster {
+  const ztunnel::Service* service = nullptr;
+  std::string subset;       // "" = every endpoint
+  uint16_t port = 0;        // the Service port
+  std::string key() const;  // "<ns>/<name>|<subset>|<port>"
+};
+
+// A DestinationRule's loadBalancer for one cluster, resolved (subset over top level, port-level
+// settings over both). Unset: LEAST_REQUEST, Istio's default.
+struct LbPolicy {
+  enum class Kind { kLeastRequest, kRoundRobin, kRandom, kConsistentHash };
+  enum class HashOn { kHeader, kCookie, kSourceIp, kQueryParameter };
+  Kind kind = Kind::kLeastRequest;
+  HashOn hash_on = HashOn::kHeader;
+  std::string hash_key;  // header name (lowercase), cookie or query parameter name
+};
+std::string_view to_string(LbPolicy::Kind kind);
+
+struct RouteResult {
+  enum class Kind { kForward, kRedirect, kDirectResponse, kNoRoute, kNoCluster };
+  Kind kind = Kind::kNoRoute;
+  // For logs and metrics: "<vs uid>#<route name or index>", "default" without a VirtualService.
+  std::string route;
+  Cluster cluster;                // kForward
+  HeaderEdits response_headers;   // kForward: route's and the chosen destination's
+  std::optional<Cluster> mirror;  // kForward: also send a copy there (fire and forget)
+  int status = 0;                 // kRedirect, kDirectResponse
+  std::string location;           // kRedirect
+  std::string body;               // kDirectResponse
+};
+
+class RouteTable {
+ public:
+  struct Endpoint {
+    const ztunnel::Workload* workload;
+    SocketAddress address;  // pod ip : target port
+  };
+  struct ClusterInfo {
+    std::vector<Endpoint> endpoints;
+    LbPolicy lb;
+  };
+
+  // The error names the object and field ("VirtualService shop/reviews: http[1].match[0].uri:
+  // invalid regex ...").
+  static Result<std::shared_ptr<const RouteTable>> build(
+      const std::vector<ambit::v1::VirtualService>& virtual_services,
+      const std::vector<ambit::v1::DestinationRule>& destination_rules,
+      std::shared_ptr<const ztunnel::WorkloadTable> table);
+
+  // Chooses the route and applies its request edits (rewrite, headers) to `request`.
+  RouteResult route(HttpRequest& request, const Downstream& downstream, uint64_t entropy) const;
+
+  // The endpoints and load balancer of a cluster; null when the Service has no such port or
+  // subset.
+  const ClusterInfo* cluster(const Cluster& cluster) const;
+  const ztunnel::WorkloadTable& table() const { return *table_; }
+  size_t virtual_service_count() const { return virtual_services_.size(); }
+
+ private:
+  struct StringMatcher {
+    enum class Kind { kExact, kPrefix, kRegex, kPathPrefix, kPresent } kind = Kind::kPresent;
+    std::string value;
+    std::shared_ptr<const RE2> regex;
+    bool ignore_case = false;
+    // The length of what matched as a prefix (kPrefix, kPathPrefix), for a prefix rewrite.
+    bool matches(std::string_view s, size_t* prefix_len = nullptr) const;
+  };
+  struct Match {
+    std::optional<StringMatcher> uri, scheme, method, authority;
+    std::vector<std::pair<std::string, StringMatcher>> headers, without_headers, query_params;
+    uint16_t port = 0;
+    ztunnel::Labels source_labels;
+    std::string source_namespace;
+  };
+  struct WeightedDestination {
+    std::string host;  // FQDN
+    std::string subset;
+    uint16_t port = 0;
+    uint32_t weight = 0;
+    HeaderEdits request_headers, response_headers;
+  };
+  struct Route {
+    std::string name;            // for logs
+    std::vector<Match> matches;  // empty: every request
+    std::vector<WeightedDestination> destinations;
+    uint32_t total_weight = 0;
+    std::optional<ambit::v1::HTTPRedirect> redirect;
+    int direct_status = 0;
+    ambit::v1::HTTPRewrite rewrite;
+    HeaderEdits request_headers, response_headers;
+    std::optional<WeightedDestination> mirror;
+    double mirror_percent = 0;
+  };
+  struct VirtualService {
+    std::string uid;
+    std::vector<std::string> hosts;
+    std::vector<Route> routes;
+  };
+
+  RouteTable() = default;
+  const VirtualService* virtual_service_for(const Downstream& downstream,
+                                            const HttpRequest& request) const;
+  bool matches(const Match& m, const HttpRequest& request, const Downstream& downstream,
+               size_t* prefix_len) const;
+  // Resolves a destination to a cluster; nullopt when the host or subset is unknown.
+  std::optional<Cluster> resolve(const WeightedDestination& d, const Downstream& downstream) const;
+  static Result<StringMatcher> compile(const ambit::v1::StringMatch& m, bool ignore_case,
+                                       const std::string& where);
+  static Result<Match> compile(const ambit::v1::HTTPMatchRequest& m, const std::string& where);
+
+  std::shared_ptr<const ztunnel::WorkloadTable> table_;
+  std::vector<VirtualService> virtual_services_;
+  std::unordered_map<std::string, ClusterInfo> clusters_;  // by Cluster::key()
+  // Subset names known per Service uid (a subset without endpoints still exists).
+  std::unordered_map<std::string, std::vector<std::string>> subsets_;
+};
+
+}  // namespace ambit::waypoint
