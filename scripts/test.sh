@@ -20,7 +20,7 @@ done
 # them. libprotobuf is not instrumented and was built without TSan, so our files see its class
 # layouts through proto/protobuf_tsan_layout.h (PushServerTest aborted without it).
 tsan_targets=(core_test ztunnel_test agent_test controller_config_test ztunnel_integration_test
-  controller_server_test)
+  controller_server_test waypoint_test waypoint_integration_test)
 echo "== tsan: configure and build"
 cmake --preset tsan >/dev/null
 cmake --build build/tsan -j"$jobs" --target "${tsan_targets[@]}"

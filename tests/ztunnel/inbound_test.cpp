@@ -6,6 +6,7 @@
 
 #include "tests/support/net_helpers.h"
 #include "tests/support/test_pki.h"
+#include "tests/ztunnel/hbone_test_client.h"
 #include "tests/ztunnel/test_workload.h"
 #include "ztunnel/engine.h"
 
@@ -17,33 +18,8 @@ using namespace std::chrono_literals;
 const Identity kClientId("cluster.local", "default", "sleep");
 const Identity kServerId("cluster.local", "default", "echo");
 
-struct Sink : StreamSink {
-  void on_stream_response(int s) override { status = s; }
-  void on_stream_data(std::span<const uint8_t> d) override {
-    data.append(reinterpret_cast<const char*>(d.data()), d.size());
-    conn->consume(stream, d.size());
-  }
-  void on_stream_end() override { ended = true; }
-  void on_stream_closed(uint32_t code, const std::string& w) override {
-    closed = true;
-    closed_code = code;
-    why = w;
-  }
-  void on_stream_writable() override {}
-  HboneConnection* conn = nullptr;
-  HboneConnection::Stream* stream = nullptr;
-  int status = 0;
-  std::string data;
-  bool ended = false;
-  bool closed = false;
-  uint32_t closed_code = 0;
-  std::string why;
-};
-
-struct Owner : HboneConnection::Owner {
-  void on_released(HboneConnection&) override { released = true; }
-  bool released = false;
-};
+using Sink = testing::StreamCollector;
+using Owner = testing::ReleaseWatcher;
 
 const Identity kWaypointId("cluster.local", "default", "echo-waypoint");
 
@@ -134,23 +110,9 @@ class HboneServerTest : public ::testing::Test {
     return "127.0.0.3:" + std::to_string(echo_.address().port());
   }
 
-  // Runs the loop until done() or 5 s.
   template <typename F>
   void run_until(F done) {
-    struct Poll : Completion {
-      EventLoop* loop;
-      F* done;
-      int rounds = 0;
-      __kernel_timespec ts = to_timespec(2ms);
-      void complete(int, uint32_t) override {
-        if ((*done)() || ++rounds > 2500) return loop->exit();
-        loop->arm_timer(this, &ts);
-      }
-    } poll;
-    poll.loop = loop_.get();
-    poll.done = &done;
-    loop_->arm_timer(&poll, &poll.ts);
-    loop_->run();
+    testing::run_loop_until(*loop_, done);
   }
 
   testing::EchoServer echo_{"127.0.0.3"};
