@@ -36,6 +36,9 @@ std::string config_dump_json(const LocalConfig& local, const ztunnel::EngineConf
                          {"hboneAddress", w->hbone_address.to_string()},
                          {"peerAuthentication", std::string(to_string(w->peer_auth))},
                          {"mesh", w->mesh},
+                         {"waypoint", w->waypoint},
+                         {"runsWaypoint", w->runs_waypoint},
+                         {"waypointGuard", w->waypoint_guard},
                          {"labels", w->labels}});
   }
   dump["workloads"] = workloads;
@@ -48,6 +51,7 @@ std::string config_dump_json(const LocalConfig& local, const ztunnel::EngineConf
     services.push_back({{"uid", s->uid()},
                         {"addresses", addresses(s->vips)},
                         {"ports", ports},
+                        {"waypoint", s->waypoint},
                         {"endpoints", endpoints}});
   }
   dump["services"] = services;

@@ -35,6 +35,10 @@ std::vector<ztunnel::ListenerSpec> pod_listeners(const std::string& uid, bool ip
 
 }  // namespace
 
+bool enrolls(const ztunnel::Workload& w, std::string_view node) {
+  return w.node == node && w.mesh && w.runs_waypoint.empty();
+}
+
 Enrollment::Enrollment(ztunnel::Engine& engine, std::unique_ptr<Capture> capture,
                        Options options, std::unique_ptr<CertificateSource> certificates)
     : engine_(engine),
@@ -95,7 +99,12 @@ Status Enrollment::apply(const LocalConfig& config) {
   std::map<std::string, std::vector<size_t>> listeners_of;  // uid -> indexes in next->listeners
   for (const auto& w : config.workloads) {
     auto sandbox_paths = config.sandboxes.find(w.uid());
-    if (w.node != config.node || !w.mesh || sandbox_paths == config.sandboxes.end()) continue;
+    if (!enrolls(w, config.node) || sandbox_paths == config.sandboxes.end()) {
+      if (w.node == config.node && !w.runs_waypoint.empty()) {
+        status.push_back({w.uid(), "", "not captured: runs waypoint " + w.runs_waypoint});
+      }
+      continue;
+    }
     PodSandbox sandbox{w.uid(), sandbox_paths->second.netns, sandbox_paths->second.cgroup,
                        w.addresses};
     Pod& pod = pods_[w.uid()];

@@ -20,6 +20,12 @@
 
 namespace ambit::agent {
 
+// Whether the agent on `node` enrolls workload `w` (opens its listeners and captures its
+// traffic): on this node, in the mesh, and not a waypoint's pod. A waypoint terminates and
+// originates HBONE itself on its own address, like Istio's waypoint pods (dataplane-mode none):
+// capturing it would send its connections to the endpoints back through the node agent.
+bool enrolls(const ztunnel::Workload& w, std::string_view node);
+
 class Enrollment {
  public:
   struct Options {

@@ -92,6 +92,8 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
         w.mesh = in.mesh();
         w.peer_auth = peer_auth(in.peer_auth());
         w.waypoint = in.waypoint();
+        w.runs_waypoint = in.runs_waypoint();
+        w.waypoint_guard = in.waypoint_guard();
         for (const auto& [name, port] : in.named_ports()) {
           if (port == 0 || port > 65535) {
             return Error::format("{}: named port {} = {} out of range", where, name, port);
@@ -126,6 +128,7 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
                              static_cast<uint16_t>(p.target_port()), p.target_port_name()});
         }
         s.selector = labels_of(in.selector());
+        s.waypoint = in.waypoint();
         config.services.push_back(std::move(s));
         break;
       }

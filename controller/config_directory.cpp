@@ -130,6 +130,13 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
     // Interned: objects that did not change keep their pointers, so pushes send only changes.
     // The mesh part (config::agent_mesh_resources: every pod) is made again only when a file with
     // objects it is made from changed; a policy edit costs the policies.
+    // Workload.waypoint_guard comes from policies: a policy edit that guards other pods makes
+    // the mesh part again.
+    auto guarded = topology_->waypoint_guarded_pods();
+    if (guarded != guarded_pods_) {
+      guarded_pods_ = std::move(guarded);
+      mesh_changed_ = true;
+    }
     if (mesh_changed_) {
       mesh_.clear();
       for (auto& r : config::agent_mesh_resources(all.model, config::kAllNodes)) {

@@ -51,6 +51,7 @@ class ConfigDirectory : public FileConfigSource {
   config::ConfigSnapshot all_;
   std::vector<config::Diagnostic> mesh_findings_;
   std::unique_ptr<config::Topology> topology_;  // of all_.model, made with its mesh part
+  std::vector<std::string> guarded_pods_;       // what mesh_ was made with (waypoint_guarded_pods)
   ResourceInterner mesh_interner_;
   ResourceInterner interner_;  // the rest: policies, L7, the controller's own objects
   bool trim_pending_ = false;  // a large file was parsed since the last build

@@ -71,6 +71,7 @@ std::string format_access_log(const ConnectionRecord& r) {
   if (r.hbone_address) append_raw(out, "dst.hbone_addr", r.hbone_address->to_string());
   append_string(out, "dst.workload", r.dst_workload);
   if (r.dst_identity) append_string(out, "dst.identity", r.dst_identity->to_string());
+  append_string(out, "dst.waypoint", r.dst_waypoint);
   append_string(out, "direction", r.direction);
   append_raw(out, "bytes_sent", std::to_string(r.bytes_sent));
   append_raw(out, "bytes_recv", std::to_string(r.bytes_received));

@@ -20,6 +20,9 @@ struct ConnectionRecord {
   std::optional<SocketAddress> hbone_address;
   std::string src_workload, dst_workload;  // uids; empty when unknown (omitted from the line)
   std::optional<Identity> src_identity, dst_identity;
+  // Set when the connection was sent to a waypoint ("<ns>/<name>"): dst.workload is then the
+  // waypoint's pod and dst.addr the service address it was asked to reach.
+  std::string dst_waypoint;
   uint64_t bytes_sent = 0, bytes_received = 0;
   std::chrono::nanoseconds duration{};
   std::string error;  // empty: the connection completed normally

@@ -209,12 +209,17 @@ AuthzDecision Authorizer::check(const ConnectionAttributes& connection) const {
   }
   Subject subject(connection);
   // Walks the applicable policies of one action without building a list: this runs for every
-  // connection. Stops at the first match; otherwise counts them for the reason.
-  auto scan = [&](AuthzAction action, size_t& applicable) -> const AuthorizationPolicy* {
+  // connection. Stops at the first match; otherwise counts them for the reason. `selecting`:
+  // only policies whose selector names workloads (not namespace- or mesh-wide ones).
+  auto scan = [&](AuthzAction action, size_t& applicable,
+                  bool selecting = false) -> const AuthorizationPolicy* {
     for (const auto* indexes : {local, &root_policies_}) {
       for (size_t i : *indexes) {
         const AuthorizationPolicy& p = policies_[i];
-        if (p.action != action || !applies_to(p, connection.destination)) continue;
+        if (p.action != action || (selecting && p.selector.empty()) ||
+            !applies_to(p, connection.destination)) {
+          continue;
+        }
         ++applicable;
         if (policy_matches(p, subject)) return &p;
       }
@@ -222,9 +227,28 @@ AuthzDecision Authorizer::check(const ConnectionAttributes& connection) const {
     return nullptr;
   };
 
+  const Workload* destination = connection.destination;
+  bool guarded = destination && destination->waypoint_guard && !destination->waypoint.empty();
+  if (guarded && !connection.source_identity) {
+    return {false, fmt::format("plaintext bypasses waypoint {}", destination->waypoint)};
+  }
   size_t deny_count = 0;
   if (const auto* p = scan(AuthzAction::kDeny, deny_count)) {
     return {false, "denied by DENY policy " + p->uid()};
+  }
+  if (guarded) {
+    // The waypoint enforces the workload's ALLOW policies (L7 ones included); anyone else must
+    // be let past it by an L4 ALLOW written for this workload, not one for its whole namespace.
+    if (*connection.source_identity == destination->waypoint_identity()) {
+      return {true, "from its waypoint " + destination->waypoint};
+    }
+    size_t selecting = 0;
+    if (const auto* p = scan(AuthzAction::kAllow, selecting, true)) {
+      return {true, "allowed by " + p->uid() + " past waypoint " + destination->waypoint};
+    }
+    return {false, fmt::format("bypasses waypoint {}: no L4 ALLOW policy with a selector for {} "
+                               "allows it ({})",
+                               destination->waypoint, destination->uid(), count_phrase(selecting))};
   }
   size_t allow_count = 0;
   if (const auto* p = scan(AuthzAction::kAllow, allow_count))

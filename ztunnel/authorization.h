@@ -7,6 +7,12 @@
 //   - then, if any ALLOW policy applies, some rule of one of them must match; else allowed.
 // HTTP attributes cannot be seen here, so they fail safe: an ALLOW rule that uses them never
 // matches, a DENY rule that uses them matches on its L4 parts alone.
+//
+// A destination with Workload::waypoint_guard (its L7 policy lives in its waypoint) is guarded
+// against connections that bypass the waypoint: plaintext is refused; the waypoint's identity is
+// admitted unless a DENY matches (the waypoint enforced the ALLOWs); any other peer must pass
+// the DENYs and match an ALLOW policy with a non-empty selector that selects the workload (a
+// namespace- or mesh-wide ALLOW does not let a peer past the waypoint).
 #pragma once
 
 #include <cstddef>

@@ -87,7 +87,8 @@ void OutboundListener::on_accept(UniqueFd fd) {
     return worker_.log_refused(std::move(record));
   }
   record.dst = *dst;
-  auto resolved = config->table->resolve(*dst, worker_.entropy());
+  // A service with a waypoint resolves to a waypoint pod; the pod that runs it is not steered.
+  auto resolved = config->table->resolve(*dst, worker_.entropy(), source);
   if (!resolved) {
     record.error = resolved.error().message;
     reset_and_close(std::move(fd));
@@ -102,6 +103,7 @@ void OutboundListener::on_accept(UniqueFd fd) {
   record.dst_workload = d.workload->uid();
   record.dst_identity = d.workload->identity;
   record.hbone_address = d.workload->hbone_address;
+  if (d.via_waypoint) record.dst_waypoint = d.service->waypoint;
   auto creds = config->credentials.find(source->uid());
   if (creds == config->credentials.end() || !creds->second.client) {
     record.error = fmt::format("no certificate for source workload {}", source->uid());

@@ -41,6 +41,13 @@ struct Workload {
   // The identity the waypoint presents: its Gateway's name is its service account, as for
   // Istio's waypoints. Empty when the workload has no waypoint.
   Identity waypoint_identity() const;
+  // Set on a pod that runs a waypoint ("<ns>/<gateway>"): it speaks HBONE itself (hbone_address
+  // is its own), is not captured, and its connections to the services it serves are not steered
+  // back to the waypoint.
+  std::string runs_waypoint;
+  // The workload's L7 policy lives in its waypoint: connections that bypass the waypoint are
+  // refused unless an L4 ALLOW policy that selects the workload admits them (authorization.h).
+  bool waypoint_guard = false;
   // The `baggage` header describing it as a source (ztunnel/baggage.h). Derived, not
   // configured: WorkloadTable::add_workload fills it once, so no connection formats it.
   std::string source_baggage;
@@ -64,6 +71,8 @@ struct Service {
   std::vector<IpAddress> vips;
   std::vector<ServicePort> ports;
   Labels selector;  // empty: no endpoints (a selector-less Kubernetes Service)
+  // "<ns>/<name>" of the waypoint its traffic is sent to; empty: none (straight to endpoints).
+  std::string waypoint;
 
   std::string uid() const;  // "<ns>/<name>"
   // "<name>.<ns>.svc.cluster.local", the name ztunnel sends in Forwarded host= and in a

@@ -32,6 +32,7 @@ Status WorkloadTable::add_workload(Workload w) {
   auto& stored = *workloads_.emplace_back(std::make_unique<Workload>(std::move(w)));
   workload_by_uid_.emplace(std::move(uid), &stored);
   for (const auto& ip : stored.addresses) workload_by_address_.emplace(ip, &stored);
+  if (!stored.runs_waypoint.empty()) waypoint_pods_[stored.runs_waypoint].push_back(&stored);
   for (auto& entry : services_) {
     if (is_endpoint(entry->service, stored)) index_endpoint(*entry, stored);
   }
@@ -148,8 +149,30 @@ std::vector<const Workload*> WorkloadTable::endpoints_of(const Service& service)
   return out;
 }
 
-Result<Destination> WorkloadTable::resolve(const SocketAddress& original_dst,
-                                           uint64_t entropy) const {
+std::vector<const Workload*> WorkloadTable::waypoint_pods(std::string_view waypoint_uid) const {
+  auto it = waypoint_pods_.find(waypoint_uid);
+  return it == waypoint_pods_.end() ? std::vector<const Workload*>{} : it->second;
+}
+
+Result<Destination> WorkloadTable::to_waypoint(const Service& service,
+                                               const SocketAddress& original_dst,
+                                               uint64_t entropy) const {
+  auto it = waypoint_pods_.find(service.waypoint);
+  if (it != waypoint_pods_.end()) {
+    const auto& pods = it->second;
+    for (size_t i = 0; i < pods.size(); ++i) {
+      const Workload* pod = pods[(entropy + i) % pods.size()];
+      if (pod->mesh && pod->hbone_address.port() != 0) {
+        return Destination{Destination::Kind::kWorkload, pod, &service, original_dst, true};
+      }
+    }
+  }
+  return Error::format("no waypoint pod for {} (the waypoint of service {}, {})", service.waypoint,
+                       service.uid(), original_dst.to_string());
+}
+
+Result<Destination> WorkloadTable::resolve(const SocketAddress& original_dst, uint64_t entropy,
+                                           const Workload* source) const {
   const IpAddress& ip = original_dst.ip();
   if (auto it = service_by_vip_.find(ip); it != service_by_vip_.end()) {
     const ServiceEntry& entry = *it->second;
@@ -158,6 +181,10 @@ Result<Destination> WorkloadTable::resolve(const SocketAddress& original_dst,
     if (!port) {
       return Error::format("service {} ({}) does not declare port {}", service.uid(),
                            ip.to_string(), original_dst.port());
+    }
+    if (source != nullptr && !service.waypoint.empty() &&
+        source->runs_waypoint != service.waypoint) {
+      return to_waypoint(service, original_dst, entropy);
     }
     const auto& same_family = ip.is_v4() ? entry.v4_targets : entry.v6_targets;
     const auto& other_family = ip.is_v4() ? entry.v6_targets : entry.v4_targets;

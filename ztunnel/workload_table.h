@@ -25,6 +25,9 @@ struct Destination {
   const Service* service = nullptr;    // set when reached through a service VIP
   // Endpoint to connect to: workload ip:target port, or the original dst for passthrough.
   SocketAddress address;
+  // Steered to the service's waypoint: `workload` is one of the waypoint's pods and `address`
+  // the service VIP:port the client dialled (the CONNECT authority the waypoint routes on).
+  bool via_waypoint = false;
 
   // A known workload can still be outside the mesh (mesh = false); it is then reached in
   // plaintext like a passthrough destination, only HBONE needs a mesh workload.
@@ -58,12 +61,20 @@ class WorkloadTable {
   // Workloads in the service's namespace whose labels match its (non-empty) selector, in the
   // order they were added.
   std::vector<const Workload*> endpoints_of(const Service& service) const;
+  // The pods that run the waypoint `waypoint_uid` (Workload::runs_waypoint), in the order added.
+  std::vector<const Workload*> waypoint_pods(std::string_view waypoint_uid) const;
 
   // VIP:port -> an endpoint chosen with `entropy` (a per-connection counter gives round robin,
   // a random value a uniform spread) at the service's target port; a workload ip -> that
   // workload; anything else -> passthrough to original_dst. A VIP with no endpoints, or a port
   // the service doesn't declare, is an Error naming the service and the port.
-  Result<Destination> resolve(const SocketAddress& original_dst, uint64_t entropy) const;
+  // `source` is the workload the connection comes from (the outbound listener's). For it, a VIP
+  // of a service with a waypoint resolves to one of the waypoint's pods (chosen with `entropy`,
+  // via_waypoint set) unless `source` runs that waypoint itself; a waypoint with no pod is an
+  // Error naming it: its policy is never bypassed for want of a pod. Without a source (a caller
+  // choosing among endpoints itself, as the waypoint does) nothing is steered.
+  Result<Destination> resolve(const SocketAddress& original_dst, uint64_t entropy,
+                              const Workload* source = nullptr) const;
 
   size_t workload_count() const { return workloads_.size(); }
   size_t service_count() const { return services_.size(); }
@@ -88,6 +99,8 @@ class WorkloadTable {
   static bool is_endpoint(const Service& service, const Workload& w);
   static void index_endpoint(ServiceEntry& entry, const Workload& w);
   const ServiceEntry* entry_of(const Service& service) const;
+  Result<Destination> to_waypoint(const Service& service, const SocketAddress& original_dst,
+                                  uint64_t entropy) const;
 
   std::vector<std::unique_ptr<Workload>> workloads_;
   std::vector<std::unique_ptr<ServiceEntry>> services_;
@@ -95,6 +108,7 @@ class WorkloadTable {
   std::map<std::string, const Workload*, std::less<>> workload_by_uid_;
   std::unordered_map<IpAddress, const ServiceEntry*> service_by_vip_;
   std::map<std::string, const ServiceEntry*, std::less<>> service_by_uid_;
+  std::map<std::string, std::vector<const Workload*>, std::less<>> waypoint_pods_;
 };
 
 }  // namespace ambit::ztunnel

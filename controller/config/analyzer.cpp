@@ -112,11 +112,31 @@ void check_waypoint_labels(const Topology& topology, Findings& findings) {
   for (const auto& o : m.pods) check(o.meta);
 }
 
+// A waypoint's pod must run as its Gateway's service account: peers take the Gateway's name for
+// the waypoint's identity (Workload::waypoint_identity), as with Istio's waypoints.
+void check_waypoint_pods(const Topology& topology, Findings& findings) {
+  for (const auto& pod : topology.model().pods) {
+    std::string waypoint = topology.runs_waypoint(pod);
+    if (waypoint.empty()) continue;
+    std::string gateway = waypoint.substr(waypoint.find('/') + 1);
+    if (pod.service_account == gateway) continue;
+    findings.add(codes::kWaypointPodServiceAccount, Severity::kError, pod.meta,
+                 "spec.serviceAccountName",
+                 fmt::format("the pod runs waypoint {} (label {}) as service account '{}'; a "
+                             "waypoint's pods must run as '{}', the identity its peers expect: "
+                             "connections it forwards are refused as bypassing it",
+                             waypoint, kGatewayNameLabel, pod.service_account, gateway));
+  }
+}
+
 void check_part(const Topology& topology, ConfigModel::Part part, Findings& findings) {
   const ConfigModel& model = topology.model();
   check_duplicates(model, findings, part);
   check_namespaces(model, findings, part);
-  if (part == ConfigModel::Part::kMesh) check_waypoint_labels(topology, findings);
+  if (part == ConfigModel::Part::kMesh) {
+    check_waypoint_labels(topology, findings);
+    check_waypoint_pods(topology, findings);
+  }
   check_networking(topology, findings, part);
   check_security(topology, findings, part);
   if (part == ConfigModel::Part::kRest) check_linkerd_smi(topology, findings);

@@ -215,6 +215,28 @@ void check_authorization_policy(const Topology& topology, Findings& findings,
                   pods.empty() ? "its targets have" : "some of its workloads have", consequence));
 }
 
+// Not a problem: what enforcing a policy in a waypoint does to the pods behind it, said once per
+// policy and waypoint so nobody is surprised by refused direct connections.
+void explain_waypoint_guards(const Topology& topology, Findings& findings) {
+  constexpr size_t kNamed = 5;
+  for (const WaypointGuard& guard : topology.waypoint_guards()) {
+    std::string pods;
+    for (size_t i = 0; i < guard.pods.size() && i < kNamed; ++i) {
+      pods += (i == 0 ? "" : ", ") + guard.pods[i]->meta.uid();
+    }
+    if (guard.pods.size() > kNamed) pods += fmt::format(" and {} more", guard.pods.size() - kNamed);
+    findings.add(codes::kWaypointGuard, Severity::kInfo, guard.policy->meta, "spec.targetRefs",
+                 fmt::format("enforced by waypoint {} for {} workload{} ({}): direct connections "
+                             "to those pods that bypass waypoint {} are refused, except what "
+                             "explicit L4 ALLOW policies (with a selector for them) allow. To let "
+                             "them through as before, annotate the Pod, its Service or its "
+                             "Namespace {}: \"allow\"",
+                             guard.waypoint->meta.uid(), guard.pods.size(),
+                             guard.pods.size() == 1 ? "" : "s", pods, guard.waypoint->meta.uid(),
+                             kWaypointBypassAnnotation));
+  }
+}
+
 }  // namespace
 
 void check_security(const Topology& topology, Findings& findings, ConfigModel::Part part) {
@@ -224,6 +246,7 @@ void check_security(const Topology& topology, Findings& findings, ConfigModel::P
     check_sources(known, findings, ap);
     check_authorization_policy(topology, findings, ap);
   }
+  explain_waypoint_guards(topology, findings);
 }
 
 }  // namespace ambit::controller::config

@@ -7,7 +7,17 @@
 
 namespace ambit::controller::config {
 
-std::string_view to_string(Severity s) { return s == Severity::kError ? "Error" : "Warning"; }
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::kError:
+      return "Error";
+    case Severity::kWarning:
+      return "Warning";
+    case Severity::kInfo:
+      return "Info";
+  }
+  return "Error";
+}
 
 std::string Diagnostic::format() const {
   std::string where = file;
@@ -126,6 +136,12 @@ const std::vector<DiagnosticCode>& all_diagnostic_codes() {
        "an AuthorizationPolicy namespace, principal or service account that no object of the "
        "configuration has",
        "IST0101"},
+      {c::kWaypointPodServiceAccount, S::kError,
+       "a waypoint's pod whose service account is not its Gateway's name (peers expect that "
+       "identity)",
+       "", kServed},
+      {c::kWaypointGuard, S::kInfo,
+       "workloads whose L7 policy lives in their waypoint refuse connections that bypass it"},
   };
   return all;
 }

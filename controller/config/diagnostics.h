@@ -10,9 +10,10 @@
 
 namespace ambit::controller::config {
 
-enum class Severity { kError, kWarning };
+// kInfo: nothing wrong, but behaviour worth knowing about (istioctl analyze's Info level).
+enum class Severity { kError, kWarning, kInfo };
 
-std::string_view to_string(Severity s);  // "Error" | "Warning"
+std::string_view to_string(Severity s);  // "Error" | "Warning" | "Info"
 
 struct Diagnostic {
   Severity severity = Severity::kError;
@@ -88,6 +89,9 @@ inline constexpr std::string_view kSubsetMatchesNothing = "AMB0045";
 inline constexpr std::string_view kPolicySourceMatchesNothing = "AMB0046";
 inline constexpr std::string_view kServiceEntryAddressesRequired = "AMB0047";
 inline constexpr std::string_view kUnreachableRule = "AMB0048";
+// Waypoints
+inline constexpr std::string_view kWaypointPodServiceAccount = "AMB0050";
+inline constexpr std::string_view kWaypointGuard = "AMB0051";
 }  // namespace codes
 
 const std::vector<DiagnosticCode>& all_diagnostic_codes();

@@ -130,6 +130,9 @@ bool Topology::namespace_ambient(std::string_view name) const {
 }
 
 bool Topology::pod_in_mesh(const Pod& pod) const {
+  // A waypoint speaks HBONE itself, whatever its namespace's or its own dataplane-mode says
+  // (Istio's waypoint pods carry dataplane-mode none: they are not captured, yet are the mesh).
+  if (!runs_waypoint(pod).empty()) return true;
   if (!namespace_ambient(pod.meta.ns)) return false;
   return label_or_empty(pod.meta.labels, "ambit.io/dataplane-mode") != "none" &&
          label_or_empty(pod.meta.labels, "istio.io/dataplane-mode") != "none";
@@ -308,6 +311,8 @@ std::string Topology::waypoint_of(const Service& service) const {
 }
 
 std::string Topology::waypoint_of(const Pod& pod) const {
+  // A waypoint's own pod is not sent through a waypoint (its namespace may name itself).
+  if (!runs_waypoint(pod).empty()) return "";
   auto own = waypoint_label(pod.meta);
   if (!own && services_name_waypoint_.contains(pod.meta.ns)) {
     auto services = services_of(pod);
@@ -322,6 +327,14 @@ std::string Topology::waypoint_of(const Pod& pod) const {
 
 std::string Topology::waypoint_of(const ServiceEntry& entry) const {
   return resolve_waypoint(waypoint_label(entry.meta), entry.meta.ns);
+}
+
+std::string Topology::runs_waypoint(const Pod& pod) const {
+  if (pod.meta.labels.empty() || model_.waypoints.empty()) return "";
+  auto it = pod.meta.labels.find(kGatewayNameLabel);
+  if (it == pod.meta.labels.end() || it->second.empty()) return "";
+  std::string uid = pod.meta.ns + "/" + it->second;
+  return find_waypoint(uid) != nullptr ? uid : "";
 }
 
 namespace {
@@ -359,6 +372,79 @@ bool Topology::target_reaches(const TargetRef& ref, const Waypoint& waypoint) co
     return e != nullptr && waypoint_of(*e) == waypoint.meta.uid();
   }
   return false;
+}
+
+namespace {
+
+bool bypass_allowed(const ObjectMeta& meta) {
+  auto it = meta.annotations.find(kWaypointBypassAnnotation);
+  return it != meta.annotations.end() && it->second == "allow";
+}
+
+bool enforced_in_waypoint(const AuthorizationPolicy& ap) {
+  using Action = AuthorizationPolicy::Action;
+  return !ap.target_refs.empty() && !ap.dry_run &&
+         (ap.action == Action::kAllow || ap.action == Action::kDeny);
+}
+
+}  // namespace
+
+std::vector<WaypointGuard> Topology::waypoint_guards() const {
+  std::vector<WaypointGuard> out;
+  const auto& policies = model_.authorization_policies;
+  if (std::none_of(policies.begin(), policies.end(), enforced_in_waypoint)) return out;
+  // The pods behind each waypoint, with the Services through which they use it; opted-out pods
+  // (themselves, their namespace, or one of those Services) left out.
+  struct Served {
+    const Pod* pod;
+    std::vector<const Service*> services;
+  };
+  std::unordered_map<std::string, std::vector<Served>> served;
+  for (const auto& pod : model_.pods) {
+    std::string waypoint = waypoint_of(pod);
+    if (waypoint.empty() || bypass_allowed(pod.meta)) continue;
+    const Namespace* ns = find_namespace(pod.meta.ns);
+    if (ns != nullptr && bypass_allowed(ns->meta)) continue;
+    Served entry{&pod, {}};
+    bool opted_out = false;
+    for (const Service* s : services_of(pod)) {
+      if (waypoint_of(*s) != waypoint) continue;
+      opted_out |= bypass_allowed(s->meta);
+      entry.services.push_back(s);
+    }
+    if (!opted_out) served[waypoint].push_back(std::move(entry));
+  }
+  for (const auto& ap : policies) {
+    if (!enforced_in_waypoint(ap)) continue;
+    for (const auto& w : model_.waypoints) {
+      auto behind = served.find(w.meta.uid());
+      if (behind == served.end()) continue;
+      WaypointGuard guard{&ap, &w, {}};
+      for (const Served& s : behind->second) {
+        bool reached = std::any_of(ap.target_refs.begin(), ap.target_refs.end(), [&](auto& ref) {
+          if (ref.kind == "Service") {
+            return std::any_of(s.services.begin(), s.services.end(), [&](const Service* svc) {
+              return svc->meta.name == ref.name && svc->meta.ns == ref.ns;
+            });
+          }
+          return ref.kind != "ServiceEntry" && target_reaches(ref, w);
+        });
+        if (reached) guard.pods.push_back(s.pod);
+      }
+      if (!guard.pods.empty()) out.push_back(std::move(guard));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Topology::waypoint_guarded_pods() const {
+  std::vector<std::string> out;
+  for (const auto& guard : waypoint_guards()) {
+    for (const Pod* pod : guard.pods) out.push_back(pod->meta.uid());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 }  // namespace ambit::controller::config

@@ -39,6 +39,21 @@ struct WaypointReference {
 };
 std::optional<WaypointReference> waypoint_label(const ObjectMeta& meta);
 
+// The label Gateway API implementations put on the pods of a Gateway (a waypoint's pods).
+inline constexpr const char* kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+// "allow" on a Pod, one of its Services or its Namespace: connections may bypass the pod's
+// waypoint as before (no waypoint guard, Workload.waypoint_guard).
+inline constexpr const char* kWaypointBypassAnnotation = "ambit.io/waypoint-bypass";
+
+// A targetRefs AuthorizationPolicy that puts pods' L7 policy in a waypoint: the pods it reaches
+// through that waypoint (its Gateway, its GatewayClass, or a Service using it that selects them),
+// leaving out those that opted out (kWaypointBypassAnnotation).
+struct WaypointGuard {
+  const AuthorizationPolicy* policy;
+  const Waypoint* waypoint;
+  std::vector<const Pod*> pods;  // in model order
+};
+
 class Topology {
  public:
   explicit Topology(const ConfigModel& model);
@@ -82,6 +97,15 @@ class Topology {
   std::string waypoint_of(const Service& service) const;
   std::string waypoint_of(const Pod& pod) const;
   std::string waypoint_of(const ServiceEntry& entry) const;
+  // The waypoint (uid) a pod runs: its kGatewayNameLabel names a waypoint Gateway of its
+  // namespace. "" when none. Such a pod is in the mesh and served by no waypoint.
+  std::string runs_waypoint(const Pod& pod) const;
+
+  // Every (policy, waypoint) whose policy guards some pods (WaypointGuard), in model order of
+  // the policies (ALLOW and DENY ones, not dry-run), then of the waypoints.
+  std::vector<WaypointGuard> waypoint_guards() const;
+  // The uids of the pods some guard covers (Workload.waypoint_guard), sorted, no duplicates.
+  std::vector<std::string> waypoint_guarded_pods() const;
 
   // An AuthorizationPolicy targetRef: whether the object it names exists (a Gateway that is a
   // waypoint, a waypoint GatewayClass, a Service or ServiceEntry), and whether it reaches

@@ -55,7 +55,9 @@ std::string address_with_port(const std::string& ip, uint32_t port) {
   return ip + ":" + std::to_string(port);
 }
 
-pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_view node) {
+// `guarded`: sorted uids of the pods a waypoint guards (Topology::waypoint_guarded_pods).
+pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_view node,
+                         const std::vector<std::string>& guarded) {
   pb::Workload w;
   w.set_uid(pod.meta.uid());
   w.set_name(pod.meta.name);
@@ -71,6 +73,9 @@ pb::Workload to_workload(const Topology& topology, const Pod& pod, std::string_v
   }
   w.set_peer_auth(to_proto(resolve_peer_auth(topology, pod)));
   w.set_waypoint(topology.waypoint_of(pod));
+  w.set_runs_waypoint(topology.runs_waypoint(pod));
+  w.set_waypoint_guard(!w.waypoint().empty() &&
+                       std::binary_search(guarded.begin(), guarded.end(), w.uid()));
   for (const auto& [name, port] : pod.named_ports) (*w.mutable_named_ports())[name] = port;
   if (node == kAllNodes || (!node.empty() && pod.node_name == node)) {
     w.set_netns(pod.netns);
@@ -236,10 +241,11 @@ std::vector<pb::Resource> agent_mesh_resources(const ConfigModel& model, std::st
     *r.mutable_namespace_() = to_namespace(topology, name);
     out.push_back(std::move(r));
   }
+  auto guarded = topology.waypoint_guarded_pods();
   for (const auto& pod : model.pods) {
     pb::Resource r;
     r.set_uid(pod.meta.uid());
-    *r.mutable_workload() = to_workload(topology, pod, node);
+    *r.mutable_workload() = to_workload(topology, pod, node, guarded);
     out.push_back(std::move(r));
   }
   for (const auto& s : model.services) {
@@ -285,6 +291,7 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
   std::set<std::string> namespaces;
   std::set<std::string> workloads;
   std::vector<std::string> served_hosts, served_uids;
+  auto guarded = topology.waypoint_guarded_pods();
   for (const auto& s : model.services) {
     if (topology.waypoint_of(s) != waypoint_uid) continue;
     namespaces.insert(s.meta.ns);
@@ -299,7 +306,7 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
       if (!workloads.insert(pod->meta.uid()).second) continue;
       pb::Resource w;
       w.set_uid(pod->meta.uid());
-      *w.mutable_workload() = to_workload(topology, *pod, "");
+      *w.mutable_workload() = to_workload(topology, *pod, "", guarded);
       out.push_back(std::move(w));
     }
   }

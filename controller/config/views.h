@@ -24,7 +24,10 @@ namespace ambit::controller::config {
 //   ports; mesh (namespace ambient and the pod not opted out); hbone_address
 //   <first address>:15008 when in the mesh;
 //   peer_auth resolved workload > namespace > mesh (root namespace istio-system; PERMISSIVE when
-//   nothing says otherwise); waypoint; netns and cgroup only for pods on `node`;
+//   nothing says otherwise); waypoint; runs_waypoint (a waypoint's own pod: in the mesh, served
+//   by no waypoint); waypoint_guard (Topology::waypoint_guarded_pods: a targetRefs
+//   AuthorizationPolicy reaches it through its waypoint); netns and cgroup only for pods on
+//   `node`;
 // - every Service (VIPs, ports (a named targetPort as target_port_name), selector, waypoint,
 //   hostnames);
 // - every AuthorizationPolicy (ALLOW and DENY; AUDIT/CUSTOM are not enforced and left out)
@@ -36,9 +39,10 @@ std::vector<ambit::v1::Resource> agent_view(const ConfigModel& model, std::strin
 // As `node`: every pod's netns and cgroup (the full form a per-node cutter starts from).
 inline constexpr std::string_view kAllNodes = "*";
 // agent_view in its two parts, each sorted as agent_view sorts: the mesh (Namespaces, Workloads,
-// Services: what pods, services, namespaces, waypoints and PeerAuthentications make) and the
-// AuthorizationPolicies (each from its own object only). A change to policies alone leaves the
-// first part as it was, so the controller recomputes only the second.
+// Services: what pods, services, namespaces, waypoints and PeerAuthentications make, plus which
+// pods targetRefs policies guard) and the AuthorizationPolicies (each from its own object only).
+// A change to policies alone leaves the first part as it was unless it changes the guarded pods
+// (Topology::waypoint_guarded_pods), so the controller usually recomputes only the second.
 std::vector<ambit::v1::Resource> agent_mesh_resources(const ConfigModel& model,
                                                       std::string_view node);
 std::vector<ambit::v1::Resource> agent_policy_resources(const ConfigModel& model);

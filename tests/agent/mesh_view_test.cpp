@@ -1,5 +1,7 @@
 #include "agent/mesh_view.h"
 
+#include "agent/enrollment.h"
+
 #include <gtest/gtest.h>
 
 namespace ambit::agent {
@@ -22,6 +24,19 @@ ambit::v1::Resource workload(const std::string& ns, const std::string& name,
   w->set_netns("/run/netns/" + name);
   w->set_cgroup("/sys/fs/cgroup/unified/" + name);
   (*w->mutable_labels())["app"] = name;
+  return r;
+}
+
+// A Service selecting app=<name>, without ports.
+ambit::v1::Resource service(const std::string& ns, const std::string& name,
+                            const std::string& vip) {
+  ambit::v1::Resource r;
+  r.set_uid(ns + "/" + name);
+  auto* s = r.mutable_service();
+  s->set_name(name);
+  s->set_namespace_(ns);
+  s->add_vips(vip);
+  (*s->mutable_selector())["app"] = name;
   return r;
 }
 
@@ -69,14 +84,8 @@ TEST(MeshView, NamedTargetPortsResolvePerEndpoint) {
   (*v2.mutable_workload()->mutable_named_ports())["http-web"] = 9090;
   (*v1.mutable_workload()->mutable_labels())["app"] = "web";
   (*v2.mutable_workload()->mutable_labels())["app"] = "web";
-  ambit::v1::Resource svc;
-  svc.set_uid("shop/web");
-  auto* s = svc.mutable_service();
-  s->set_name("web");
-  s->set_namespace_("shop");
-  s->add_vips("10.96.0.20");
-  (*s->mutable_selector())["app"] = "web";
-  auto* port = s->add_ports();
+  auto svc = service("shop", "web", "10.96.0.20");
+  auto* port = svc.mutable_service()->add_ports();
   port->set_port(80);
   port->set_target_port_name("http-web");
   auto view = MeshView().with(snapshot(1, {v1, v2, svc}));
@@ -88,6 +97,36 @@ TEST(MeshView, NamedTargetPortsResolvePerEndpoint) {
   EXPECT_EQ(p.target_port_name, "http-web");
   for (const auto& w : config->workloads) {
     EXPECT_EQ(p.target_on(w), w.name == "web-v1" ? 8080 : 9090) << w.name;
+  }
+}
+
+TEST(MeshView, WaypointFieldsReachTheEngineAndWaypointPodsAreNotEnrolled) {
+  auto waypoint_pod = workload("shop", "shop-waypoint", "node1", "10.244.0.9");
+  waypoint_pod.mutable_workload()->set_runs_waypoint("shop/shop-waypoint");
+  auto reviews = workload("shop", "reviews", "node1", "10.244.0.10");
+  reviews.mutable_workload()->set_waypoint("shop/shop-waypoint");
+  reviews.mutable_workload()->set_waypoint_guard(true);
+  auto svc = service("shop", "reviews", "10.96.0.20");
+  svc.mutable_service()->set_waypoint("shop/shop-waypoint");
+  svc.mutable_service()->add_ports()->set_port(9080);
+  auto view = MeshView().with(snapshot(1, {waypoint_pod, reviews, svc}));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  auto config = view->to_local_config("node1");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  ASSERT_EQ(config->services.size(), 1u);
+  EXPECT_EQ(config->services[0].waypoint, "shop/shop-waypoint");
+  ASSERT_EQ(config->workloads.size(), 2u);
+  for (const auto& w : config->workloads) {
+    if (w.name == "shop-waypoint") {
+      EXPECT_EQ(w.runs_waypoint, "shop/shop-waypoint");
+      EXPECT_FALSE(w.waypoint_guard);
+      EXPECT_FALSE(enrolls(w, "node1")) << "a waypoint speaks HBONE itself: never captured";
+    } else {
+      EXPECT_EQ(w.runs_waypoint, "");
+      EXPECT_TRUE(w.waypoint_guard);
+      EXPECT_TRUE(enrolls(w, "node1"));
+      EXPECT_FALSE(enrolls(w, "node2")) << "another node's pod";
+    }
   }
 }
 

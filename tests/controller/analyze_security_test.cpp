@@ -148,6 +148,63 @@ spec:
   EXPECT_NE(d[1].message.find("not a waypoint Gateway"), std::string::npos) << d[1].message;
 }
 
+// Waypoint wp (shop) serves the reviews pods through Service reviews-wp; its pod runs it.
+constexpr const char* kReviewsWaypoint = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: shop}
+spec: {gatewayClassName: ambit-waypoint}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-wp, namespace: shop, labels: {istio.io/use-waypoint: wp}}
+spec: {clusterIP: 10.96.0.20, ports: [{port: 9080, name: http}], selector: {app: reviews}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wp-0, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: wp}}
+spec: {nodeName: node-c, serviceAccountName: wp}
+status: {podIP: 10.1.0.9}
+)";
+
+// An L7 policy for reviews-wp: enforced by waypoint wp.
+constexpr const char* kReviewsGetPolicy = R"(---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-get, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: reviews-wp}]
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+)";
+
+TEST(AnalyzeTest, ATargetRefsPolicyExplainsTheWaypointGuard) {
+  auto d = analyze_with_base(std::string(kReviewsWaypoint) + kReviewsGetPolicy);
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0051", kInfo, 17, "AuthorizationPolicy shop/reviews-get",
+                         "spec.targetRefs");
+  const std::string& m = d[0].message;
+  EXPECT_NE(m.find("2 workloads (shop/reviews-v1, shop/reviews-v2)"), std::string::npos) << m;
+  EXPECT_NE(m.find("bypass waypoint shop/wp are refused"), std::string::npos) << m;
+  EXPECT_NE(m.find("ambit.io/waypoint-bypass: \"allow\""), std::string::npos) << m;
+  EXPECT_FALSE(has_errors(d));
+}
+
+TEST(AnalyzeTest, NoGuardNoExplanationWhenThePodsOptOut) {
+  std::string fixture = std::string(kReviewsWaypoint) + kReviewsGetPolicy;
+  fixture.replace(fixture.find("labels: {istio.io/use-waypoint: wp}}"), 36,
+                  "labels: {istio.io/use-waypoint: wp}, annotations: "
+                  "{ambit.io/waypoint-bypass: allow}}");
+  auto d = analyze_with_base(fixture);
+  EXPECT_TRUE(d.empty()) << dump(d);
+}
+
+TEST(AnalyzeTest, AWaypointPodMustRunAsItsGatewaysServiceAccount) {
+  std::string fixture = kReviewsWaypoint;
+  fixture.replace(fixture.find("serviceAccountName: wp"), 22, "serviceAccountName: default");
+  auto d = analyze_with_base(fixture);
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0050", kError, 11, "Pod shop/wp-0", "spec.serviceAccountName");
+  EXPECT_NE(d[0].message.find("must run as 'wp'"), std::string::npos) << d[0].message;
+  EXPECT_FALSE(has_blocking_errors(d)) << "served: the pod is still a waypoint pod";
+}
+
 TEST(AnalyzeTest, BadPrincipal) {
   auto d = analyze_with_base(R"(apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

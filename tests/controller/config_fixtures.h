@@ -75,6 +75,7 @@ spec:
 // Severities, short, for the analyzer tests' expectations.
 inline constexpr Severity kError = Severity::kError;
 inline constexpr Severity kWarning = Severity::kWarning;
+inline constexpr Severity kInfo = Severity::kInfo;
 
 inline ConfigSnapshot load_texts(const std::vector<std::pair<std::string, std::string>>& files) {
   ConfigSnapshot snapshot;

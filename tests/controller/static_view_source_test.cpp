@@ -303,6 +303,51 @@ spec: {mtls: {mode: STRICT}}
   EXPECT_EQ(third->resource().workload().peer_auth(), v1::STRICT);
 }
 
+// Workload.waypoint_guard comes from policies: a policy edit that puts a pod's L7 policy in its
+// waypoint makes the workloads again, one that takes it out does too.
+TEST(ConfigDirectoryTest, APolicyEditThatGuardsAPodRemakesItsWorkload) {
+  WatchedConfig config("ambit-guard-");
+  config.write("mesh.yaml", R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: wp}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: shop}
+spec: {gatewayClassName: istio-waypoint}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {nodeName: node-a}
+status: {podIP: 10.0.0.1}
+)");
+  config.write("policy.yaml", allow_policy("cluster.local/ns/shop/sa/a"));
+  ASSERT_TRUE(config.start());
+  auto v0 = config.state(0);
+  ASSERT_NE(v0, nullptr);
+  config.write("policy.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-wp, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: wp}]
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+)");
+  auto v1 = config.state(1);
+  ASSERT_NE(v1, nullptr);
+  config.write("policy.yaml", allow_policy("cluster.local/ns/shop/sa/b"));
+  auto v2 = config.state(2);
+  ASSERT_NE(v2, nullptr);
+  auto guard = [](const ViewSource& v) {
+    auto w = first_of_kind(v, "Workload");
+    EXPECT_NE(w, nullptr);
+    return w != nullptr && w->resource().workload().waypoint_guard();
+  };
+  EXPECT_FALSE(guard(*v0));
+  EXPECT_TRUE(guard(*v1));
+  EXPECT_FALSE(guard(*v2));
+}
+
 // An error in the mesh part (conflicting PeerAuthentications) keeps the configuration refused
 // across policy edits: the mesh part's findings are reused only once a build of it succeeded.
 TEST(ConfigDirectoryTest, MeshErrorsStayInForceAcrossPolicyEdits) {

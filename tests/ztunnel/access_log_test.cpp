@@ -46,6 +46,22 @@ TEST(AccessLog, LeavesOutWhatIsUnknown) {
             "direction=\"inbound\" bytes_sent=0 bytes_recv=0 duration=\"0ms\"");
 }
 
+TEST(AccessLog, SaysWhenTheConnectionWentViaAWaypoint) {
+  ConnectionRecord r = outbound_record();
+  r.dst = *SocketAddress::parse("10.96.0.20:9080");
+  r.hbone_address = *SocketAddress::parse("10.0.1.1:15008");
+  r.dst_workload = "shop/shop-waypoint-a";
+  r.dst_identity = Identity("cluster.local", "shop", "shop-waypoint");
+  r.dst_waypoint = "shop/shop-waypoint";
+  std::string line = format_access_log(r);
+  EXPECT_NE(line.find(" dst.addr=10.96.0.20:9080 dst.hbone_addr=10.0.1.1:15008 "
+                      "dst.workload=\"shop/shop-waypoint-a\" "
+                      "dst.identity=\"spiffe://cluster.local/ns/shop/sa/shop-waypoint\" "
+                      "dst.waypoint=\"shop/shop-waypoint\" "),
+            std::string::npos)
+      << line;
+}
+
 TEST(AccessLog, ErrorIsQuotedAndEscaped) {
   ConnectionRecord r = outbound_record();
   r.error = "denied by \"x\"\\y\nz\x01";

@@ -406,6 +406,86 @@ TEST(Authorizer, ServiceAccountAndTrustDomainConditions) {
   EXPECT_FALSE(check({p}, foreign).allowed);
 }
 
+// echo behind waypoint default/echo-waypoint, guarded: its L7 policy lives in the waypoint.
+Workload guarded_echo() {
+  Workload w = echo_workload();
+  w.waypoint = "default/echo-waypoint";
+  w.waypoint_guard = true;
+  return w;
+}
+
+const Workload kGuardedEcho = guarded_echo();
+const char* kWaypoint = "cluster.local/ns/default/sa/echo-waypoint";
+
+ConnectionAttributes to_guarded(ConnectionAttributes c) {
+  c.destination = &kGuardedEcho;
+  return c;
+}
+
+TEST(WaypointGuard, TheWaypointIsAdmittedWhateverTheAllowPoliciesSay) {
+  // The namespace's ALLOW names only sleep: the waypoint already applied it (and its L7 rules).
+  std::vector<AuthorizationPolicy> policies = {
+      policy("allow-sleep", AuthzAction::kAllow, {from_principals({kSleep})})};
+  auto d = check(policies, to_guarded(from_sa("default", "echo-waypoint")));
+  EXPECT_TRUE(d.allowed) << d.reason;
+  EXPECT_EQ(d.reason, "from its waypoint default/echo-waypoint");
+  // Without the guard the same policy refuses the waypoint, as today.
+  EXPECT_FALSE(check(policies, from_sa("default", "echo-waypoint")).allowed);
+}
+
+TEST(WaypointGuard, ADenyStillStopsTheWaypoint) {
+  auto d = check({policy("deny-waypoint", AuthzAction::kDeny, {from_principals({kWaypoint})})},
+                 to_guarded(from_sa("default", "echo-waypoint")));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "denied by DENY policy default/deny-waypoint");
+}
+
+TEST(WaypointGuard, APeerBypassingTheWaypointIsRefusedWithoutPolicies) {
+  auto d = check({}, to_guarded(from_sa("default", "sleep")));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.reason.find("bypasses waypoint default/echo-waypoint"), std::string::npos)
+      << d.reason;
+  EXPECT_TRUE(check({}, from_sa("default", "sleep")).allowed) << "unguarded: as today";
+}
+
+TEST(WaypointGuard, ANamespaceWideAllowDoesNotLetAPeerPastTheWaypoint) {
+  auto d = check({policy("allow-sleep", AuthzAction::kAllow, {from_principals({kSleep})})},
+                 to_guarded(from_sa("default", "sleep")));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.reason.find("bypasses waypoint default/echo-waypoint"), std::string::npos)
+      << d.reason;
+  // A mesh-wide one (root namespace, no selector) neither.
+  EXPECT_FALSE(check({policy("allow-all", AuthzAction::kAllow, {AuthzRule{}}, "istio-system")},
+                     to_guarded(from_sa("default", "sleep")))
+                   .allowed);
+}
+
+TEST(WaypointGuard, AnAllowThatSelectsTheWorkloadLetsItsPeersPast) {
+  auto selecting = policy("sleep-direct", AuthzAction::kAllow, {from_principals({kSleep})},
+                          "default", {{"app", "echo"}});
+  auto d = check({selecting}, to_guarded(from_sa("default", "sleep")));
+  EXPECT_TRUE(d.allowed) << d.reason;
+  EXPECT_EQ(d.reason, "allowed by default/sleep-direct past waypoint default/echo-waypoint");
+  // Only the peers it names.
+  EXPECT_FALSE(check({selecting}, to_guarded(from_sa("default", "curl"))).allowed);
+  // One in the root namespace with a selector counts too.
+  auto root = policy("root-direct", AuthzAction::kAllow, {from_principals({kSleep})},
+                     "istio-system", {{"app", "echo"}});
+  EXPECT_TRUE(check({root}, to_guarded(from_sa("default", "sleep"))).allowed);
+  // A DENY comes first.
+  auto deny = policy("deny-sleep", AuthzAction::kDeny, {from_principals({kSleep})});
+  EXPECT_FALSE(check({selecting, deny}, to_guarded(from_sa("default", "sleep"))).allowed);
+}
+
+TEST(WaypointGuard, PlaintextIsRefusedEvenWhenAnAllowMatches) {
+  auto allow_ip = policy("ip", AuthzAction::kAllow, {AuthzRule{}}, "default", {{"app", "echo"}});
+  auto c = plaintext();
+  EXPECT_TRUE(check({allow_ip}, c).allowed) << "unguarded: as today";
+  auto d = check({allow_ip}, to_guarded(c));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "plaintext bypasses waypoint default/echo-waypoint");
+}
+
 TEST(AuthzPattern, ExactPrefixSuffixPresence) {
   EXPECT_TRUE(authz_pattern_matches("abc", "abc"));
   EXPECT_FALSE(authz_pattern_matches("abc", "abcd"));

@@ -254,6 +254,117 @@ TEST(WorkloadTable, PointersSurviveAMove) {
   EXPECT_EQ(moved.find_by_address(ip("10.0.0.1")), before);
 }
 
+// shop/reviews (10.96.0.20:9080 -> 8080) uses waypoint shop/shop-waypoint; reviews-1 is its
+// endpoint.
+Service reviews_service() {
+  Service s;
+  s.name = "reviews";
+  s.ns = "shop";
+  s.vips = {ip("10.96.0.20")};
+  s.ports = {{9080, 8080}};
+  s.selector = {{"app", "reviews"}};
+  s.waypoint = "shop/shop-waypoint";
+  return s;
+}
+
+Workload reviews_endpoint() {
+  Workload w = workload("reviews-1", {"10.0.0.7"}, {{"app", "reviews"}}, "shop");
+  w.hbone_address = addr("192.168.0.2:15008");
+  w.waypoint = "shop/shop-waypoint";
+  return w;
+}
+
+// The waypoint is run by two pods.
+class WaypointSteeringTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (auto [name, address] :
+         {std::pair{"shop-waypoint-a", "10.0.1.1"}, std::pair{"shop-waypoint-b", "10.0.1.2"}}) {
+      Workload pod = workload(name, {address}, {}, "shop");
+      pod.service_account = "shop-waypoint";
+      pod.identity = Identity("cluster.local", "shop", "shop-waypoint");
+      pod.runs_waypoint = "shop/shop-waypoint";
+      pod.hbone_address = SocketAddress(pod.addresses[0], 15008);
+      ASSERT_TRUE(table.add_workload(pod).ok());
+    }
+    ASSERT_TRUE(table.add_workload(reviews_endpoint()).ok());
+    ASSERT_TRUE(table.add_workload(workload("sleep", {"10.0.0.1"}, {}, "shop")).ok());
+    ASSERT_TRUE(table.add_service(reviews_service()).ok());
+  }
+  const Workload* sleep() const { return table.find_by_uid("shop/sleep"); }
+  WorkloadTable table;
+};
+
+TEST_F(WaypointSteeringTest, IndexesThePodsOfEachWaypoint) {
+  auto pods = table.waypoint_pods("shop/shop-waypoint");
+  ASSERT_EQ(pods.size(), 2u);
+  EXPECT_EQ(pods[0]->uid(), "shop/shop-waypoint-a");
+  EXPECT_EQ(pods[1]->uid(), "shop/shop-waypoint-b");
+  EXPECT_TRUE(table.waypoint_pods("shop/other").empty());
+}
+
+TEST_F(WaypointSteeringTest, ServiceVipGoesToAWaypointPodWithTheVipAsAuthority) {
+  std::set<std::string> picked;
+  for (uint64_t entropy = 0; entropy < 4; ++entropy) {
+    auto d = table.resolve(addr("10.96.0.20:9080"), entropy, sleep());
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_TRUE(d->via_waypoint);
+    EXPECT_TRUE(d->uses_hbone());
+    ASSERT_NE(d->workload, nullptr);
+    EXPECT_EQ(d->workload->runs_waypoint, "shop/shop-waypoint");
+    EXPECT_EQ(d->address, addr("10.96.0.20:9080")) << "the VIP the client dialled, not a pod's";
+    EXPECT_EQ(d->workload->hbone_address.port(), 15008);
+    ASSERT_NE(d->service, nullptr);
+    EXPECT_EQ(d->service->uid(), "shop/reviews");
+    picked.insert(d->workload->uid());
+  }
+  EXPECT_EQ(picked.size(), 2u) << "entropy spreads over the waypoint's pods";
+}
+
+TEST_F(WaypointSteeringTest, TheWaypointsOwnPodIsNotSteeredBackToIt) {
+  auto d = table.resolve(addr("10.96.0.20:9080"), 0, table.find_by_uid("shop/shop-waypoint-a"));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_FALSE(d->via_waypoint);
+  EXPECT_EQ(d->workload->uid(), "shop/reviews-1");
+  EXPECT_EQ(d->address, addr("10.0.0.7:8080"));
+}
+
+TEST_F(WaypointSteeringTest, WithoutASourceNothingIsSteered) {
+  auto d = table.resolve(addr("10.96.0.20:9080"), 0);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_FALSE(d->via_waypoint);
+  EXPECT_EQ(d->workload->uid(), "shop/reviews-1");
+}
+
+TEST_F(WaypointSteeringTest, APodAddressIsNotSteered) {
+  auto d = table.resolve(addr("10.0.0.7:8080"), 0, sleep());
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->via_waypoint);
+  EXPECT_EQ(d->workload->uid(), "shop/reviews-1");
+}
+
+TEST_F(WaypointSteeringTest, UndeclaredPortIsStillAnError) {
+  auto d = table.resolve(addr("10.96.0.20:1234"), 0, sleep());
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "does not declare port 1234")) << d.error().message;
+}
+
+TEST(WaypointSteering, AWaypointWithoutPodsFailsInsteadOfBypassingIt) {
+  WorkloadTable table;
+  ASSERT_TRUE(table.add_workload(workload("sleep", {"10.0.0.1"}, {}, "shop")).ok());
+  ASSERT_TRUE(table.add_workload(reviews_endpoint()).ok());
+  // A pod of the waypoint that is not reachable over HBONE does not count.
+  Workload unready = workload("shop-waypoint-a", {"10.0.1.1"}, {}, "shop");
+  unready.runs_waypoint = "shop/shop-waypoint";
+  unready.mesh = false;
+  ASSERT_TRUE(table.add_workload(unready).ok());
+  ASSERT_TRUE(table.add_service(reviews_service()).ok());
+  auto d = table.resolve(addr("10.96.0.20:9080"), 0, table.find_by_uid("shop/sleep"));
+  ASSERT_FALSE(d.ok()) << "resolved to " << d->address.to_string();
+  EXPECT_TRUE(contains(d.error().message, "no waypoint pod for shop/shop-waypoint"))
+      << d.error().message;
+}
+
 TEST(PeerAuthMode, RoundTripsAndRejectsUnknown) {
   for (auto mode : {PeerAuthMode::kStrict, PeerAuthMode::kPermissive, PeerAuthMode::kDisable}) {
     auto parsed = parse_peer_auth_mode(to_string(mode));
