@@ -7,16 +7,6 @@
 namespace ambit::controller {
 namespace {
 
-bool selects(const google::protobuf::Map<std::string, std::string>& selector,
-             const v1::Workload& w) {
-  if (selector.empty()) return false;
-  for (const auto& [k, v] : selector) {
-    auto it = w.labels().find(k);
-    if (it == w.labels().end() || it->second != v) return false;
-  }
-  return true;
-}
-
 // By (kind, uid). Sources hand objects over as runs of one kind, each sorted by uid (the config
 // views' order): such runs are only put in kind order; anything else is sorted.
 void sort_view(View& view) {
@@ -130,13 +120,11 @@ ViewPtr StaticViewSource::agent_view(const std::string& node) const {
 
 ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
   auto view = std::make_shared<View>();
-  std::vector<const v1::Service*> served;
   std::vector<std::string> served_hosts;  // FQDNs, the first of a Service's hosts
   std::vector<std::string> served_uids;
   for (const ResourcePtr& r : *base_) {
     if (r->resource().has_service() && r->resource().service().waypoint() == waypoint) {
       const v1::Service& s = r->resource().service();
-      served.push_back(&s);
       served_uids.push_back(s.namespace_() + "/" + s.name());
       served_hosts.push_back(s.hosts().empty()
                                  ? fmt::format("{}.{}.svc.cluster.local", s.name(), s.namespace_())
@@ -148,13 +136,8 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
     if (res.has_authorization_policy()) {
       return config::policy_for_waypoint(res.authorization_policy(), waypoint, served_uids);
     }
-    if (res.has_service()) return res.service().waypoint() == waypoint;
-    if (res.has_workload()) {
-      return std::any_of(served.begin(), served.end(), [&](const v1::Service* s) {
-        return s->namespace_() == res.workload().namespace_() &&
-               selects(s->selector(), res.workload());
-      });
-    }
+    // The whole mesh (config::waypoint_view says why); the listener takes only its Services.
+    if (res.has_service() || res.has_workload()) return !served_uids.empty();
     if (res.has_virtual_service() || res.has_destination_rule()) {
       std::string_view ns = std::string_view(waypoint).substr(0, waypoint.find('/'));
       return !served_hosts.empty() && config::l7_for_waypoint(res, served_hosts, ns);

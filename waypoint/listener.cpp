@@ -83,7 +83,8 @@ void WaypointListener::on_connect_request(ztunnel::HboneConnection& c,
   }
   std::optional<SocketAddress> dialled;
   auto [service, port] = service_of(*config->table, request.authority, &dialled);
-  if (service == nullptr || service->find_port(port) == nullptr) {
+  if (service == nullptr || service->find_port(port) == nullptr ||
+      service->waypoint != waypoint_state(*config).waypoint_uid) {
     record.error =
         fmt::format("CONNECT {}: not a port of a Service this waypoint serves", request.authority);
     c.respond(stream, 400);

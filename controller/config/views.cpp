@@ -287,35 +287,17 @@ std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view 
 
 std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_view waypoint_uid) {
   Topology topology(model);
-  std::vector<pb::Resource> out;
-  std::set<std::string> namespaces;
-  std::set<std::string> workloads;
   std::vector<std::string> served_hosts, served_uids;
-  auto guarded = topology.waypoint_guarded_pods();
   for (const auto& s : model.services) {
     if (topology.waypoint_of(s) != waypoint_uid) continue;
-    namespaces.insert(s.meta.ns);
     served_uids.push_back(s.meta.uid());
     served_hosts.push_back(service_fqdn(s.meta.name, s.meta.ns));
-    pb::Resource r;
-    r.set_uid(s.meta.uid());
-    *r.mutable_service() = to_service(topology, s);
-    out.push_back(std::move(r));
-    if (s.selector.empty()) continue;
-    for (const Pod* pod : topology.selected_pods(s.meta.ns, s.selector)) {
-      if (!workloads.insert(pod->meta.uid()).second) continue;
-      pb::Resource w;
-      w.set_uid(pod->meta.uid());
-      *w.mutable_workload() = to_workload(topology, *pod, "", guarded);
-      out.push_back(std::move(w));
-    }
   }
-  for (const auto& name : namespaces) {
-    pb::Resource r;
-    r.set_uid(name);
-    *r.mutable_namespace_() = to_namespace(topology, name);
-    out.push_back(std::move(r));
-  }
+  if (served_uids.empty()) return {};
+  // The whole mesh without node-local fields: every Service a route may send to with its
+  // endpoints, and the clients' workloads (their labels for sourceLabels, their addresses for
+  // the Forwarded check). The listener accepts only the Services that name this waypoint.
+  std::vector<pb::Resource> out = agent_mesh_resources(model, "");
   for (const auto& ap : model.authorization_policies) {
     auto policy = authorization_policy_resource(ap);
     if (!policy || !policy_for_waypoint(*policy, waypoint_uid, served_uids)) continue;

@@ -82,10 +82,11 @@ TEST(StaticViewSourceTest, WaypointGetsTheL7OfTheServicesItServes) {
   ResourceInterner interner;
   auto source = StaticViewSource::create(mesh(), "cluster.local", interner);
   auto waypoint = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
-  EXPECT_EQ(keys(*waypoint), (std::vector<std::string>{
-                                 "DestinationRule shop/web", "Namespace shop", "Service shop/web",
-                                 "VirtualService shop/everything", "VirtualService shop/web",
-                                 "VirtualService trafficsplit/shop/web"}));
+  EXPECT_EQ(keys(*waypoint),
+            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop",
+                                      "Service shop/db", "Service shop/web",
+                                      "VirtualService shop/everything", "VirtualService shop/web",
+                                      "VirtualService trafficsplit/shop/web"}));
   // Another waypoint serves nothing: no L7.
   auto other = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/other"));
   EXPECT_EQ(keys(*other), (std::vector<std::string>{"Namespace shop"}));

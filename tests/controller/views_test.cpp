@@ -294,8 +294,12 @@ TEST(WaypointViewTest, ServicesItServes) {
   auto view = waypoint_view(cluster(), "shop/waypoint");
   std::vector<std::string> keys;
   for (const auto& r : view) keys.push_back(std::string(resource_kind(r)) + " " + r.uid());
-  EXPECT_EQ(keys, (std::vector<std::string>{"Namespace shop", "Workload shop/web",
-                                            "Service shop/web", "AuthorizationPolicy shop/web"}));
+  // The whole mesh's workloads and Services (the clients, and whatever a route names), the
+  // policies that reach this waypoint.
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "Namespace legacy", "Namespace shop", "Workload legacy/old",
+                      "Workload shop/api", "Workload shop/db", "Workload shop/web",
+                      "Service shop/db", "Service shop/web", "AuthorizationPolicy shop/web"}));
   EXPECT_EQ(workload(view, "shop/web").netns(), "");
 }
 
@@ -398,8 +402,9 @@ TEST(WaypointViewTest, L7ConfigOfTheServicesItServes) {
   for (const auto& r : view) keys.push_back(std::string(resource_kind(r)) + " " + r.uid());
   // shop/db is not served by the waypoint: neither its VirtualService nor its DestinationRule.
   EXPECT_EQ(keys, (std::vector<std::string>{
-                      "Namespace shop", "Workload shop/web", "Service shop/web",
-                      "AuthorizationPolicy shop/web",
+                      "Namespace legacy", "Namespace shop", "Workload legacy/old",
+                      "Workload shop/api", "Workload shop/db", "Workload shop/web",
+                      "Service shop/db", "Service shop/web", "AuthorizationPolicy shop/web",
                       "VirtualService serviceprofile/shop/web.shop.svc.cluster.local",
                       "VirtualService shop/web", "VirtualService trafficsplit/shop/web",
                       "DestinationRule shop/web"}));

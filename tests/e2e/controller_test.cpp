@@ -17,6 +17,7 @@
 #include "control/control_client.h"
 #include "core/netns.h"
 #include "core/x509.h"
+#include "tests/e2e/controlled_mesh.h"
 #include "tests/e2e/netlab/cluster.h"
 
 namespace ambit::netlab {
@@ -25,59 +26,11 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class ControllerTest : public ::testing::Test {
+class ControllerTest : public ControlledMesh {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, cgroups, BPF)";
-    if (!fs::exists("/sys/kernel/btf/vmlinux")) GTEST_SKIP() << "kernel without BTF";
-    std::string name = "c" + std::to_string(getpid() % 100000);
-    ClusterSpec spec{name,
-                     {{"node1", {{"client", "shop", {}}, {"outsider", "plain", {}}}},
-                      {"node2", {{"api", "shop", {}}}}}};
-    auto cluster = Cluster::create(spec);
-    ASSERT_TRUE(cluster.ok()) << cluster.error().message;
-    cluster_ = std::move(*cluster);
-    dir_ = cluster_->run_dir() + "/control";
-    fs::create_directories(dir_ + "/config");
-    for (const auto& n : cluster_->nodes()) {
-      SpawnOptions o;
-      o.argv = {AMBIT_CONTROLLER_PATH, "bootstrap-node", "--ca-dir", dir_ + "/ca", "--node",
-                n.name, "--out", dir_ + "/" + n.name};
-      auto out = run_command(o, {}, 20s);
-      ASSERT_TRUE(out.ok()) << out.error().message;
-    }
-    controller_address_ = cluster_->node("node1").ip.to_string() + ":15012";
-  }
-
-  void TearDown() override {
-    agents_.clear();
-    controller_.reset();
-    if (!cluster_) return;
-    for (const auto& n : cluster_->nodes()) {
-      SpawnOptions o;
-      o.argv = {AMBIT_AGENT_PATH, "--uninstall", "--state-dir", state_dir(n.name),
-                "--bpf-pin-dir", pin_dir(n.name)};
-      (void)run_command(o, {}, 20s);
-    }
-    cluster_.reset();
-  }
-
-  std::string state_dir(const std::string& node) const {
-    return "/run/ambit-e2e/" + cluster_->name() + "-" + node;
-  }
-  std::string pin_dir(const std::string& node) const {
-    return "/sys/fs/bpf/ambit-e2e-" + cluster_->name() + "-" + node;
-  }
-
-  std::string pod_yaml(const std::string& name, const std::string& sa) const {
-    const Pod& p = cluster_->pod(name);
-    std::ostringstream y;
-    y << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " << p.name << "\n  namespace: " << p.ns
-      << "\n  labels: {app: " << p.name << "}\n  annotations:\n    ambit.io/netns: "
-      << p.netns_path << "\n    ambit.io/cgroup: " << p.cgroup_path << "\nspec:\n  nodeName: "
-      << p.node << "\n  serviceAccountName: " << sa << "\nstatus:\n  podIP: " << p.ip.to_string()
-      << "\n";
-    return y.str();
+  std::vector<NodeSpec> nodes() const override {
+    return {{"node1", {{"client", "shop", {}}, {"outsider", "plain", {}}}},
+            {"node2", {{"api", "shop", {}}}}};
   }
 
   // The cluster's objects; `extra` (policies, PeerAuthentications) goes in a file of its own.
@@ -95,50 +48,6 @@ class ControllerTest : public ::testing::Test {
     write_file("cluster.yaml", y.str());
   }
 
-  void write_file(const std::string& name, const std::string& text) {
-    std::string path = dir_ + "/config/" + name;
-    std::ofstream(path + ".tmp") << text;
-    fs::rename(path + ".tmp", path);  // atomic, as an operator's tools (or kubectl) would
-  }
-  void remove_file(const std::string& name) { fs::remove(dir_ + "/config/" + name); }
-
-  void start_controller(const std::string& ttl = "24h") {
-    auto p = cluster_->spawn_in_node(
-        "node1", {AMBIT_CONTROLLER_PATH, "--config-dir", dir_ + "/config", "--ca-dir", dir_ + "/ca",
-                  "--listen", controller_address_, "--monitor", "127.0.0.1:15014", "--cert-ttl",
-                  ttl, "--log-level", "info"});
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    controller_ = std::move(*p);
-  }
-
-  void start_agent(const std::string& node) {
-    auto p = cluster_->spawn_in_node(
-        node, {AMBIT_AGENT_PATH, "--controller", controller_address_, "--node", node,
-               "--credentials", dir_ + "/" + node, "--workers", "1", "--capture", "ebpf",
-               "--state-dir", state_dir(node), "--bpf-pin-dir", pin_dir(node), "--resync-ms",
-               "1000"});
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    agents_[node] = std::move(*p);
-  }
-
-  static size_t count(const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-  }
-  bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-  bool agent_log_has(const std::string& node, const std::string& text, size_t times = 1) {
-    return wait_for([&] { return count(agents_[node]->stderr_text(), text) >= times; });
-  }
-  std::string agent_log(const std::string& node) { return agents_[node]->stderr_text(); }
-
   void start_mesh() {
     write_base();
     start_controller();
@@ -150,53 +59,14 @@ class ControllerTest : public ::testing::Test {
     serve("api");
   }
 
-  void serve(const std::string& pod) {
-    auto p = cluster_->spawn_in_pod(pod, {AMBIT_PROBE_PATH, "serve", "--port", "8080", "--echo"});
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    ASSERT_TRUE(wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 5s));
-    servers_.push_back(std::move(*p));
-  }
-
-  bool echo_from(const std::string& pod, const std::string& to, const std::string& message,
-                 int timeout_ms = 3000) {
-    SpawnOptions o;
-    o.argv = {AMBIT_PROBE_PATH, "connect", to, "--message", message, "--expect-echo",
-              "--timeout-ms", std::to_string(timeout_ms)};
-    o.netns_path = cluster_->pod(pod).netns_path;
-    o.cgroup_path = cluster_->pod(pod).cgroup_path;
-    return run_command(o, {}, std::chrono::milliseconds(timeout_ms + 5000)).ok();
-  }
   std::string api() { return cluster_->pod("api").ip.to_string() + ":8080"; }
 
-  // GET on the controller's monitoring endpoint (127.0.0.1:15014 in node1's namespace).
-  std::string http_get_in_node1(const std::string& path) {
-    SpawnOptions o;
-    o.argv = {"python3", "-c",
-              "import sys,urllib.request;print(urllib.request.urlopen('http://127.0.0.1:15014" + path +
-                  "',timeout=5).read().decode())"};
-    o.netns_path = cluster_->node("node1").netns_path;
-    auto out = run_command(o, {}, 20s);
-    return out.ok() ? *out : "error: " + out.error().message;
-  }
-
-  // A counter or gauge of the controller's /metrics; -1 when absent or unreadable.
-  long long controller_metric(const std::string& name) {
-    std::string metrics = http_get_in_node1("/metrics");
-    size_t at = metrics.find("\n" + name + " ");
-    return at == std::string::npos ? -1 : std::atoll(metrics.c_str() + at + name.size() + 2);
-  }
-
   const std::string deny_client_ =
-      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: api-only-admin\n"
-      "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  rules:\n"
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: "
+      "api-only-admin\n"
+      "  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  action: ALLOW\n  "
+      "rules:\n"
       "  - from:\n    - source:\n        principals: [\"cluster.local/ns/shop/sa/admin\"]\n";
-
-  std::unique_ptr<Cluster> cluster_;
-  std::unique_ptr<Process> controller_;
-  std::map<std::string, std::unique_ptr<Process>> agents_;
-  std::vector<std::unique_ptr<Process>> servers_;
-  std::string dir_;
-  std::string controller_address_;
 };
 
 TEST_F(ControllerTest, PolicyChangesReachALiveMeshWithoutRestarts) {

@@ -169,7 +169,13 @@ class WaypointProxyTest : public ::testing::Test {
     shop.vips = {*IpAddress::parse("10.96.0.30")};
     shop.ports = {{80, v1_.address().port()}};
     shop.selector = {{"app", "shop"}};
+    shop.waypoint = "shop/shop-waypoint";
     EXPECT_TRUE(t->add_service(shop).ok());
+    ztunnel::Service other = shop;  // served by no waypoint: the waypoint refuses it
+    other.name = "other";
+    other.vips = {*IpAddress::parse("10.96.0.31")};
+    other.waypoint = "";
+    EXPECT_TRUE(t->add_service(other).ok());
     return t;
   }
 
@@ -386,6 +392,8 @@ TEST_F(WaypointProxyTest, ASmugglingAttemptIsRefusedAndNeverForwarded) {
 TEST_F(WaypointProxyTest, AConnectForSomethingNotServedIsRefused) {
   start_waypoint({}, {});
   exchange("", 0, "10.96.0.99:80");
+  EXPECT_EQ(connect_status_, 400);
+  exchange("", 0, "10.96.0.31:80");  // a Service of the mesh, but not this waypoint's
   EXPECT_EQ(connect_status_, 400);
 }
 

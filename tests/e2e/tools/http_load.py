@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Sends N HTTP/1.1 requests over one keep-alive connection (reconnecting if the server closes
+it) and prints one JSON line: how many answers each backend gave (x-served-by), by status, and
+the first body. Bounded in count and in time (--deadline seconds)."""
+import argparse
+import http.client
+import json
+import sys
+import time
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("host")
+    ap.add_argument("--port", type=int, default=80)
+    ap.add_argument("-n", type=int, default=1)
+    ap.add_argument("--method", default="GET")
+    ap.add_argument("--path", default="/")
+    ap.add_argument("-H", action="append", default=[], help="Name: value")
+    ap.add_argument("--deadline", type=float, default=30)
+    args = ap.parse_args()
+    headers = dict(h.split(": ", 1) for h in args.H)
+    served, statuses, first = {}, {}, None
+    errors = 0
+    end = time.monotonic() + args.deadline
+    conn = None
+    for _ in range(args.n):
+        if time.monotonic() > end:
+            break
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(args.host, args.port, timeout=5)
+            conn.request(args.method, args.path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            statuses[str(resp.status)] = statuses.get(str(resp.status), 0) + 1
+            who = resp.getheader("x-served-by") or "-"
+            served[who] = served.get(who, 0) + 1
+            if first is None:
+                first = body.decode(errors="replace")
+            if resp.getheader("connection", "").lower() == "close":
+                conn.close()
+                conn = None
+        except Exception as e:  # noqa: BLE001 - counted, the test judges
+            errors += 1
+            first = first or f"error: {e}"
+            if conn is not None:
+                conn.close()
+            conn = None
+    print(json.dumps({"served": served, "statuses": statuses, "errors": errors, "first": first}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

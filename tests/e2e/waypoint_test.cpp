@@ -1,0 +1,238 @@
+// The waypoint end to end: a two-node netns cluster with the controller, an agent per node and
+// ambit-waypoint in its own pod (node1), serving Service shop (v1 and v2 pods on node2). Clients
+// in node1's pods send real HTTP/1.1 (python's http.client, curl) to the Service VIP; their agent
+// steers it to the waypoint over HBONE, which routes it by the VirtualService and checks the L7
+// AuthorizationPolicy, then tunnels it to the chosen pod's node. Request loops are bounded in
+// count and time.
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/controlled_mesh.h"
+
+namespace ambit::netlab {
+namespace {
+
+constexpr const char* kVip = "10.96.0.30";
+
+class WaypointTest : public ControlledMesh {
+ protected:
+  std::vector<NodeSpec> nodes() const override {
+    return {{"node1",
+             {{"client", "shop", {}}, {"payment", "shop", {}}, {"shop-waypoint-0", "shop", {}}}},
+            {"node2", {{"shop-v1", "shop", {}}, {"shop-v2", "shop", {}}}}};
+  }
+
+  void write_base() {
+    std::ostringstream y;
+    y << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n"
+      << "    ambit.io/dataplane-mode: ambient\n---\n"
+      << pod_yaml("client", "client") << "---\n"
+      << pod_yaml("payment", "payment-service") << "---\n"
+      << pod_yaml("shop-waypoint-0", "shop-waypoint",
+                  "gateway.networking.k8s.io/gateway-name: shop-waypoint")
+      << "---\n"
+      << pod_yaml("shop-v1", "shop", "app: shop, version: v1") << "---\n"
+      << pod_yaml("shop-v2", "shop", "app: shop, version: v2") << "---\n"
+      << "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n"
+      << "  name: shop-waypoint\n  namespace: shop\nspec:\n  gatewayClassName: ambit-waypoint\n"
+      << "  listeners:\n  - name: mesh\n    port: 15008\n    protocol: HBONE\n---\n"
+      << "apiVersion: v1\nkind: Service\nmetadata:\n  name: shop\n  namespace: shop\n"
+      << "  labels:\n    istio.io/use-waypoint: shop-waypoint\nspec:\n  clusterIP: " << kVip
+      << "\n  selector: {app: shop}\n  ports:\n  - name: http\n    port: 80\n"
+      << "    targetPort: 8080\n---\n"
+      << "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: shop\n"
+      << "  namespace: shop\nspec:\n  host: shop\n  subsets:\n  - name: v1\n    labels: "
+      << "{version: v1}\n  - name: v2\n    labels: {version: v2}\n";
+    write_file("cluster.yaml", y.str());
+  }
+
+  void start_waypoint() {
+    SpawnOptions o;
+    o.argv = {AMBIT_CONTROLLER_PATH, "bootstrap-waypoint", "--ca-dir", dir_ + "/ca",
+              "--waypoint",          "shop/shop-waypoint", "--out",    dir_ + "/waypoint"};
+    auto out = run_command(o, {}, 20s);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    auto p = cluster_->spawn_in_pod(
+        "shop-waypoint-0", {AMBIT_WAYPOINT_PATH, "--controller", controller_address_, "--waypoint",
+                            "shop/shop-waypoint", "--workload", "shop/shop-waypoint-0",
+                            "--credentials", dir_ + "/waypoint", "--workers", "1"});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    waypoint_ = std::move(*p);
+  }
+
+  void serve_http(const std::string& pod, const std::string& name) {
+    auto p = cluster_->spawn_in_pod(pod, {"python3", AMBIT_HTTP_BACKEND, "--name", name});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    ASSERT_TRUE(
+        wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s));
+    servers_.push_back(std::move(*p));
+  }
+
+  // The cluster, the routes, and both backends; returns once `ready_path` answers 200.
+  void start_all(const std::string& routes, const std::string& ready_path = "/") {
+    ASSERT_NO_FATAL_FAILURE(write_base());
+    write_file("routes.yaml", routes);
+    ASSERT_NO_FATAL_FAILURE(start_controller());
+    ASSERT_NO_FATAL_FAILURE(start_agent("node1"));
+    ASSERT_NO_FATAL_FAILURE(start_agent("node2"));
+    ASSERT_NO_FATAL_FAILURE(start_waypoint());
+    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v1", "v1"));
+    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v2", "v2"));
+    ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client")) << agent_log("node1");
+    ASSERT_TRUE(agent_log_has("node2", "enrolled pod shop/shop-v2")) << agent_log("node2");
+    // Ready once it has its view and certificate, and the route answers.
+    ASSERT_TRUE(wait_for(
+        [&] {
+          auto r = load("client", 1, "GET", ready_path);
+          return r.value("statuses", nlohmann::json::object()).contains("200");
+        },
+        20s))
+        << waypoint_->stderr_text() << agent_log("node1");
+  }
+
+  // python's http.client in `pod`: n requests on one keep-alive connection to the Service.
+  nlohmann::json load(const std::string& pod, int n, const std::string& method,
+                      const std::string& path, const std::vector<std::string>& headers = {},
+                      const std::string& host = kVip, int port = 80) {
+    SpawnOptions o;
+    o.argv = {"python3", AMBIT_HTTP_LOAD,   host,       "--port", std::to_string(port),
+              "-n",      std::to_string(n), "--method", method,   "--path",
+              path,      "--deadline",      "40"};
+    for (const auto& h : headers) {
+      o.argv.push_back("-H");
+      o.argv.push_back(h);
+    }
+    o.netns_path = cluster_->pod(pod).netns_path;
+    o.cgroup_path = cluster_->pod(pod).cgroup_path;
+    auto out = run_command(o, {}, 60s);
+    if (!out) return {{"error", out.error().message}};
+    return nlohmann::json::parse(*out, nullptr, false);
+  }
+
+  std::unique_ptr<Process> waypoint_;
+};
+
+const std::string kCanary = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - match:
+    - headers:
+        end-user: {exact: debug}
+    route:
+    - destination: {host: shop, subset: v2}
+  - match:
+    - headers:
+        user-agent: {regex: ".*Mobile.*"}
+    route:
+    - destination: {host: shop, subset: v2}
+  - route:
+    - destination: {host: shop, subset: v1}
+      weight: 90
+    - destination: {host: shop, subset: v2}
+      weight: 10
+)";
+
+int served(const nlohmann::json& r, const std::string& who) {
+  return r.contains("served") ? r["served"].value(who, 0) : 0;
+}
+
+TEST_F(WaypointTest, ACanarySplitsNinetyTenAndHeadersPickV2) {
+  ASSERT_NO_FATAL_FAILURE(start_all(kCanary));
+  auto split = load("client", 4000, "GET", "/");
+  int v1 = served(split, "v1"), v2 = served(split, "v2");
+  ASSERT_EQ(v1 + v2, 4000) << split.dump() << waypoint_->stderr_text();
+  double share = 100.0 * v2 / 4000;
+  EXPECT_NEAR(share, 10.0, 3.0) << split.dump();
+
+  auto debug = load("client", 200, "GET", "/", {"end-user: debug"});
+  EXPECT_EQ(served(debug, "v2"), 200) << debug.dump();
+  auto mobile = load("client", 100, "GET", "/", {"User-Agent: Mozilla/5.0 (iPhone) Mobile/15E"});
+  EXPECT_EQ(served(mobile, "v2"), 100) << mobile.dump();
+  auto desktop = load("client", 100, "GET", "/", {"User-Agent: Mozilla/5.0 (X11; Linux)"});
+  EXPECT_GT(served(desktop, "v1"), 70) << desktop.dump();
+
+  // The backend saw the client's request as sent, through the waypoint.
+  auto first = nlohmann::json::parse(debug.value("first", "{}"), nullptr, false);
+  EXPECT_EQ(first.value("path", ""), "/");
+  EXPECT_EQ(first["headers"].value("end-user", ""), "debug");
+  // One log line per request, with the route and the endpoint.
+  EXPECT_TRUE(wait_for([&] {
+    return waypoint_->stderr_text().find("request complete method=\"GET\"") != std::string::npos;
+  }));
+  EXPECT_NE(waypoint_->stderr_text().find("route=\"shop/shop#"), std::string::npos)
+      << waypoint_->stderr_text().substr(0, 4000);
+}
+
+TEST_F(WaypointTest, TheOrdersPolicyAllowsOnlyThePaymentServiceToPost) {
+  const std::string policy = R"(---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: orders-authz, namespace: shop}
+spec:
+  targetRefs:
+  - {kind: Service, group: "", name: shop}
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/shop/sa/payment-service"]
+    to:
+    - operation:
+        methods: ["POST"]
+        paths: ["/api/orders"]
+  - to:
+    - operation:
+        methods: ["GET"]
+)";
+  ASSERT_NO_FATAL_FAILURE(start_all(kCanary + policy));
+  auto denied = load("client", 3, "POST", "/api/orders");
+  EXPECT_EQ(denied["statuses"].value("403", 0), 3) << denied.dump();
+  EXPECT_EQ(denied.value("first", ""), "RBAC: access denied");
+  auto allowed = load("payment", 3, "POST", "/api/orders");
+  EXPECT_EQ(allowed["statuses"].value("200", 0), 3) << allowed.dump();
+  auto status = load("client", 3, "GET", "/api/orders/42/status");
+  EXPECT_EQ(status["statuses"].value("200", 0), 3) << status.dump();
+  auto put = load("payment", 1, "PUT", "/api/orders");
+  EXPECT_EQ(put["statuses"].value("403", 0), 1) << put.dump();
+  // The policy lives in the waypoint, so its pods admit only the waypoint: dialling a pod's IP
+  // to skip it is refused by the destination agent.
+  std::string pod_ip = cluster_->pod("shop-v1").ip.to_string();
+  auto bypass = load("client", 1, "POST", "/api/orders", {}, pod_ip, 8080);
+  EXPECT_EQ(bypass.value("errors", 0), 1) << bypass.dump();
+  EXPECT_TRUE(agent_log_has("node2", "bypasses waypoint shop/shop-waypoint")) << agent_log("node2");
+}
+
+TEST_F(WaypointTest, CurlSpeaksToTheWaypointAndAMissingRouteIs404) {
+  const std::string routes = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - match:
+    - uri: {prefix: /api}
+    route:
+    - destination: {host: shop, subset: v1}
+)";
+  ASSERT_NO_FATAL_FAILURE(start_all(routes, "/api/ready"));
+  auto curl = [&](const std::string& path) {
+    SpawnOptions o;
+    o.argv = {"curl",       "-sS", "-o",
+              "/dev/null",  "-w",  "%{http_code}",
+              "--max-time", "5",   std::string("http://") + kVip + path};
+    o.netns_path = cluster_->pod("client").netns_path;
+    o.cgroup_path = cluster_->pod("client").cgroup_path;
+    auto out = run_command(o, {}, 20s);
+    return out.ok() ? *out : "error: " + out.error().message;
+  };
+  ASSERT_TRUE(wait_for([&] { return curl("/api/x") == "200"; }, 20s))
+      << curl("/api/x") << waypoint_->stderr_text();
+  EXPECT_EQ(curl("/other"), "404") << "no route matches: Envoy's 404 NR";
+  EXPECT_TRUE(wait_for(
+      [&] { return waypoint_->stderr_text().find("status=404 flags=NR") != std::string::npos; }));
+}
+
+}  // namespace
+}  // namespace ambit::netlab
