@@ -10,10 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 ./scripts/install-deps.sh
-echo "== building ambit-controller, ambit-agent, ambitctl, ambit-netlab, ambit-probe (release)"
+echo "== building ambit-controller, ambit-agent, ambit-waypoint, ambitctl, ambit-netlab, ambit-probe (release)"
 cmake --preset release >/dev/null
-cmake --build build/release -j"${JOBS:-2}" --target ambit-controller ambit-agent ambitctl ambit-netlab \
-  ambit-probe >/dev/null
+cmake --build build/release -j"${JOBS:-2}" --target ambit-controller ambit-agent ambit-waypoint \
+  ambitctl ambit-netlab ambit-probe >/dev/null
 if [[ $(id -u) -ne 0 ]]; then
   echo "demo: needs root (network namespaces, cgroups, BPF)" >&2
   exit 1
@@ -24,6 +24,7 @@ netlab=$bin/tests/e2e/ambit-netlab
 probe=$bin/tests/e2e/ambit-probe
 agent=$bin/agent/ambit-agent
 controller=$bin/controller/ambit-controller
+waypoint=$bin/waypoint/ambit-waypoint
 ambitctl=$bin/ambitctl/ambitctl
 cluster=demo$$
 work=$(mktemp -d /tmp/ambit-demo.XXXXXX)
@@ -46,7 +47,8 @@ trap cleanup EXIT INT TERM
 
 echo "== cluster: 2 nodes, pods as network namespaces (nothing touches this machine's network)"
 "$netlab" up "$cluster" --nodes 2 \
-  --pods "node1:shop/sleep,node1:shop/web,node2:shop/api,node2:legacy/old" >"$work/cluster.json"
+  --pods "node1:shop/sleep,node1:shop/web,node1:shop/shop-waypoint-0,node2:shop/api,node2:legacy/old,node2:shop/shop-v1,node2:shop/shop-v2" \
+  >"$work/cluster.json"
 python3 - "$work/cluster.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -78,19 +80,23 @@ python3 - "$work/cluster.json" >"$work/config/pods.yaml" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 docs = []
+# The shop service's two versions, and the waypoint's pod (its Gateway's label and account).
+labels = {"shop-v1": "app: shop, version: v1", "shop-v2": "app: shop, version: v2",
+          "shop-waypoint-0": "gateway.networking.k8s.io/gateway-name: shop-waypoint"}
+accounts = {"shop-v1": "shop", "shop-v2": "shop", "shop-waypoint-0": "shop-waypoint"}
 for p in d["pods"]:
     docs.append(f"""apiVersion: v1
 kind: Pod
 metadata:
   name: {p['name']}
   namespace: {p['ns']}
-  labels: {{app: {p['name']}}}
+  labels: {{{labels.get(p['name'], 'app: ' + p['name'])}}}
   annotations:
     ambit.io/netns: {p['netns_path']}
     ambit.io/cgroup: {p['cgroup_path']}
 spec:
   nodeName: {p['node']}
-  serviceAccountName: {p['name']}
+  serviceAccountName: {accounts.get(p['name'], p['name'])}
 status:
   podIP: {p['ip']}
 """)
@@ -133,6 +139,84 @@ spec:
   mtls:
     mode: STRICT
 YAML
+# L7: the shop Service goes through its waypoint, which splits v1/v2, sends "end-user: debug"
+# to v2 and lets only sleep's identity POST orders.
+cat >"$work/config/waypoint.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: shop-waypoint
+  namespace: shop
+spec:
+  gatewayClassName: ambit-waypoint
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shop
+  namespace: shop
+  labels: {istio.io/use-waypoint: shop-waypoint}
+spec:
+  clusterIP: 10.96.0.30
+  selector: {app: shop}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: shop
+  namespace: shop
+spec:
+  host: shop
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: shop
+  namespace: shop
+spec:
+  hosts: [shop]
+  http:
+  - name: debug-to-v2
+    match:
+    - headers:
+        end-user: {exact: debug}
+    route:
+    - destination: {host: shop, subset: v2}
+  - name: canary
+    route:
+    - destination: {host: shop, subset: v1}
+      weight: 90
+    - destination: {host: shop, subset: v2}
+      weight: 10
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: orders-authz
+  namespace: shop
+spec:
+  targetRefs:
+  - {kind: Service, group: "", name: shop}
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/shop/sa/sleep"]
+    to:
+    - operation:
+        methods: ["POST"]
+        paths: ["/api/orders"]
+  - to:
+    - operation:
+        methods: ["GET"]
+YAML
 write_namespaces ""
 
 echo "== ambitctl analyze (the configuration the controller will serve)"
@@ -143,6 +227,8 @@ echo "== controller on node1 ($controller_at), agents on both nodes (capture: $c
 for n in node1 node2; do
   "$controller" bootstrap-node --ca-dir "$work/ca" --node "$n" --out "$work/$n" >/dev/null 2>&1
 done
+"$controller" bootstrap-waypoint --ca-dir "$work/ca" --waypoint shop/shop-waypoint \
+  --out "$work/waypoint" >/dev/null 2>&1
 "$netlab" exec "$cluster" node1 -- "$controller" --config-dir "$work/config" --ca-dir "$work/ca" \
   --listen "$controller_at" --monitor 127.0.0.1:15014 >"$work/controller.log" 2>&1 &
 pids+=($!)
@@ -157,6 +243,16 @@ for p in web api old; do
   "$netlab" exec "$cluster" "$p" -- "$probe" serve --port 8080 --echo >/dev/null 2>&1 &
   pids+=($!)
 done
+for v in v1 v2; do
+  "$netlab" exec "$cluster" "shop-$v" -- python3 "$repo/tests/e2e/tools/http_backend.py" --name "$v" \
+    >/dev/null 2>&1 &
+  pids+=($!)
+done
+# The waypoint runs in its own pod, as its Gateway's Deployment would.
+"$netlab" exec "$cluster" shop-waypoint-0 -- "$waypoint" --controller "$controller_at" \
+  --waypoint shop/shop-waypoint --workload shop/shop-waypoint-0 --credentials "$work/waypoint" \
+  --workers 1 >"$work/waypoint.log" 2>&1 &
+pids+=($!)
 sleep 0.5
 
 wait_log() {  # $1 node, $2 text; bounded: 15 s
@@ -231,6 +327,43 @@ expect refused "web (shop, not allowed by policy) -> api" web "$api:8080" secret
 expect refused "old (legacy, plaintext) -> api (STRICT)" old "$api:8080" secret-after
 expect ok "sleep -> web (same node)" sleep "$(ip_of web):8080" secret-after
 sniff_stop after secret-after
+
+echo "== L7 through the waypoint shop/shop-waypoint (Service shop 10.96.0.30:80)"
+load() {  # $1 pod, then http_load.py args; prints its JSON line
+  local pod=$1
+  shift
+  "$netlab" exec "$cluster" "$pod" -- python3 "$repo/tests/e2e/tools/http_load.py" 10.96.0.30 "$@"
+}
+field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
+for _ in $(seq 100); do  # bounded: 10 s for the waypoint's view and certificate
+  [[ $(field "$(load sleep -n 1)" 'd["statuses"].get("200", 0)') == 1 ]] && break
+  sleep 0.1
+done
+canary=$(load sleep -n 1000)
+v1=$(field "$canary" 'd["served"].get("v1", 0)')
+v2=$(field "$canary" 'd["served"].get("v2", 0)')
+printf '  %-52s v1 %s, v2 %s (expected about 900/100)\n' "canary 90/10, 1000 GETs from sleep:" "$v1" "$v2"
+(( v1 + v2 == 1000 && v2 > 60 && v2 < 140 )) || status=1
+debug=$(field "$(load sleep -n 50 -H 'end-user: debug')" 'd["served"].get("v2", 0)')
+printf '  %-52s %s of 50 to v2 (expected 50)\n' "header end-user: debug" "$debug"
+(( debug == 50 )) || status=1
+l7() {  # $1 expected status, $2 what, $3 pod, then http_load.py args
+  local want=$1 what=$2 pod=$3 got
+  shift 3
+  got=$(field "$(load "$pod" -n 1 "$@")" 'list(d["statuses"])[0] if d["statuses"] else "error"')
+  printf '  %-52s %-8s (expected %s)\n' "$what" "$got" "$want"
+  [[ $got == "$want" ]] || status=1
+}
+l7 200 "sleep POST /api/orders (orders-authz allows it)" sleep --method POST --path /api/orders
+l7 403 "web POST /api/orders (wrong principal)" web --method POST --path /api/orders
+l7 200 "web GET /api/orders/7/status" web --path /api/orders/7/status
+bypass=$("$netlab" exec "$cluster" web -- python3 "$repo/tests/e2e/tools/http_load.py" "$(ip_of shop-v1)" \
+  --port 8080 -n 1 --deadline 5)
+got=$( [[ $(field "$bypass" 'd["errors"]') == 1 ]] && echo refused || echo ok)
+printf '  %-52s %-8s (expected refused)\n' "web GET shop-v1's pod IP (bypassing the waypoint)" "$got"
+[[ $got == refused ]] || status=1
+grep -m1 'status=403' "$work/waypoint.log" | sed 's/^.*request complete/  waypoint log: /' || true
+grep -m1 'status=200' "$work/waypoint.log" | sed 's/^.*request complete/  waypoint log: /' || true
 
 echo "== capture on the nodes"
 for n in node1 node2; do
