@@ -5,6 +5,7 @@
 // AuthorizationPolicy, then tunnels it to the chosen pod's node. Request loops are bounded in
 // count and time.
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/e2e/controlled_mesh.h"
 
@@ -40,7 +41,10 @@ class WaypointTest : public ControlledMesh {
       << "\n  selector: {app: shop}\n  ports:\n  - name: http\n    port: 80\n"
       << "    targetPort: 8080\n---\n"
       << "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: shop\n"
-      << "  namespace: shop\nspec:\n  host: shop\n  subsets:\n  - name: v1\n    labels: "
+      << "  namespace: shop\nspec:\n  host: shop\n"
+      << (load_balancer_.empty() ? ""
+                                 : "  trafficPolicy:\n    loadBalancer: " + load_balancer_ + "\n")
+      << "  subsets:\n  - name: v1\n    labels: "
       << "{version: v1}\n  - name: v2\n    labels: {version: v2}\n";
     write_file("cluster.yaml", y.str());
   }
@@ -59,8 +63,9 @@ class WaypointTest : public ControlledMesh {
     waypoint_ = std::move(*p);
   }
 
-  void serve_http(const std::string& pod, const std::string& name) {
-    auto p = cluster_->spawn_in_pod(pod, {"python3", AMBIT_HTTP_BACKEND, "--name", name});
+  void serve_http(const std::string& pod, const std::string& name, int delay_ms = 0) {
+    auto p = cluster_->spawn_in_pod(pod, {"python3", AMBIT_HTTP_BACKEND, "--name", name,
+                                          "--delay-ms", std::to_string(delay_ms)});
     ASSERT_TRUE(p.ok()) << p.error().message;
     ASSERT_TRUE(
         wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s));
@@ -68,7 +73,8 @@ class WaypointTest : public ControlledMesh {
   }
 
   // The cluster, the routes, and both backends; returns once `ready_path` answers 200.
-  void start_all(const std::string& routes, const std::string& ready_path = "/") {
+  void start_all(const std::string& routes, const std::string& ready_path = "/",
+                 int v2_delay_ms = 0) {
     ASSERT_NO_FATAL_FAILURE(write_base());
     write_file("routes.yaml", routes);
     ASSERT_NO_FATAL_FAILURE(start_controller());
@@ -76,7 +82,7 @@ class WaypointTest : public ControlledMesh {
     ASSERT_NO_FATAL_FAILURE(start_agent("node2"));
     ASSERT_NO_FATAL_FAILURE(start_waypoint());
     ASSERT_NO_FATAL_FAILURE(serve_http("shop-v1", "v1"));
-    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v2", "v2"));
+    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v2", "v2", v2_delay_ms));
     ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client")) << agent_log("node1");
     ASSERT_TRUE(agent_log_has("node2", "enrolled pod shop/shop-v2")) << agent_log("node2");
     // Ready once it has its view and certificate, and the route answers.
@@ -89,14 +95,27 @@ class WaypointTest : public ControlledMesh {
         << waypoint_->stderr_text() << agent_log("node1");
   }
 
-  // python's http.client in `pod`: n requests on one keep-alive connection to the Service.
+  // python's http.client in `pod`: n requests over `connections` keep-alive connections at once
+  // to the Service (or to host:port).
   nlohmann::json load(const std::string& pod, int n, const std::string& method,
                       const std::string& path, const std::vector<std::string>& headers = {},
-                      const std::string& host = kVip, int port = 80) {
+                      const std::string& host = kVip, int port = 80, int connections = 1) {
     SpawnOptions o;
-    o.argv = {"python3", AMBIT_HTTP_LOAD,   host,       "--port", std::to_string(port),
-              "-n",      std::to_string(n), "--method", method,   "--path",
-              path,      "--deadline",      "40"};
+    o.argv = {"python3",
+              AMBIT_HTTP_LOAD,
+              host,
+              "--port",
+              std::to_string(port),
+              "-n",
+              std::to_string(n),
+              "-c",
+              std::to_string(connections),
+              "--method",
+              method,
+              "--path",
+              path,
+              "--deadline",
+              "40"};
     for (const auto& h : headers) {
       o.argv.push_back("-H");
       o.argv.push_back(h);
@@ -109,6 +128,7 @@ class WaypointTest : public ControlledMesh {
   }
 
   std::unique_ptr<Process> waypoint_;
+  std::string load_balancer_;  // the shop DestinationRule's trafficPolicy.loadBalancer, as YAML
 };
 
 const std::string kCanary = R"(apiVersion: networking.istio.io/v1
@@ -232,6 +252,29 @@ spec:
   EXPECT_EQ(curl("/other"), "404") << "no route matches: Envoy's 404 NR";
   EXPECT_TRUE(wait_for(
       [&] { return waypoint_->stderr_text().find("status=404 flags=NR") != std::string::npos; }));
+}
+
+TEST_F(WaypointTest, LeastRequestPrefersTheFastEndpoint) {
+  // v2 answers 50 ms late; 8 connections at once keep requests in flight, and LEAST_REQUEST
+  // (Istio's default, written out here) sends most of them to v1.
+  load_balancer_ = "{simple: LEAST_REQUEST}";
+  ASSERT_NO_FATAL_FAILURE(start_all("", "/", 50));
+  auto r = load("client", 400, "GET", "/", {}, kVip, 80, 8);
+  int v1 = served(r, "v1"), v2 = served(r, "v2");
+  ASSERT_EQ(v1 + v2, 400) << r.dump();
+  EXPECT_GT(v1, 3 * v2) << r.dump();  // RANDOM gives about 1:1 here (checked by hand)
+}
+
+TEST_F(WaypointTest, ConsistentHashKeepsAUserOnOnePod) {
+  load_balancer_ = "{consistentHash: {httpHeaderName: x-user}}";
+  ASSERT_NO_FATAL_FAILURE(start_all(""));
+  std::set<std::string> used;
+  for (int user = 0; user < 12; ++user) {
+    auto r = load("client", 10, "GET", "/", {"x-user: user-" + std::to_string(user)});
+    ASSERT_EQ(r["served"].size(), 1u) << "user-" << user << " " << r.dump();
+    used.insert(r["served"].begin().key());
+  }
+  EXPECT_EQ(used.size(), 2u) << "12 users all on one pod";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@ killed; prints "listening" once bound."""
 import argparse
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -13,6 +14,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--name", required=True)
+    ap.add_argument("--delay-ms", type=float, default=0, help="wait this long before answering")
     args = ap.parse_args()
 
     class Handler(BaseHTTPRequestHandler):
@@ -25,6 +27,8 @@ def main():
         def answer(self):
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
+            if args.delay_ms:
+                time.sleep(args.delay_ms / 1000)
             out = json.dumps({
                 "name": args.name,
                 "method": self.command,

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Sends N HTTP/1.1 requests over one keep-alive connection (reconnecting if the server closes
-it) and prints one JSON line: how many answers each backend gave (x-served-by), by status, and
+"""Sends N HTTP/1.1 requests over C keep-alive connections at once (one by default; each
+reconnects if the server closes it) and prints one JSON line: how many answers each backend gave (x-served-by), by status, and
 the first body. Bounded in count and in time (--deadline seconds)."""
 import argparse
 import http.client
 import json
 import sys
+import threading
 import time
 
 
@@ -18,13 +19,34 @@ def main():
     ap.add_argument("--path", default="/")
     ap.add_argument("-H", action="append", default=[], help="Name: value")
     ap.add_argument("--deadline", type=float, default=30)
+    ap.add_argument("-c", type=int, default=1, help="connections, each sending n/c requests")
     args = ap.parse_args()
+    results = [None] * args.c
+    def worker(i):
+        results[i] = run(args, args.n // args.c)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.c)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = {"served": {}, "statuses": {}, "errors": 0, "first": None}
+    for r in results:
+        for key in ("served", "statuses"):
+            for k, v in r[key].items():
+                out[key][k] = out[key].get(k, 0) + v
+        out["errors"] += r["errors"]
+        out["first"] = out["first"] or r["first"]
+    print(json.dumps(out))
+
+
+def run(args, n):
     headers = dict(h.split(": ", 1) for h in args.H)
     served, statuses, first = {}, {}, None
     errors = 0
     end = time.monotonic() + args.deadline
     conn = None
-    for _ in range(args.n):
+    for _ in range(n):
         if time.monotonic() > end:
             break
         try:
@@ -47,7 +69,7 @@ def main():
             if conn is not None:
                 conn.close()
             conn = None
-    print(json.dumps({"served": served, "statuses": statuses, "errors": errors, "first": first}))
+    return {"served": served, "statuses": statuses, "errors": errors, "first": first}
 
 
 if __name__ == "__main__":
