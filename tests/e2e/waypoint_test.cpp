@@ -277,5 +277,14 @@ TEST_F(WaypointTest, ConsistentHashKeepsAUserOnOnePod) {
   EXPECT_EQ(used.size(), 2u) << "12 users all on one pod";
 }
 
+TEST_F(WaypointTest, WithoutTheControllerTheLastViewKeepsServing) {
+  ASSERT_NO_FATAL_FAILURE(start_all(kCanary));
+  controller_.reset();  // killed: agents and waypoint lose their control channel
+  auto debug = load("client", 50, "GET", "/", {"end-user: debug"});
+  EXPECT_EQ(served(debug, "v2"), 50) << debug.dump() << waypoint_->stderr_text();
+  auto split = load("client", 200, "GET", "/");
+  EXPECT_EQ(served(split, "v1") + served(split, "v2"), 200) << split.dump();
+}
+
 }  // namespace
 }  // namespace ambit::netlab
