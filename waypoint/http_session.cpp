@@ -418,6 +418,7 @@ void HttpSession::forward(const RouteResult& route) {
   ex.record.upstream = ep->address;
   ex.record.upstream_workload = ep->workload->uid();
   ex.response_edits = route.response_headers;
+  if (route.mirror) mirror(*route.mirror);
   up->parser->next();
   up->parser->expect_no_body(ex.head_request);
   ex.sent = std::chrono::steady_clock::now();
@@ -425,6 +426,25 @@ void HttpSession::forward(const RouteResult& route) {
   if (ex.request_done && ex.request_framing.chunked) up->send(kLastChunk);
   // Any response bytes the endpoint already sent (none on a fresh stream) are read now.
   if (!up->in.empty() || up->eof) upstream_data(*up);
+}
+
+void HttpSession::mirror(const Cluster& cluster) {
+  Exchange& ex = *exchange_;
+  // Only a request without a body is copied: one with a body would have to be held or teed
+  // to a second endpoint at the pace of the slower one (docs/waypoint.md).
+  if (ex.request_framing.has_body() || !ex.request_done || !ex.upgrade.empty()) return;
+  const auto& state = waypoint_state(*ex.config);
+  const RouteTable::Endpoint* ep = listener_.load_balancer().pick(
+      *state.routes, cluster, ex.request, downstream_, worker_.entropy());
+  if (ep == nullptr) return;
+  Upstream* up = upstream_for(*ex.config, *ep);
+  if (up == nullptr || up == ex.upstream) return;
+  // Envoy's shadow: the same request, "-shadow" after the host. Its answer is read by
+  // upstream_data as an idle connection's and dropped with the stream.
+  HttpRequest copy = ex.request;
+  copy.authority += "-shadow";
+  up->send(serialize_request_head(copy, ex.request_framing, true, ""));
+  ex.record.mirrored = ep->address;
 }
 
 void HttpSession::answer_locally(int status, std::string body, std::string flags,

@@ -124,6 +124,7 @@ class HttpSession final : public ztunnel::Relay,
   void begin_exchange();
   void end_exchange();
   void forward(const RouteResult& route);
+  void mirror(const Cluster& cluster);  // the route's shadow copy, fire and forget
   void answer_locally(int status, std::string body, std::string flags, std::string details,
                       std::vector<Header> extra = {});
   void bad_request(const ParseError& error);

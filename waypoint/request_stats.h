@@ -29,6 +29,7 @@ struct RequestRecord {
   std::string service;                          // destination service uid
   std::optional<SocketAddress> upstream;        // the endpoint
   std::string upstream_workload;                // its uid
+  std::optional<SocketAddress> mirrored;        // where a shadow copy went, if one did
   std::optional<Identity> src_identity;         // the client (HBONE peer)
   SocketAddress src;                            // the client's address
   std::string details;                          // why a local answer was given ("rbac: ...")

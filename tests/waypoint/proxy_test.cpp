@@ -52,6 +52,11 @@ class HttpBackend {
     for (auto& t : connections_) t.join();
   }
   bool bound() const { return bound_; }
+  // The request heads it has answered, oldest first.
+  std::vector<std::string> seen() const {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
   const SocketAddress& address() const { return address_; }
 
  private:
@@ -87,6 +92,10 @@ class HttpBackend {
         if (in.size() < end + 4 + body) break;
         std::string request = in.substr(0, end + 4 + body);
         in.erase(0, end + 4 + body);
+        {
+          std::lock_guard lock(mu_);
+          seen_.push_back(request);
+        }
         std::string answer = name_ + "\n" + request;
         std::string response = "HTTP/1.1 200 OK\r\nx-served-by: " + name_ +
                                "\r\ncontent-length: " + std::to_string(answer.size()) + "\r\n\r\n" +
@@ -103,6 +112,8 @@ class HttpBackend {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<std::thread> connections_;
+  mutable std::mutex mu_;
+  std::vector<std::string> seen_;
 };
 
 struct Response {
@@ -395,6 +406,31 @@ TEST_F(WaypointProxyTest, AConnectForSomethingNotServedIsRefused) {
   EXPECT_EQ(connect_status_, 400);
   exchange("", 0, "10.96.0.31:80");  // a Service of the mesh, but not this waypoint's
   EXPECT_EQ(connect_status_, 400);
+}
+
+TEST_F(WaypointProxyTest, AMirroredRequestReachesTheShadowAsWell) {
+  auto vs = testing::virtual_service();
+  auto* r = vs.add_http();
+  *r->add_route() = testing::to(kHost, "v1");
+  r->mutable_mirror()->set_host(kHost);
+  r->mutable_mirror()->set_subset("v2");
+  start_waypoint({vs}, {});
+  Response answer = get("/shadowed");
+  ASSERT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.served_by(), "shop-v1");  // the client gets the primary's answer
+  bool copied = false;
+  for (int i = 0; i < 200 && !copied; ++i) {  // up to 2 s
+    for (const auto& head : v2_->seen()) copied |= head.find("GET /shadowed") != std::string::npos;
+    if (!copied) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(copied);
+  EXPECT_NE(v2_->seen().front().find("host: shop-shadow\r\n"), std::string::npos)
+      << v2_->seen().front();
+  // A request with a body is not copied.
+  auto post = exchange("POST /with-body HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\n\r\nhi");
+  ASSERT_EQ(post.size(), 1u);
+  std::this_thread::sleep_for(100ms);
+  for (const auto& head : v2_->seen()) EXPECT_EQ(head.find("/with-body"), std::string::npos);
 }
 
 }  // namespace
