@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 ./scripts/install-deps.sh
+source scripts/build-env.sh
 echo "== building ambit-controller, ambit-agent, ambit-waypoint, ambitctl, ambit-netlab, ambit-probe (release)"
 cmake --preset release >/dev/null
 cmake --build build/release -j"${JOBS:-2}" --target ambit-controller ambit-agent ambit-waypoint \

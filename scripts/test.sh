@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+source scripts/build-env.sh
 jobs=${JOBS:-2}
 status=0
 for preset in release asan; do
