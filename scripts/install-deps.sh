@@ -14,7 +14,7 @@ BUILD_PKGS=(
 # iptables: the agent's fallback capture mode runs it (in pods' netns) and its test needs it.
 # python3-h2: the foreign HBONE peer of the interop test (tests/interop/hbone_peer.py).
 TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables python3 python3-h2 curl nghttp2-client )
-BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf )
+BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf wrk )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PKGS[@]}"); fi
