@@ -45,6 +45,7 @@ def nginx_proxy(prefix, workers, v1, v2):
   map $http_end_user $pool {{ debug v2; default $canary; }}
   server {{
     listen 80;
+    listen 81 http2;  # h2c (prior knowledge) for h2load
     location / {{
       proxy_pass http://$pool;
       proxy_http_version 1.1;

@@ -301,20 +301,22 @@ class Bench:
                 peak[0] = max(peak[0], rss_mib(pids))
                 time.sleep(0.25)
         t = threading.Thread(target=sample)
-        cpu0 = cpu_seconds(pids)
+        cpu0, own0 = cpu_seconds(pids), cpu_seconds(pids[-1:])
         t.start()
         try:
             r = self.wrk(url, self.args.duration)
         finally:
             running.clear()
             t.join()
-        cpu1 = cpu_seconds(pids)
+        cpu1, own1 = cpu_seconds(pids), cpu_seconds(pids[-1:])
         if r["non_2xx"] or r["socket_errors"]:
             log(f"{name}: {r['non_2xx']} non-2xx, {r['socket_errors']} socket errors")
         r.update({"cpu_s": round(cpu1 - cpu0, 3),
                   "cpu_ms_per_1k": round((cpu1 - cpu0) * 1e6 / max(r["requests"], 1), 2),
                   "rss_idle_mib": round(rss_idle, 1), "rss_load_mib": round(peak[0], 1),
                   "route": route})
+        if name.startswith("mesh-waypoint"):  # the waypoint's own share (the last process)
+            r["waypoint_cpu_ms_per_1k"] = round((own1 - own0) * 1e6 / max(r["requests"], 1), 2)
         if h2:
             r["h2_rps"] = self.h2load(f"http://{host}:81/", min(self.args.duration, 3))
         log(f"  {name}: {r['rps']:.0f} req/s, p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs, "
@@ -327,7 +329,7 @@ def run(bench, systems, results):
     tag = os.getpid() % 10000
 
     def attempt(name, fn):
-        if name.split("-w")[0].split("-t")[0] not in want and name not in want:
+        if re.sub(r"-[wt]\d+$", "", name) not in want and name not in want:
             return
         log(f"== {name}")
         try:
@@ -406,7 +408,6 @@ def run(bench, systems, results):
                         bench.wait_http(vip, 80, "waypoint", timeout=30, proc=p)
                         r = bench.measure(f"mesh-waypoint-w{w}", f"http://{vip}/", agents + [p],
                                           (vip, 80))
-                        r["waypoint_only_cpu_note"] = "cpu and rss: both agents + the waypoint"
                         return r
                     finally:
                         bench.stop([p])
@@ -420,7 +421,7 @@ def report(results, args):
         width = int(re.match(r"\d*", fmt).group(0) or 0)
         return format(v, fmt) if isinstance(v, (int, float)) else "n/a".rjust(width)
     print(f"{'system':20} {'req/s':>9} {'p50 µs':>8} {'p99 µs':>8} {'CPU ms/1k':>10} "
-          f"{'RSS idle':>9} {'RSS load':>9} {'h2 req/s':>9} {'vs nginx':>9} {'vs haproxy':>10}")
+          f"{'(wp)':>6} {'RSS idle':>9} {'RSS load':>9} {'h2 req/s':>9} {'vs nginx':>9} {'vs haproxy':>10}")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:20} unavailable: {r['error'][:100]}")
@@ -439,11 +440,12 @@ def report(results, args):
             h2 = "n/a"
         print(f"{name:20} {r['rps']:9.0f} {f(r['p50_us'], '8.0f')} {f(r['p99_us'], '8.0f')} "
               f"{f(r['cpu_ms_per_1k'] if r['cpu_s'] else None, '10.2f')} "
-              f"{f(r['rss_idle_mib'] or None, '9.1f')} {f(r['rss_load_mib'] or None, '9.1f')} "
+              f"{f(r.get('waypoint_cpu_ms_per_1k'), '6.1f')} {f(r['rss_idle_mib'] or None, '9.1f')} {f(r['rss_load_mib'] or None, '9.1f')} "
               f"{h2 if isinstance(h2, str) else f(h2, '9.0f'):>9} "
               f"{f(r.get('rps_vs_nginx'), '9.2f')} {f(r.get('rps_vs_haproxy'), '10.2f')}")
     print(f"(wrk -t{args.threads} -c{args.connections} -d{args.duration}s, HTTP/1.1 keep-alive, 1 KiB "
-          f"bodies; CPU and RSS: the proxy processes, for mesh both agents + the waypoint; "
+          f"bodies; CPU (ms per 1,000 requests) and RSS (MiB): the proxy processes, for mesh both "
+          f"agents + the waypoint, (wp) = the waypoint's own share; "
           f"vs = req/s ratio at the same worker count; h2: h2load, n/a = the waypoint has no HTTP/2)")
     summary = {"benchmark": "l7", "duration_s": args.duration, "connections": args.connections,
                "wrk_threads": args.threads, "workers": args.workers, "body_bytes": 1024,
