@@ -472,6 +472,10 @@ def main():
     for tool in ("nginx", "haproxy", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"bench/l7: {tool} is missing (scripts/install-deps.sh --bench)")
+    for rel in ("tests/e2e/ambit-netlab", "agent/ambit-agent", "controller/ambit-controller",
+                "waypoint/ambit-waypoint"):
+        if not os.access(os.path.join(args.build_dir, rel), os.X_OK):
+            sys.exit(f"bench/l7: {args.build_dir}/{rel} is missing (build it, or pass --build-dir)")
     if os.geteuid() != 0:
         sys.exit("bench/l7: needs root (network namespaces, cgroups, BPF)")
     bench = Bench(args)
