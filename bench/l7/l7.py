@@ -398,7 +398,8 @@ def run(bench, systems, results):
                 agents.extend(bench.start_mesh(with_waypoint=True))
                 return {}
             attempt("mesh-waypoint", mesh_setup)
-            results.pop("mesh-waypoint", None)
+            if "error" not in results.get("mesh-waypoint", {"error": ""}):
+                results.pop("mesh-waypoint")  # the setup has no figures of its own
             for w in bench.args.workers:
                 def waypoint(w=w):
                     if not agents:
