@@ -142,17 +142,8 @@ spec:
 YAML
 # L7: the shop Service goes through its waypoint, which splits v1/v2, sends "end-user: debug"
 # to v2 and lets only sleep's identity POST orders.
+cp scripts/shop-waypoint.yaml "$work/config/shop-waypoint.yaml"
 cat >"$work/config/waypoint.yaml" <<'YAML'
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: shop-waypoint
-  namespace: shop
-spec:
-  gatewayClassName: ambit-waypoint
-  listeners:
-  - {name: mesh, port: 15008, protocol: HBONE}
----
 apiVersion: v1
 kind: Service
 metadata:
@@ -164,38 +155,6 @@ spec:
   selector: {app: shop}
   ports:
   - {name: http, port: 80, targetPort: 8080}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: shop
-  namespace: shop
-spec:
-  host: shop
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: shop
-  namespace: shop
-spec:
-  hosts: [shop]
-  http:
-  - name: debug-to-v2
-    match:
-    - headers:
-        end-user: {exact: debug}
-    route:
-    - destination: {host: shop, subset: v2}
-  - name: canary
-    route:
-    - destination: {host: shop, subset: v1}
-      weight: 90
-    - destination: {host: shop, subset: v2}
-      weight: 10
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -1,6 +1,7 @@
 """The configuration of every system bench/l7 runs, as text: the nginx backends, the nginx and
 HAProxy reverse proxies, and the mesh's Kubernetes/Istio YAML (the same objects scripts/demo.sh
 serves). Every proxy carries the same route: "end-user: debug" -> v2, otherwise 90/10 v1/v2."""
+import os
 
 BODY_1K = "x" * 1024  # the response body: exactly 1 KiB
 
@@ -131,48 +132,9 @@ spec:
 """
 
 
-WAYPOINT = """apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: shop-waypoint
-  namespace: shop
-spec:
-  gatewayClassName: ambit-waypoint
-  listeners:
-  - {name: mesh, port: 15008, protocol: HBONE}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: shop
-  namespace: shop
-spec:
-  host: shop
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: shop
-  namespace: shop
-spec:
-  hosts: [shop]
-  http:
-  - name: debug-to-v2
-    match:
-    - headers:
-        end-user: {exact: debug}
-    route:
-    - destination: {host: shop, subset: v2}
-  - name: canary
-    route:
-    - destination: {host: shop, subset: v1}
-      weight: 90
-    - destination: {host: shop, subset: v2}
-      weight: 10
-"""
+# The Gateway, subsets and routes, as the demo has them.
+with open(os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "shop-waypoint.yaml")) as f:
+    WAYPOINT = f.read()
 
 # Run in the client pod: N keep-alive GETs (and M with "end-user: debug") counting x-served-by,
 # so every system is checked to carry the same route before it is measured.
