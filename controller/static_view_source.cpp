@@ -131,6 +131,17 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
                                  : s.hosts(0));
     }
   }
+  // The DestinationRules of the hosts its VirtualServices route to come too.
+  std::string_view own_ns = std::string_view(waypoint).substr(0, waypoint.find('/'));
+  std::vector<std::string> rule_hosts = served_hosts;
+  for (const View* from : {base_.get(), &waypoint_only_}) {
+    for (const ResourcePtr& r : *from) {
+      const v1::Resource& res = r->resource();
+      if (res.has_virtual_service() && config::l7_for_waypoint(res, served_hosts, own_ns)) {
+        config::add_route_destinations(res.virtual_service(), rule_hosts);
+      }
+    }
+  }
   auto keep = [&](const v1::Resource& res) {
     if (res.has_namespace_() || res.has_trust_bundle()) return true;
     if (res.has_authorization_policy()) {
@@ -138,9 +149,11 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
     }
     // The whole mesh (config::waypoint_view says why); the listener takes only its Services.
     if (res.has_service() || res.has_workload()) return !served_uids.empty();
-    if (res.has_virtual_service() || res.has_destination_rule()) {
-      std::string_view ns = std::string_view(waypoint).substr(0, waypoint.find('/'));
-      return !served_hosts.empty() && config::l7_for_waypoint(res, served_hosts, ns);
+    if (res.has_virtual_service()) {
+      return !served_hosts.empty() && config::l7_for_waypoint(res, served_hosts, own_ns);
+    }
+    if (res.has_destination_rule()) {
+      return !served_hosts.empty() && config::l7_for_waypoint(res, rule_hosts, own_ns);
     }
     return false;
   };

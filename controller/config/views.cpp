@@ -285,6 +285,21 @@ std::vector<pb::Resource> agent_view(const ConfigModel& model, std::string_view 
   return out;
 }
 
+void add_route_destinations(const pb::VirtualService& vs, std::vector<std::string>& hosts) {
+  auto add = [&](const std::string& host) {
+    if (!host.empty() && std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+      hosts.push_back(host);
+    }
+  };
+  for (const auto& http : vs.http()) {
+    for (const auto& d : http.route()) add(d.destination().host());
+    if (http.has_mirror()) add(http.mirror().host());
+  }
+  for (const auto& tcp : vs.tcp()) {
+    for (const auto& d : tcp.route()) add(d.destination().host());
+  }
+}
+
 std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_view waypoint_uid) {
   Topology topology(model);
   std::vector<std::string> served_hosts, served_uids;
@@ -308,8 +323,16 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
   }
   if (!served_hosts.empty()) {
     std::string_view own_ns = waypoint_uid.substr(0, waypoint_uid.find('/'));
-    for (auto& r : l7_resources(model)) {
-      if (l7_for_waypoint(r, served_hosts, own_ns)) out.push_back(std::move(r));
+    auto l7 = l7_resources(model);
+    std::vector<std::string> rule_hosts = served_hosts;
+    for (const auto& r : l7) {
+      if (r.has_virtual_service() && l7_for_waypoint(r, served_hosts, own_ns)) {
+        add_route_destinations(r.virtual_service(), rule_hosts);
+      }
+    }
+    for (auto& r : l7) {
+      const auto& hosts = r.has_destination_rule() ? rule_hosts : served_hosts;
+      if (l7_for_waypoint(r, hosts, own_ns)) out.push_back(std::move(r));
     }
   }
   sort_resources(out);

@@ -78,6 +78,9 @@ bool l7_for_hosts(const ambit::v1::Resource& resource,
 // l7_for_hosts, and exported (exportTo) to the waypoint's namespace: what a waypoint gets.
 bool l7_for_waypoint(const ambit::v1::Resource& resource,
                      const std::vector<std::string>& service_hosts, std::string_view waypoint_ns);
+// Appends the hosts `vs` routes to (route and mirror destinations, TCP backends): a waypoint
+// that keeps `vs` needs those hosts' DestinationRules too (their subsets, load balancers).
+void add_route_destinations(const ambit::v1::VirtualService& vs, std::vector<std::string>& hosts);
 // Whether the waypoint `waypoint_uid` (serving the Services `served_service_uids`) enforces the
 // policy: a selector policy of a namespace it serves (or the root namespace), or a targetRefs one
 // that names the waypoint, a Service it serves, or a GatewayClass (any: every waypoint is of a

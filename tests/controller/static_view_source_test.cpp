@@ -83,8 +83,8 @@ TEST(StaticViewSourceTest, WaypointGetsTheL7OfTheServicesItServes) {
   auto source = StaticViewSource::create(mesh(), "cluster.local", interner);
   auto waypoint = source->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
   EXPECT_EQ(keys(*waypoint),
-            (std::vector<std::string>{"DestinationRule shop/web", "Namespace shop",
-                                      "Service shop/db", "Service shop/web",
+            (std::vector<std::string>{"DestinationRule shop/db", "DestinationRule shop/web",
+                                      "Namespace shop", "Service shop/db", "Service shop/web",
                                       "VirtualService shop/everything", "VirtualService shop/web",
                                       "VirtualService trafficsplit/shop/web"}));
   // Another waypoint serves nothing: no L7.
