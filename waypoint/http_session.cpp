@@ -298,9 +298,14 @@ void HttpSession::sniff() {
     mode_ = Mode::kDiscard;
     return close_down(false);
   }
-  Cluster cluster{downstream_.service, "", downstream_.destination.port()};
+  std::string route;
+  auto cluster = state.routes->tcp_route(downstream_, worker_.entropy(), &route);
+  if (!cluster) {
+    set_error("TCP route " + route + ": no such backend");
+    return close_down(false);
+  }
   const RouteTable::Endpoint* ep = listener_.load_balancer().pick(
-      *state.routes, cluster, HttpRequest{}, downstream_, worker_.entropy());
+      *state.routes, *cluster, HttpRequest{}, downstream_, worker_.entropy());
   if (ep == nullptr) {
     set_error("no endpoint for " + downstream_.service->uid());
     return close_down(false);

@@ -323,6 +323,23 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       }
       vs.routes.push_back(std::move(r));
     }
+    for (int i = 0; i < in->tcp_size(); ++i) {
+      const auto& tr = in->tcp(i);
+      std::string where = fmt::format("VirtualService {}: tcp[{}]", in->uid(), i);
+      if (tr.port() > 65535) return Error::format("{}.port: {} is not a port", where, tr.port());
+      TcpRoute t;
+      t.port = static_cast<uint16_t>(tr.port());
+      for (int j = 0; j < tr.route_size(); ++j) {
+        auto d = destination(tr.route(j), fmt::format("{}.route[{}]", where, j));
+        if (!d) return d.error();
+        t.total_weight += d->weight;
+        t.destinations.push_back(std::move(*d));
+      }
+      if (t.destinations.empty() || t.total_weight == 0) {
+        return Error::format("{}.route: no destination with a weight", where);
+      }
+      vs.tcp.push_back(std::move(t));
+    }
     rt->virtual_services_.push_back(std::move(vs));
   }
 
@@ -445,6 +462,35 @@ std::optional<Cluster> RouteTable::resolve(const WeightedDestination& d,
   return c;
 }
 
+const RouteTable::WeightedDestination& RouteTable::pick(const std::vector<WeightedDestination>& ds,
+                                                        uint32_t total, uint64_t entropy) {
+  // Each destination gets weight / total of the picks.
+  uint32_t roll = static_cast<uint32_t>(entropy % total);
+  for (const auto& candidate : ds) {
+    if (roll < candidate.weight) return candidate;
+    roll -= candidate.weight;
+  }
+  return ds.back();
+}
+
+std::optional<Cluster> RouteTable::tcp_route(const Downstream& downstream, uint64_t entropy,
+                                             std::string* route) const {
+  HttpRequest none;
+  if (const VirtualService* vs = virtual_service_for(downstream, none)) {
+    for (size_t i = 0; i < vs->tcp.size(); ++i) {
+      const TcpRoute& t = vs->tcp[i];
+      if (t.port != 0 && t.port != downstream.destination.port()) continue;
+      *route = fmt::format("{}#tcp{}", vs->uid, i);
+      return resolve(pick(t.destinations, t.total_weight, entropy), downstream);
+    }
+  }
+  *route = "default";
+  if (downstream.service == nullptr) return std::nullopt;
+  Cluster c{downstream.service, "", downstream.destination.port()};
+  if (cluster(c) == nullptr) return std::nullopt;
+  return c;
+}
+
 RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream,
                               uint64_t entropy) const {
   RouteResult out;
@@ -458,6 +504,13 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
     Cluster c{downstream.service, "", downstream.destination.port()};
     out.kind = cluster(c) != nullptr ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
     out.cluster = c;
+    return out;
+  }
+  if (vs->routes.empty() && !vs->tcp.empty()) {
+    // Only TCP routes (a Gateway API TCPRoute): HTTP on that port is carried as they say.
+    auto c = tcp_route(downstream, entropy, &out.route);
+    out.kind = c ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
+    if (c) out.cluster = std::move(*c);
     return out;
   }
   out.route = vs->uid;
@@ -496,16 +549,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
                                  host, target);
       return out;
     }
-    // A weighted pick: each destination gets weight / total of the requests.
-    uint32_t roll = static_cast<uint32_t>(entropy % r.total_weight);
-    const WeightedDestination* d = &r.destinations.back();
-    for (const auto& candidate : r.destinations) {
-      if (roll < candidate.weight) {
-        d = &candidate;
-        break;
-      }
-      roll -= candidate.weight;
-    }
+    const WeightedDestination* d = &pick(r.destinations, r.total_weight, entropy);
     auto c = resolve(*d, downstream);
     if (!c) {
       out.kind = RouteResult::Kind::kNoCluster;

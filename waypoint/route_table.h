@@ -89,6 +89,12 @@ class RouteTable {
   // Chooses the route and applies its request edits (rewrite, headers) to `request`.
   RouteResult route(HttpRequest& request, const Downstream& downstream, uint64_t entropy) const;
 
+  // Where a connection that is not HTTP goes: the VirtualService's `tcp` route for the dialled
+  // port (port 0: any) by weight, else the dialled Service and port; nullopt when the route's
+  // backend is unknown. `route` receives the route's name for logs.
+  std::optional<Cluster> tcp_route(const Downstream& downstream, uint64_t entropy,
+                                   std::string* route) const;
+
   // The endpoints and load balancer of a cluster; null when the Service has no such port or
   // subset.
   const ClusterInfo* cluster(const Cluster& cluster) const;
@@ -130,11 +136,20 @@ class RouteTable {
     std::optional<WeightedDestination> mirror;
     double mirror_percent = 0;
   };
+  struct TcpRoute {
+    uint16_t port = 0;  // 0: every port
+    std::vector<WeightedDestination> destinations;
+    uint32_t total_weight = 0;
+  };
   struct VirtualService {
     std::string uid;
     std::vector<std::string> hosts;
     std::vector<Route> routes;
+    std::vector<TcpRoute> tcp;
   };
+  // Picks one of `ds` (total weight `total`) by `entropy`.
+  static const WeightedDestination& pick(const std::vector<WeightedDestination>& ds, uint32_t total,
+                                         uint64_t entropy);
 
   RouteTable() = default;
   const VirtualService* virtual_service_for(const Downstream& downstream,

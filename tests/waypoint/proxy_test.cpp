@@ -433,5 +433,35 @@ TEST_F(WaypointProxyTest, AMirroredRequestReachesTheShadowAsWell) {
   for (const auto& head : v2_->seen()) EXPECT_EQ(head.find("/with-body"), std::string::npos);
 }
 
+TEST_F(WaypointProxyTest, BytesThatAreNotHttpFollowTheTcpRoute) {
+  auto vs = testing::virtual_service();
+  auto* tcp = vs.add_tcp();
+  *tcp->add_route() = testing::to(kHost, "v2");
+  start_waypoint({vs}, {});
+  // Not a request line (lowercase): a TCP tunnel to the route's backend, bytes as they are.
+  auto rs = exchange("hello tunnel\r\n\r\n");
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].served_by(), "shop-v2");
+  EXPECT_NE(rs[0].body.find("hello tunnel"), std::string::npos) << rs[0].body;
+}
+
+TEST_F(WaypointProxyTest, ATunnelIsRefusedWhenL7PolicyApplies) {
+  pb::AuthorizationPolicy p;
+  p.set_uid("shop/get-only");
+  p.set_name("get-only");
+  p.set_namespace_("shop");
+  auto* t = p.add_target_refs();
+  t->set_kind("Service");
+  t->set_name("shop");
+  t->set_namespace_("shop");
+  p.add_rules()->add_to()->add_methods("GET");
+  start_waypoint({}, {p});
+  bool closed = false;
+  auto rs = exchange("hello tunnel\r\n\r\n", 1, "10.96.0.30:80", &closed);
+  EXPECT_TRUE(rs.empty());
+  EXPECT_TRUE(closed);
+  for (const auto& head : v1_.seen()) EXPECT_EQ(head.find("hello"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ambit::waypoint

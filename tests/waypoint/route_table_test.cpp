@@ -352,5 +352,38 @@ TEST(RouteTable, WeightsAllZeroAreAnError) {
   EXPECT_NE(rt.error().message.find("http[0].route: every weight is 0"), std::string::npos);
 }
 
+TEST(RouteTable, TcpRoutesPickByPortAndWeight) {
+  auto vs = virtual_service();
+  auto* other_port = vs.add_tcp();
+  other_port->set_port(81);
+  *other_port->add_route() = to("api.shop.svc.cluster.local", "", 1);
+  auto* tcp = vs.add_tcp();
+  tcp->set_port(80);
+  *tcp->add_route() = to(kShop, "v1", 3);
+  *tcp->add_route() = to(kShop, "v2", 1);
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/");
+  std::map<std::string, int> counts;
+  std::string route;
+  for (uint64_t e = 0; e < 400; ++e) {
+    auto cluster = rt->tcp_route(c.downstream, e, &route);
+    ASSERT_TRUE(cluster.has_value());
+    counts[cluster->subset]++;
+  }
+  EXPECT_EQ(route, "shop/shop#tcp1");
+  EXPECT_EQ(counts["v1"], 300);
+  EXPECT_EQ(counts["v2"], 100);
+  // HTTP to a host with only TCP routes goes where they say.
+  RouteResult r = rt->route(c.request, c.downstream, 3);
+  ASSERT_EQ(r.kind, RouteResult::Kind::kForward);
+  EXPECT_EQ(r.cluster.subset, "v2");
+  // Without a VirtualService: the dialled Service and port.
+  auto plain = build({});
+  auto cluster = plain->tcp_route(c.downstream, 1, &route);
+  ASSERT_TRUE(cluster.has_value());
+  EXPECT_EQ(route, "default");
+  EXPECT_EQ(cluster->port, 80);
+}
+
 }  // namespace
 }  // namespace ambit::waypoint
