@@ -13,6 +13,16 @@
 
 namespace ambit::waypoint {
 
+// The host of an authority ("host", "host:port", "[v6]:port"), without its port.
+inline std::string_view authority_host(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    auto end = authority.find(']');
+    return end == std::string_view::npos ? authority : authority.substr(0, end + 1);
+  }
+  auto colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
 struct Header {
   std::string name;  // lowercase
   std::string value;

@@ -34,9 +34,8 @@ bool listed(const std::vector<std::string>& values, const std::vector<std::strin
 // Hosts are compared without case, with or without the authority's port (Istio adds both).
 bool host_pattern_matches(std::string_view pattern, std::string_view authority) {
   if (ztunnel::authz_pattern_matches(pattern, authority)) return true;
-  auto colon = authority.rfind(':');
-  if (colon == std::string_view::npos || authority.ends_with(']')) return false;
-  return ztunnel::authz_pattern_matches(pattern, authority.substr(0, colon));
+  std::string_view host = authority_host(authority);
+  return host.size() != authority.size() && ztunnel::authz_pattern_matches(pattern, host);
 }
 
 std::vector<std::string_view> segments(std::string_view path) {
@@ -170,14 +169,13 @@ bool L7Authorizer::applies(const Downstream& downstream) const {
   });
 }
 
-bool L7Authorizer::matches(const Rule& r, const HttpRequest& request,
+bool L7Authorizer::matches(const Rule& r, const HttpRequest& request, std::string_view authority,
                            const ztunnel::ConnectionAttributes& connection) {
   bool from = r.from.empty();
   for (size_t i = 0; i < r.from.size() && !from; ++i) {
     from = !r.needs_request_principal[i] && ztunnel::authz_source_matches(r.from[i], connection);
   }
   if (!from) return false;
-  std::string authority = ascii_lower(request.authority);
   std::string_view path = request.path_only();
   bool to = r.to.empty() || std::any_of(r.to.begin(), r.to.end(), [&](const Operation& op) {
               return ztunnel::authz_operation_matches(op.l4, connection) &&
@@ -203,6 +201,8 @@ bool L7Authorizer::matches(const Rule& r, const HttpRequest& request,
 }
 
 L7Decision L7Authorizer::check(const HttpRequest& request, const Downstream& downstream) const {
+  if (policies_.empty()) return {true, "no policies"};
+  std::string authority = ascii_lower(request.authority);  // hosts compare without case
   ztunnel::ConnectionAttributes connection;
   connection.source_identity = downstream.peer;
   connection.source_ip = downstream.source_ip;
@@ -219,7 +219,7 @@ L7Decision L7Authorizer::check(const HttpRequest& request, const Downstream& dow
       continue;
     }
     for (const auto& r : p.rules) {
-      if (matches(r, request, connection)) {
+      if (matches(r, request, authority, connection)) {
         return {false, "denied by DENY policy " + p.uid};
       }
     }
@@ -227,7 +227,7 @@ L7Decision L7Authorizer::check(const HttpRequest& request, const Downstream& dow
   if (allows.empty()) return {true, "no policies"};
   for (const Policy* p : allows) {
     for (const auto& r : p->rules) {
-      if (matches(r, request, connection)) return {true, "allowed by " + p->uid};
+      if (matches(r, request, authority, connection)) return {true, "allowed by " + p->uid};
     }
   }
   return {false, fmt::format("no ALLOW policy matched ({} apply)", allows.size())};

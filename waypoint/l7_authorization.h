@@ -42,7 +42,6 @@ class L7Authorizer {
   // Whether any policy (not AUDIT) applies to what the client dialled: then traffic the
   // waypoint cannot read as HTTP cannot be checked, and is refused.
   bool applies(const Downstream& downstream) const;
-  size_t policy_count() const { return policies_.size(); }
 
  private:
   struct Operation {
@@ -73,7 +72,8 @@ class L7Authorizer {
 
   L7Authorizer() = default;
   bool applies(const Policy& p, const Downstream& downstream) const;
-  static bool matches(const Rule& r, const HttpRequest& request,
+  // `authority`: the request's, lowercase.
+  static bool matches(const Rule& r, const HttpRequest& request, std::string_view authority,
                       const ztunnel::ConnectionAttributes& connection);
 
   std::vector<Policy> policies_;

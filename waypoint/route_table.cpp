@@ -26,16 +26,6 @@ bool host_matches(std::string_view pattern, std::string_view host) {
   return iequals_ascii(pattern, host);
 }
 
-// The host of an authority, without a port.
-std::string_view host_of(std::string_view authority) {
-  if (authority.starts_with('[')) {
-    auto end = authority.find(']');
-    return end == std::string_view::npos ? authority : authority.substr(0, end + 1);
-  }
-  auto colon = authority.rfind(':');
-  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
-}
-
 HeaderEdits edits_of(const pb::HeaderOperations& ops) {
   HeaderEdits e;
   // Maps arrive in protobuf's unspecified order; sorted, every worker and run agree.
@@ -133,20 +123,6 @@ void HeaderEdits::append(const HeaderEdits& other) {
 
 std::string Cluster::key() const {
   return fmt::format("{}|{}|{}", service != nullptr ? service->uid() : "", subset, port);
-}
-
-std::string_view to_string(LbPolicy::Kind kind) {
-  switch (kind) {
-    case LbPolicy::Kind::kLeastRequest:
-      return "LEAST_REQUEST";
-    case LbPolicy::Kind::kRoundRobin:
-      return "ROUND_ROBIN";
-    case LbPolicy::Kind::kRandom:
-      return "RANDOM";
-    case LbPolicy::Kind::kConsistentHash:
-      return "CONSISTENT_HASH";
-  }
-  return "?";
 }
 
 bool RouteTable::StringMatcher::matches(std::string_view s, size_t* prefix_len) const {
@@ -285,7 +261,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       const auto& hr = in->http(i);
       std::string where = fmt::format("VirtualService {}: http[{}]", in->uid(), i);
       Route r;
-      r.name = hr.name().empty() ? std::to_string(i) : hr.name();
+      r.name = in->uid() + "#" + (hr.name().empty() ? std::to_string(i) : hr.name());
       for (int j = 0; j < hr.match_size(); ++j) {
         auto m = compile(hr.match(j), fmt::format("{}.match[{}]", where, j));
         if (!m) return m.error();
@@ -328,6 +304,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       std::string where = fmt::format("VirtualService {}: tcp[{}]", in->uid(), i);
       if (tr.port() > 65535) return Error::format("{}.port: {} is not a port", where, tr.port());
       TcpRoute t;
+      t.name = fmt::format("{}#tcp{}", in->uid(), i);
       t.port = static_cast<uint16_t>(tr.port());
       for (int j = 0; j < tr.route_size(); ++j) {
         auto d = destination(tr.route(j), fmt::format("{}.route[{}]", where, j));
@@ -341,6 +318,17 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       vs.tcp.push_back(std::move(t));
     }
     rt->virtual_services_.push_back(std::move(vs));
+  }
+  for (const auto& vs : rt->virtual_services_) {
+    bool wildcard = false;
+    for (const auto& h : vs.hosts) {
+      if (h.find('*') != std::string::npos) {
+        wildcard = true;
+      } else {
+        rt->by_host_.emplace(ascii_lower(h), &vs);  // the first by uid keeps it
+      }
+    }
+    if (wildcard) rt->wildcards_.push_back(&vs);
   }
 
   std::vector<const pb::DestinationRule*> drs;
@@ -361,7 +349,6 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       }
       return out;
     };
-    auto& names = rt->subsets_[s->uid()];
     for (const auto& port : s->ports) {
       const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
       rt->clusters_[Cluster{s, "", port.port}.key()] = {endpoints(port, nullptr), lb_policy(top)};
@@ -372,9 +359,6 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
         rt->clusters_[Cluster{s, subset.name(), port.port}.key()] = {
             endpoints(port, &labels), lb_policy(own != nullptr ? own : top)};
       }
-    }
-    if (dr != nullptr) {
-      for (const auto& subset : dr->subsets()) names.push_back(subset.name());
     }
   }
   return std::shared_ptr<const RouteTable>(std::move(rt));
@@ -387,16 +371,13 @@ const RouteTable::ClusterInfo* RouteTable::cluster(const Cluster& c) const {
 
 const RouteTable::VirtualService* RouteTable::virtual_service_for(
     const Downstream& downstream, const HttpRequest& request) const {
+  if (virtual_services_.empty()) return nullptr;
   std::string host = downstream.service != nullptr ? downstream.service->hostname()
-                                                   : std::string(host_of(request.authority));
-  for (const auto& vs : virtual_services_) {
-    for (const auto& h : vs.hosts) {
-      if (iequals_ascii(h, host)) return &vs;
-    }
-  }
-  for (const auto& vs : virtual_services_) {
-    for (const auto& h : vs.hosts) {
-      if (h.find('*') != std::string::npos && host_matches(h, host)) return &vs;
+                                                   : ascii_lower(authority_host(request.authority));
+  if (auto it = by_host_.find(host); it != by_host_.end()) return it->second;
+  for (const VirtualService* vs : wildcards_) {
+    for (const auto& h : vs->hosts) {
+      if (h.find('*') != std::string::npos && host_matches(h, host)) return vs;
     }
   }
   return nullptr;
@@ -451,13 +432,13 @@ std::optional<Cluster> RouteTable::resolve(const WeightedDestination& d,
       return std::nullopt;
     }
   }
-  if (!c.subset.empty()) {
-    auto it = subsets_.find(s->uid());
-    if (it == subsets_.end() ||
-        std::find(it->second.begin(), it->second.end(), c.subset) == it->second.end()) {
-      return std::nullopt;
-    }
-  }
+  if (cluster(c) == nullptr) return std::nullopt;  // also: a subset the rule lacks
+  return c;
+}
+
+std::optional<Cluster> RouteTable::dialled(const Downstream& downstream) const {
+  if (downstream.service == nullptr) return std::nullopt;
+  Cluster c{downstream.service, "", downstream.destination.port()};
   if (cluster(c) == nullptr) return std::nullopt;
   return c;
 }
@@ -480,15 +461,12 @@ std::optional<Cluster> RouteTable::tcp_route(const Downstream& downstream, uint6
     for (size_t i = 0; i < vs->tcp.size(); ++i) {
       const TcpRoute& t = vs->tcp[i];
       if (t.port != 0 && t.port != downstream.destination.port()) continue;
-      *route = fmt::format("{}#tcp{}", vs->uid, i);
+      *route = t.name;
       return resolve(pick(t.destinations, t.total_weight, entropy), downstream);
     }
   }
   *route = "default";
-  if (downstream.service == nullptr) return std::nullopt;
-  Cluster c{downstream.service, "", downstream.destination.port()};
-  if (cluster(c) == nullptr) return std::nullopt;
-  return c;
+  return dialled(downstream);
 }
 
 RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream,
@@ -497,13 +475,9 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
   const VirtualService* vs = virtual_service_for(downstream, request);
   if (vs == nullptr) {
     out.route = "default";
-    if (downstream.service == nullptr) {
-      out.kind = RouteResult::Kind::kNoCluster;
-      return out;
-    }
-    Cluster c{downstream.service, "", downstream.destination.port()};
-    out.kind = cluster(c) != nullptr ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
-    out.cluster = c;
+    auto c = dialled(downstream);
+    out.kind = c ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
+    if (c) out.cluster = std::move(*c);
     return out;
   }
   if (vs->routes.empty() && !vs->tcp.empty()) {
@@ -525,7 +499,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
       }
     }
     if (!hit) continue;
-    out.route = vs->uid + "#" + r.name;
+    out.route = r.name;
     std::string_view path = request.path_only();
     std::string query = request.path.substr(path.size());
     if (r.direct_status != 0) {
@@ -538,7 +512,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
       out.kind = RouteResult::Kind::kRedirect;
       out.status = rd.redirect_code() != 0 ? static_cast<int>(rd.redirect_code()) : 301;
       std::string host = rd.authority().empty() ? request.authority : rd.authority();
-      if (rd.port() != 0) host = fmt::format("{}:{}", host_of(host), rd.port());
+      if (rd.port() != 0) host = fmt::format("{}:{}", authority_host(host), rd.port());
       std::string target = request.path;
       if (!rd.uri().empty()) {
         target = rd.uri();

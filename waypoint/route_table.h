@@ -41,7 +41,10 @@ struct Cluster {
   const ztunnel::Service* service = nullptr;
   std::string subset;       // "" = every endpoint
   uint16_t port = 0;        // the Service port
-  std::string key() const;  // "<ns>/<name>|<subset>|<port>"
+  // "<ns>/<name>|<subset>|<port>": by the Service's uid, not its address, so a key outlives its
+  // table (a keep-alive connection's Downstream comes from the table it was accepted with, its
+  // next request may be routed by a newer one; round-robin counters carry over a config swap).
+  std::string key() const;
 };
 
 // A DestinationRule's loadBalancer for one cluster, resolved (subset over top level, port-level
@@ -53,7 +56,6 @@ struct LbPolicy {
   HashOn hash_on = HashOn::kHeader;
   std::string hash_key;  // header name (lowercase), cookie or query parameter name
 };
-std::string_view to_string(LbPolicy::Kind kind);
 
 struct RouteResult {
   enum class Kind { kForward, kRedirect, kDirectResponse, kNoRoute, kNoCluster };
@@ -99,7 +101,6 @@ class RouteTable {
   // subset.
   const ClusterInfo* cluster(const Cluster& cluster) const;
   const ztunnel::WorkloadTable& table() const { return *table_; }
-  size_t virtual_service_count() const { return virtual_services_.size(); }
 
  private:
   struct StringMatcher {
@@ -125,7 +126,7 @@ class RouteTable {
     HeaderEdits request_headers, response_headers;
   };
   struct Route {
-    std::string name;            // for logs
+    std::string name;            // for logs and metrics: "<vs uid>#<route name or index>"
     std::vector<Match> matches;  // empty: every request
     std::vector<WeightedDestination> destinations;
     uint32_t total_weight = 0;
@@ -137,6 +138,7 @@ class RouteTable {
     double mirror_percent = 0;
   };
   struct TcpRoute {
+    std::string name;   // "<vs uid>#tcp<index>"
     uint16_t port = 0;  // 0: every port
     std::vector<WeightedDestination> destinations;
     uint32_t total_weight = 0;
@@ -152,6 +154,8 @@ class RouteTable {
                                          uint64_t entropy);
 
   RouteTable() = default;
+  // The dialled Service and port, when it is a cluster of this table.
+  std::optional<Cluster> dialled(const Downstream& downstream) const;
   const VirtualService* virtual_service_for(const Downstream& downstream,
                                             const HttpRequest& request) const;
   bool matches(const Match& m, const HttpRequest& request, const Downstream& downstream,
@@ -163,10 +167,14 @@ class RouteTable {
   static Result<Match> compile(const ambit::v1::HTTPMatchRequest& m, const std::string& where);
 
   std::shared_ptr<const ztunnel::WorkloadTable> table_;
-  std::vector<VirtualService> virtual_services_;
+  std::vector<VirtualService> virtual_services_;  // by uid
+  // The first VirtualService (by uid) naming each exact host, lowercase; then the ones with
+  // wildcard hosts, in uid order.
+  std::unordered_map<std::string, const VirtualService*> by_host_;
+  std::vector<const VirtualService*> wildcards_;
+  // Every (Service, port) and (Service, DestinationRule subset, port): a subset without
+  // endpoints still has its entry, a subset the rule lacks has none.
   std::unordered_map<std::string, ClusterInfo> clusters_;  // by Cluster::key()
-  // Subset names known per Service uid (a subset without endpoints still exists).
-  std::unordered_map<std::string, std::vector<std::string>> subsets_;
 };
 
 }  // namespace ambit::waypoint
