@@ -139,7 +139,7 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
     }
     if (mesh_changed_) {
       mesh_.clear();
-      for (auto& r : config::agent_mesh_resources(all.model, config::kAllNodes)) {
+      for (auto& r : config::agent_mesh_resources(*topology_, config::kAllNodes, guarded_pods_)) {
         mesh_.push_back(mesh_interner_.intern(std::move(r)));
       }
       mesh_interner_.end_version();

@@ -230,6 +230,12 @@ std::optional<pb::AuthorizationPolicy> authorization_policy_resource(
 
 std::vector<pb::Resource> agent_mesh_resources(const ConfigModel& model, std::string_view node) {
   Topology topology(model);
+  return agent_mesh_resources(topology, node, topology.waypoint_guarded_pods());
+}
+
+std::vector<pb::Resource> agent_mesh_resources(const Topology& topology, std::string_view node,
+                                               const std::vector<std::string>& guarded) {
+  const ConfigModel& model = topology.model();
   std::vector<pb::Resource> out;
   std::set<std::string> namespaces;
   for (const auto& ns : model.namespaces) namespaces.insert(ns.meta.name);
@@ -241,7 +247,6 @@ std::vector<pb::Resource> agent_mesh_resources(const ConfigModel& model, std::st
     *r.mutable_namespace_() = to_namespace(topology, name);
     out.push_back(std::move(r));
   }
-  auto guarded = topology.waypoint_guarded_pods();
   for (const auto& pod : model.pods) {
     pb::Resource r;
     r.set_uid(pod.meta.uid());
@@ -312,7 +317,8 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
   // The whole mesh without node-local fields: every Service a route may send to with its
   // endpoints, and the clients' workloads (their labels for sourceLabels, their addresses for
   // the Forwarded check). The listener accepts only the Services that name this waypoint.
-  std::vector<pb::Resource> out = agent_mesh_resources(model, "");
+  std::vector<pb::Resource> out =
+      agent_mesh_resources(topology, "", topology.waypoint_guarded_pods());
   for (const auto& ap : model.authorization_policies) {
     auto policy = authorization_policy_resource(ap);
     if (!policy || !policy_for_waypoint(*policy, waypoint_uid, served_uids)) continue;

@@ -18,6 +18,8 @@
 
 namespace ambit::controller::config {
 
+class Topology;
+
 // The view of the node agent on `node`:
 // - every Namespace (declared ones, plus those that pods and services live in), with `ambient`;
 // - every Workload (from Pods): uid, addresses, labels, service account, node, named container
@@ -45,6 +47,10 @@ inline constexpr std::string_view kAllNodes = "*";
 // (Topology::waypoint_guarded_pods), so the controller usually recomputes only the second.
 std::vector<ambit::v1::Resource> agent_mesh_resources(const ConfigModel& model,
                                                       std::string_view node);
+// The same from a Topology of the model and its waypoint_guarded_pods() already at hand.
+std::vector<ambit::v1::Resource> agent_mesh_resources(const Topology& topology,
+                                                      std::string_view node,
+                                                      const std::vector<std::string>& guarded);
 std::vector<ambit::v1::Resource> agent_policy_resources(const ConfigModel& model);
 
 // The view of the waypoint `waypoint_uid` ("<ns>/<name>"): the Services it serves, their

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ambit/v1/control.pb.h"
 #include "controller/config/analyzer.h"
 #include "controller/config/loader.h"
 
@@ -97,6 +98,17 @@ inline std::string dump(const std::vector<Diagnostic>& diagnostics) {
   std::string out;
   for (const auto& d : diagnostics) out += d.format() + "\n";
   return out;
+}
+
+// The Workload `uid` of a view (a test failure, and an empty one, when it has none).
+inline const ambit::v1::Workload& workload(const std::vector<ambit::v1::Resource>& view,
+                                           const std::string& uid) {
+  for (const auto& r : view) {
+    if (r.has_workload() && r.uid() == uid) return r.workload();
+  }
+  ADD_FAILURE() << "no workload " << uid;
+  static ambit::v1::Workload none;
+  return none;
 }
 
 }  // namespace ambit::controller::config::testing
