@@ -125,7 +125,8 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
                                  p.target_port());
           }
           s.ports.push_back({static_cast<uint16_t>(p.port()),
-                             static_cast<uint16_t>(p.target_port()), p.target_port_name()});
+                             static_cast<uint16_t>(p.target_port()), p.target_port_name(),
+                             p.protocol()});
         }
         s.selector = labels_of(in.selector());
         s.waypoint = in.waypoint();

@@ -342,6 +342,9 @@ class Parser final : public Http1Parser {
 
 void append_fields(std::string& out, const std::vector<Header>& fields) {
   for (const auto& f : fields) {
+    // What came from an HTTP/2 message may hold fields that are this hop's on HTTP/1.1 (te,
+    // content-length): the framing the head is written with says them.
+    if (hop_by_hop(f.name)) continue;
     out += f.name;
     out += ": ";
     out += f.value;
@@ -407,6 +410,13 @@ std::string serialize_response_head(const ResponseHead& head, const Framing& fra
 }
 
 std::string chunk_header(size_t size) { return fmt::format("{:x}\r\n", size); }
+
+std::string last_chunk(const std::vector<Header>& trailers) {
+  std::string out = "0\r\n";
+  append_fields(out, trailers);
+  out += "\r\n";
+  return out;
+}
 
 std::string local_response(int status, std::string_view body, bool keep_alive,
                            const std::vector<Header>& extra) {

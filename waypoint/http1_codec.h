@@ -103,10 +103,20 @@ std::string serialize_request_head(const HttpRequest& request, const Framing& fr
                                    bool keep_alive, std::string_view upgrade);
 std::string serialize_response_head(const ResponseHead& head, const Framing& framing,
                                     bool keep_alive);
-// One chunk of a chunked body, and the end of one (no trailers are forwarded).
+// One chunk of a chunked body, and the end of one.
 std::string chunk_header(size_t size);
 inline constexpr std::string_view kChunkEnd = "\r\n";
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+// Writes body bytes through `write`, as one chunk when the body goes chunked.
+template <class Write>
+void write_body(std::string_view body, bool chunked, Write&& write) {
+  if (!chunked) return write(body);
+  write(chunk_header(body.size()));
+  write(body);
+  write(kChunkEnd);
+}
+// The last chunk with trailer fields (an HTTP/2 response's trailers, for an HTTP/1.1 client).
+std::string last_chunk(const std::vector<Header>& trailers);
 
 // A complete response the waypoint answers itself (403 from policy, 404 no route, 503...).
 std::string local_response(int status, std::string_view body, bool keep_alive,

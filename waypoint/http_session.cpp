@@ -7,14 +7,15 @@
 #include <algorithm>
 #include <cctype>
 
+#include "waypoint/http2_front.h"
 #include "waypoint/listener.h"
 #include "waypoint/waypoint_state.h"
-#include "ztunnel/forwarded.h"
 
 namespace ambit::waypoint {
 namespace {
 
 constexpr size_t kHighWater = ztunnel::HboneConnection::kStreamHighWater;
+constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 std::span<const uint8_t> bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -37,72 +38,6 @@ std::optional<bool> looks_like_http1(std::string_view in) {
 
 }  // namespace
 
-// --- Upstream ---------------------------------------------------------------------------------
-
-Upstream::Upstream(HttpSession& session, SocketAddress address, std::string workload)
-    : session_(session), address_(std::move(address)), workload_(std::move(workload)) {}
-
-Upstream::~Upstream() { reset(); }
-
-bool Upstream::open(ztunnel::Worker& worker, const ztunnel::EngineConfig& config,
-                    const ztunnel::Workload& endpoint, const std::string& source_workload,
-                    const std::string& forwarded) {
-  auto creds = config.credentials.find(source_workload);
-  if (creds == config.credentials.end() || !creds->second.client) return false;
-  ztunnel::HboneConnection* conn = worker.pool().get(
-      {source_workload, creds->second.identity, endpoint.hbone_address, endpoint.identity},
-      creds->second.client->get());
-  if (conn == nullptr) return false;
-  std::vector<std::pair<std::string, std::string>> headers;
-  headers.emplace_back("forwarded", forwarded);
-  auto* stream = conn->open_stream(this, address_.to_string(), std::move(headers));
-  if (stream == nullptr) return false;
-  connection_ = conn;
-  stream_ = stream;
-  return true;
-}
-
-void Upstream::send(std::string_view b) {
-  if (stream_ != nullptr && !b.empty()) connection_->send(stream_, bytes(b));
-}
-void Upstream::end() {
-  if (stream_ != nullptr) connection_->end_stream(stream_);
-}
-void Upstream::reset() {
-  if (stream_ == nullptr) return;
-  auto* s = stream_;
-  stream_ = nullptr;
-  connection_->reset_stream(s, NGHTTP2_CANCEL);
-}
-size_t Upstream::backlog() const { return stream_ ? connection_->backlog(stream_) : 0; }
-void Upstream::consume(size_t n) {
-  if (stream_ != nullptr) connection_->consume(stream_, n);
-}
-
-void Upstream::on_stream_response(int status) {
-  answered_ = status == 200;
-  session_.upstream_answered(*this, status);
-}
-void Upstream::on_stream_data(std::span<const uint8_t> data) {
-  in.append(reinterpret_cast<const char*>(data.data()), data.size());
-  session_.upstream_data(*this);
-}
-void Upstream::on_stream_end() {
-  eof = true;
-  session_.upstream_data(*this);
-}
-void Upstream::on_stream_closed(uint32_t error_code, const std::string& why) {
-  stream_ = nullptr;
-  reusable = false;
-  session_.upstream_closed(*this, why.empty() && error_code != 0
-                                      ? fmt::format("stream reset (HTTP/2 error {})", error_code)
-                                      : why);
-}
-void Upstream::on_stream_writable() { session_.upstream_writable(*this); }
-void Upstream::on_body(std::span<const uint8_t> data) { session_.upstream_body(*this, data); }
-
-// --- HttpSession ------------------------------------------------------------------------------
-
 HttpSession::HttpSession(ztunnel::Worker& worker, WaypointListener& listener,
                          std::shared_ptr<const ztunnel::EngineConfig> config,
                          ztunnel::HboneConnection* connection,
@@ -114,14 +49,18 @@ HttpSession::HttpSession(ztunnel::Worker& worker, WaypointListener& listener,
       config_(std::move(config)),
       connection_(connection),
       stream_(stream),
-      downstream_(std::move(downstream)) {
+      downstream_(std::move(downstream)),
+      pool_(worker, downstream_) {
   listener_.session_started();
 }
 
 HttpSession::~HttpSession() {
-  if (exchange_ && exchange_->endpoint)
-    listener_.load_balancer().request_finished(*exchange_->endpoint);
-  upstreams_.clear();
+  h2_.reset();  // its exchanges hold requests of the pool
+  if (exchange_) {
+    if (exchange_->endpoint) listener_.load_balancer().request_finished(*exchange_->endpoint);
+    if (exchange_->upstream) exchange_->upstream->release(false);
+  }
+  pool_.reset_all();
   if (stream_ != nullptr) {
     auto* s = stream_;
     stream_ = nullptr;
@@ -135,13 +74,14 @@ void HttpSession::start() { connection_->set_sink(stream_, this); }
 void HttpSession::abort(const std::string& why) {
   set_error(why);
   close_down(false);
-  for (auto& up : upstreams_) up->reset();
+  pool_.reset_all();
   maybe_finish();
 }
 
 void HttpSession::on_stream_data(std::span<const uint8_t> data) {
   in_.append(reinterpret_cast<const char*>(data.data()), data.size());
   bytes_in_ += data.size();
+  pool_.sweep();  // no upstream is inside a callback now
   process();
 }
 
@@ -153,26 +93,31 @@ void HttpSession::on_stream_end() {
 void HttpSession::on_stream_closed(uint32_t error_code, const std::string& why) {
   stream_ = nullptr;
   if (error_code != 0) set_error(why.empty() ? "downstream stream reset" : why);
+  if (h2_) h2_->downstream_gone();
   if (exchange_ && !exchange_->response_done) {
     exchange_->record.flags = "DC";  // the client went away before its answer
-    if (exchange_->upstream) exchange_->upstream->reset();
     exchange_->response_done = exchange_->request_done = true;
     end_exchange();
   }
-  for (auto& up : upstreams_) up->reset();
+  pool_.reset_all();
   maybe_finish();
 }
 
 void HttpSession::on_stream_writable() {
   // The client took what was queued: read on from the upstream that was held back.
   if (tunnel_) return tunnel_step();
-  if (exchange_ && exchange_->upstream) upstream_data(*exchange_->upstream);
+  if (h2_) return h2_->writable();
+  if (exchange_ && exchange_->upstream) exchange_->upstream->resume_response();
 }
 
 void HttpSession::write_down(std::string_view b) {
   if (stream_ == nullptr || down_ended_ || b.empty()) return;
   bytes_out_ += b.size();
   connection_->send(stream_, bytes(b));
+}
+
+bool HttpSession::down_room() const {
+  return stream_ == nullptr || connection_->backlog(stream_) < kHighWater;
 }
 
 void HttpSession::eat(size_t n) {
@@ -220,6 +165,13 @@ void HttpSession::step() {
         eat(in_.size());
         if (down_eof_) close_down(true);
         return;
+      case Mode::kHttp2:
+        if (!in_.empty()) {
+          h2_->feed(in_);
+          eat(in_.size());
+        }
+        if (down_eof_) h2_->peer_ended();
+        return;
       case Mode::kHttp1:
         break;
     }
@@ -242,18 +194,22 @@ void HttpSession::step() {
     Exchange& ex = *exchange_;
     if (!ex.request_done) {
       if (parser_->state() == Http1Parser::State::kBody) {
-        if (ex.upstream && ex.upstream->backlog() >= kHighWater) return;  // upstream_writable
+        if (ex.upstream && ex.upstream->backlog() >= kHighWater) return;  // request_writable
         size_t n = parser_->feed(bytes(in_), *this);
         eat(n);
       }
+      if (!exchange_) continue;  // the upstream failed while it took the body
       switch (parser_->state()) {
         case Http1Parser::State::kDone:
           ex.request_done = true;
-          if (ex.upstream && ex.request_framing.chunked) ex.upstream->send(kLastChunk);
+          if (ex.upstream) ex.upstream->send_end({});
           break;
         case Http1Parser::State::kError:
           // A body that breaks its own framing: nothing more of this connection can be trusted.
-          if (ex.upstream) ex.upstream->reset();
+          if (ex.upstream) {
+            ex.upstream->release(false);
+            ex.upstream = nullptr;
+          }
           if (!ex.response_started) {
             ex.record.details = "bad request body: " + parser_->error().reason;
             ex.record.status = 400;
@@ -266,7 +222,6 @@ void HttpSession::step() {
         default:
           if (down_eof_) {
             ex.record.flags = "DC";
-            if (ex.upstream) ex.upstream->reset();
             ex.response_done = ex.request_done = true;
             ex.close_after = true;
             end_exchange();
@@ -274,12 +229,22 @@ void HttpSession::step() {
           return;
       }
     }
-    if (!ex.response_done) return;  // upstream_data finishes it
+    if (!exchange_ || !exchange_->response_done) return;  // the upstream finishes it
     end_exchange();
   }
 }
 
 void HttpSession::sniff() {
+  if (std::string_view(in_).substr(0, kHttp2Preface.size()) ==
+      kHttp2Preface.substr(0, std::min(in_.size(), kHttp2Preface.size()))) {
+    if (in_.size() < kHttp2Preface.size()) {
+      if (down_eof_) close_down(true);
+      return;  // more of the preface to come
+    }
+    mode_ = Mode::kHttp2;
+    h2_ = std::make_unique<Http2Front>(*this);
+    return;
+  }
   auto http1 = looks_like_http1(in_);
   if (!http1) {
     if (down_eof_) close_down(true);
@@ -289,11 +254,11 @@ void HttpSession::sniff() {
     mode_ = Mode::kHttp1;
     return;
   }
-  // Not HTTP/1 (h2 preface, TLS, a database protocol...): a TCP tunnel, where no L7 policy
-  // applies; with one in force it cannot be checked, so the connection is refused.
+  // Not HTTP (TLS, a database protocol...): a TCP tunnel, where no L7 policy applies; with one
+  // in force it cannot be checked, so the connection is refused.
   const auto& state = waypoint_state(*config_);
   if (state.authorizer->applies(downstream_)) {
-    set_error("not HTTP/1.1, and L7 authorization applies to " + downstream_.service->uid() +
+    set_error("not HTTP, and L7 authorization applies to " + downstream_.service->uid() +
               ": refused");
     mode_ = Mode::kDiscard;
     return close_down(false);
@@ -315,7 +280,7 @@ void HttpSession::sniff() {
 
 void HttpSession::start_tunnel(const RouteTable::Endpoint& ep) {
   mode_ = Mode::kTunnel;
-  Upstream* up = upstream_for(*config_, ep);
+  Http1Upstream* up = pool_.tunnel(*config_, ep, this);
   if (up == nullptr) {
     set_error("could not open an HBONE stream to " + ep.address.to_string());
     return close_down(false);
@@ -342,23 +307,11 @@ void HttpSession::tunnel_step() {
   if (tunnel_->closed() && tunnel_->in.empty()) close_down(true);
 }
 
-Upstream* HttpSession::upstream_for(const ztunnel::EngineConfig& config,
-                                    const RouteTable::Endpoint& ep) {
-  for (auto& up : upstreams_) {
-    if (up->reusable && !up->closed() && up->address() == ep.address) {
-      up->reusable = false;
-      return up.get();
-    }
-  }
-  std::erase_if(upstreams_, [](const auto& up) { return up->closed() && !up->reusable; });
-  auto up = std::make_unique<Upstream>(*this, ep.address, ep.workload->uid());
-  const auto& state = waypoint_state(config);
-  std::string forwarded = ztunnel::format_forwarded(
-      SocketAddress(downstream_.source_ip, 0),
-      downstream_.service ? downstream_.service->hostname() : std::string());
-  if (!up->open(worker_, config, *ep.workload, state.workload_uid, forwarded)) return nullptr;
-  upstreams_.push_back(std::move(up));
-  return upstreams_.back().get();
+void HttpSession::tunnel_failed(const std::string& why) {
+  if (!why.empty()) set_error(why);
+  tunnel_step();
+  if (!why.empty()) close_down(false);
+  maybe_finish();
 }
 
 void HttpSession::begin_exchange() {
@@ -382,82 +335,49 @@ void HttpSession::begin_exchange() {
   r.src_identity = downstream_.peer;
   r.service = downstream_.service ? downstream_.service->uid() : "";
 
-  const auto& state = waypoint_state(*ex.config);
-  L7Decision decision = state.authorizer->check(ex.request, downstream_);
-  if (!decision.allowed) {
-    return answer_locally(403, "RBAC: access denied", "-",
-                          "rbac_access_denied: " + decision.reason);
-  }
-  RouteResult route = state.routes->route(ex.request, downstream_, worker_.entropy());
-  r.route = route.route;
-  switch (route.kind) {
-    case RouteResult::Kind::kForward:
-      return forward(route);
-    case RouteResult::Kind::kRedirect:
-      return answer_locally(route.status, "", "-", "redirect", {{"location", route.location}});
-    case RouteResult::Kind::kDirectResponse:
-      return answer_locally(route.status, route.body, "-", "direct_response");
-    case RouteResult::Kind::kNoRoute:
-      return answer_locally(404, "", "NR", "route_not_found");
-    case RouteResult::Kind::kNoCluster:
-      return answer_locally(503, "", "NC", "cluster_not_found");
-  }
+  Dispatch d = dispatch(waypoint_state(*ex.config), listener_.load_balancer(), ex.request,
+                        downstream_, worker_.entropy(), r);
+  if (d.kind == Dispatch::Kind::kAnswer) return answer_locally(d.status, d.body, d.extra);
+  forward(d);
 }
 
-void HttpSession::forward(const RouteResult& route) {
+void HttpSession::forward(const Dispatch& d) {
   Exchange& ex = *exchange_;
-  const auto& state = waypoint_state(*ex.config);
-  const RouteTable::Endpoint* ep = listener_.load_balancer().pick(
-      *state.routes, route.cluster, ex.request, downstream_, worker_.entropy());
-  if (ep == nullptr) return answer_locally(503, "no healthy upstream", "UH", "no_healthy_upstream");
-  Upstream* up = upstream_for(*ex.config, *ep);
-  if (up == nullptr) {
-    return answer_locally(503,
-                          "upstream connect error or disconnect/reset before headers. reset "
-                          "reason: connection failure",
-                          "UF", "upstream_connect_failed");
+  ex.endpoint = d.endpoint;
+  bool http2 = upstream_http2(*d.endpoint, false, !ex.upgrade.empty());
+  auto got = pool_.acquire(*ex.config, *d.endpoint, http2, this);
+  if (got.request == nullptr) {
+    ex.record.flags = "UF";
+    ex.record.details = "upstream_connect_failed";
+    return answer_locally(503, upstream_reset_body(false));
   }
-  ex.upstream = up;
-  ex.endpoint = ep;
-  listener_.load_balancer().request_started(*ep);
-  ex.record.upstream = ep->address;
-  ex.record.upstream_workload = ep->workload->uid();
-  ex.response_edits = route.response_headers;
-  if (route.mirror) mirror(*route.mirror);
-  up->parser->next();
-  up->parser->expect_no_body(ex.head_request);
+  ex.upstream = got.request;
+  ex.http1 = got.http1;
+  ex.response_edits = d.response_edits;
+  if (d.mirror) mirror(*d.mirror);
   ex.sent = std::chrono::steady_clock::now();
-  up->send(serialize_request_head(ex.request, ex.request_framing, true, ex.upgrade));
-  if (ex.request_done && ex.request_framing.chunked) up->send(kLastChunk);
-  // Any response bytes the endpoint already sent (none on a fresh stream) are read now.
-  if (!up->in.empty() || up->eof) upstream_data(*up);
+  ex.upstream->send_head(ex.request, ex.request_framing, ex.request_done, ex.upgrade);
 }
 
-void HttpSession::mirror(const Cluster& cluster) {
+void HttpSession::mirror(const RouteTable::Endpoint& ep) {
   Exchange& ex = *exchange_;
   // Only a request without a body is copied: one with a body would have to be held or teed
   // to a second endpoint at the pace of the slower one (docs/waypoint.md).
   if (ex.request_framing.has_body() || !ex.request_done || !ex.upgrade.empty()) return;
-  const auto& state = waypoint_state(*ex.config);
-  const RouteTable::Endpoint* ep = listener_.load_balancer().pick(
-      *state.routes, cluster, ex.request, downstream_, worker_.entropy());
-  if (ep == nullptr) return;
-  Upstream* up = upstream_for(*ex.config, *ep);
-  if (up == nullptr || up == ex.upstream) return;
-  // Envoy's shadow: the same request, "-shadow" after the host. Its answer is read by
-  // upstream_data as an idle connection's and dropped with the stream.
+  auto got = pool_.acquire(*ex.config, ep, upstream_http2(ep, false, false), nullptr);
+  if (got.request == nullptr) return;
+  // Envoy's shadow: the same request, "-shadow" after the host. Its answer is dropped (an
+  // HTTP/1.1 connection that speaks while idle is closed).
   HttpRequest copy = ex.request;
   copy.authority += "-shadow";
-  up->send(serialize_request_head(copy, ex.request_framing, true, ""));
-  ex.record.mirrored = ep->address;
+  got.request->send_head(copy, ex.request_framing, true, "");
+  ex.record.mirrored = ep.address;
 }
 
-void HttpSession::answer_locally(int status, std::string body, std::string flags,
-                                 std::string details, std::vector<Header> extra) {
+void HttpSession::answer_locally(int status, std::string_view body,
+                                 const std::vector<Header>& extra) {
   Exchange& ex = *exchange_;
   ex.record.status = status;
-  ex.record.flags = std::move(flags);
-  ex.record.details = std::move(details);
   // A body still on its way is read and dropped; a large or endless one would hold the
   // connection, so the answer closes it unless the request is complete.
   if (!ex.request_done) ex.close_after = true;
@@ -490,12 +410,9 @@ void HttpSession::end_exchange() {
   ex->record.duration = now - ex->started;
   if (ex->endpoint) listener_.load_balancer().request_finished(*ex->endpoint);
   waypoint_state(*ex->config).stats->record(listener_.shard(), ex->record);
-  if (Upstream* up = ex->upstream; up != nullptr && mode_ != Mode::kTunnel) {
+  if (ex->upstream != nullptr && mode_ != Mode::kTunnel) {
     // Good for the next request only after a complete exchange both ways.
-    up->reusable = !up->closed() && !up->eof && ex->request_done && ex->response_done &&
-                   up->parser->state() == Http1Parser::State::kDone &&
-                   up->parser->response().keep_alive && up->in.empty() && ex->record.flags == "-";
-    if (!up->reusable) up->reset();
+    ex->upstream->release(ex->request_done && ex->response_done && ex->record.flags == "-");
   }
   if (mode_ == Mode::kTunnel) return;
   if (ex->close_after) {
@@ -510,69 +427,34 @@ void HttpSession::end_exchange() {
 void HttpSession::on_body(std::span<const uint8_t> data) {
   // Request body bytes, as parsed: re-framed on the way up.
   if (!exchange_ || exchange_->upstream == nullptr || data.empty()) return;
+  exchange_->record.bytes_received += data.size();
+  exchange_->upstream->send_body({reinterpret_cast<const char*>(data.data()), data.size()});
+}
+
+void HttpSession::response_head(ResponseHead& head) {
   Exchange& ex = *exchange_;
-  ex.record.bytes_received += data.size();
-  std::string_view b(reinterpret_cast<const char*>(data.data()), data.size());
-  if (ex.request_framing.chunked) {
-    ex.upstream->send(chunk_header(b.size()));
-    ex.upstream->send(b);
-    ex.upstream->send(kChunkEnd);
-  } else {
-    ex.upstream->send(b);
-  }
-}
-
-void HttpSession::upstream_answered(Upstream& up, int status) {
-  if (status == 200) return;
-  upstream_closed(
-      up, fmt::format("HBONE CONNECT to {} refused with {}", up.address().to_string(), status));
-}
-
-void HttpSession::upstream_writable(Upstream& up) {
-  if (tunnel_ == &up) return tunnel_step();
-  process();
-}
-
-void HttpSession::upstream_body(Upstream& up, std::span<const uint8_t> data) {
-  if (!exchange_ || exchange_->upstream != &up || data.empty()) return;
-  Exchange& ex = *exchange_;
-  ex.record.bytes_sent += data.size();
-  std::string_view b(reinterpret_cast<const char*>(data.data()), data.size());
-  if (ex.response_chunked) {
-    write_down(chunk_header(b.size()));
-    write_down(b);
-    write_down(kChunkEnd);
-  } else {
-    write_down(b);
-  }
-}
-
-void HttpSession::response_head(Upstream& up) {
-  Exchange& ex = *exchange_;
-  ResponseHead head = up.parser->response();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
     // 100 Continue and other interim answers go down as they are; the final one follows.
     write_down(serialize_response_head(head, {}, true));
-    up.parser->next();
-    up.parser->expect_no_body(ex.head_request);
     return;
   }
   ex.response_started = true;
   ex.record.status = head.status;
   ex.record.upstream_time = std::chrono::steady_clock::now() - ex.sent;
   ex.response_edits.apply_to(head.headers);
-  if (head.status == 101) {
+  if (head.status == 101 && ex.http1 != nullptr) {
     write_down(serialize_response_head(head, {}, true));
     ex.response_done = ex.request_done = true;
     mode_ = Mode::kTunnel;
-    tunnel_ = &up;
+    tunnel_ = ex.http1;
+    tunnel_->make_tunnel(this);
     end_exchange();
     return tunnel_step();
   }
   Framing out = head.framing;
   bool bodyless = ex.head_request || head.status == 204 || head.status == 304;
   if (head.close_delimited && !bodyless) {
-    // A body that ends with its connection: chunked to a keep-alive client, else the same.
+    // A body of unknown length: chunked to a keep-alive client, else ended by the close.
     if (ex.keep_alive) {
       out.chunked = true;
     } else {
@@ -584,91 +466,39 @@ void HttpSession::response_head(Upstream& up) {
   write_down(serialize_response_head(head, out, !ex.close_after));
 }
 
-void HttpSession::upstream_data(Upstream& up) {
-  if (tunnel_ == &up) return tunnel_step();
-  if (!exchange_ || exchange_->upstream != &up) {
-    // An idle connection that speaks or ends: it can't be reused.
-    up.reusable = false;
-    if (!up.in.empty() || up.eof) up.reset();
-    return;
-  }
-  Http1Parser& p = *up.parser;
-  while (exchange_ && exchange_->upstream == &up) {
-    Exchange& ex = *exchange_;
-    auto state = p.state();
-    if (state == Http1Parser::State::kBody && stream_ != nullptr &&
-        connection_->backlog(stream_) >= kHighWater) {
-      return;  // on_stream_writable
-    }
-    if (state == Http1Parser::State::kHead || state == Http1Parser::State::kBody) {
-      size_t n = p.feed(bytes(up.in), up);
-      if (n > 0) {
-        up.in.erase(0, n);
-        up.consume(n);
-      }
-      if (p.state() == state && n == 0) {
-        if (!up.eof) return;
-        p.finish();  // the endpoint ended: a close-delimited body is complete, else an error
-        if (p.state() == state) return;
-      }
-      if (p.state() == Http1Parser::State::kHead) continue;
-      if (p.state() != Http1Parser::State::kError && state == Http1Parser::State::kHead) {
-        response_head(up);
-        if (mode_ == Mode::kTunnel) return;
-        continue;
-      }
-      continue;
-    }
-    if (state == Http1Parser::State::kError) {
-      if (!ex.response_started) {
-        up.reset();
-        ex.upstream = nullptr;
-        return answer_locally(502, "upstream sent a response the waypoint cannot read", "UPE",
-                              "upstream_protocol_error: " + p.error().reason);
-      }
-      ex.record.flags = "UPE";
-      close_down(false);
-      ex.response_done = ex.request_done = true;
-      end_exchange();
-      return;
-    }
-    // kDone: the response is complete.
-    if (ex.response_chunked) write_down(kLastChunk);
-    ex.response_done = true;
-    if (ex.request_done) {
-      end_exchange();
-      process();
-    } else if (ex.close_after) {
-      end_exchange();
-    }
-    return;
+void HttpSession::response_body(std::span<const uint8_t> data) {
+  Exchange& ex = *exchange_;
+  ex.record.bytes_sent += data.size();
+  write_body({reinterpret_cast<const char*>(data.data()), data.size()}, ex.response_chunked,
+             [this](std::string_view x) { write_down(x); });
+}
+
+void HttpSession::response_end(const std::vector<Header>& trailers) {
+  Exchange& ex = *exchange_;
+  if (ex.response_chunked)
+    write_down(trailers.empty() ? std::string(kLastChunk) : last_chunk(trailers));
+  ex.response_done = true;
+  if (ex.request_done) {
+    end_exchange();
+    process();
+  } else if (ex.close_after) {
+    end_exchange();
   }
 }
 
-void HttpSession::upstream_closed(Upstream& up, const std::string& why) {
-  if (tunnel_ == &up) {
-    if (!why.empty()) set_error(why);
-    tunnel_step();
-    if (!why.empty()) close_down(false);
-    return maybe_finish();
-  }
-  if (!exchange_ || exchange_->upstream != &up) return;
+void HttpSession::response_failed(std::string_view flags, const std::string& why) {
+  if (!exchange_) return;
   Exchange& ex = *exchange_;
-  // What the endpoint sent before it went is still parsed (a close-delimited body ends here).
-  up.eof = true;
-  upstream_data(up);
-  if (!exchange_ || exchange_->upstream != &up) return;
-  if (!ex.response_started) {
-    ex.upstream = nullptr;
-    bool connected = up.answered();
-    return answer_locally(
-        503,
-        fmt::format("upstream connect error or disconnect/reset before headers. reset reason: {}",
-                    connected ? "connection termination" : "connection failure"),
-        connected ? "UC" : "UF", why);
-  }
-  ex.record.flags = "UC";
+  ex.record.flags = std::string(flags);
   ex.record.details = why;
+  if (!ex.response_started) {
+    if (flags == "UPE") {
+      answer_locally(502, "upstream sent a response the waypoint cannot read");
+    } else {
+      answer_locally(503, upstream_reset_body(flags == "UC"));
+    }
+    return process();
+  }
   close_down(false);
   ex.response_done = ex.request_done = true;
   end_exchange();

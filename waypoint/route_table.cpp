@@ -53,6 +53,30 @@ const pb::LoadBalancerSettings* lb_of(const pb::TrafficPolicy& policy, uint32_t 
   return nullptr;
 }
 
+// The connectionPool.http that applies to `port` under `policy`, if it says one.
+const pb::ConnectionPoolSettings::HTTPSettings* http_pool_of(const pb::TrafficPolicy& policy,
+                                                             uint32_t port) {
+  for (const auto& pl : policy.port_level_settings()) {
+    if (pl.port() == port && pl.connection_pool().has_http()) return &pl.connection_pool().http();
+  }
+  return policy.connection_pool().has_http() ? &policy.connection_pool().http() : nullptr;
+}
+
+// Istio's choice of upstream protocol: HTTP2 and GRPC ports speak HTTP/2, HTTP ports HTTP/1.1
+// unless h2UpgradePolicy is UPGRADE, ports of no declared HTTP protocol (sniffed) what the
+// client spoke; useClientProtocol makes every port speak what the client spoke.
+UpstreamProtocol upstream_protocol(const ztunnel::ServicePort& port,
+                                   const pb::ConnectionPoolSettings::HTTPSettings* pool) {
+  if (pool != nullptr && pool->use_client_protocol()) return UpstreamProtocol::kClient;
+  if (port.protocol == "HTTP2" || port.protocol == "GRPC") return UpstreamProtocol::kHttp2;
+  if (port.protocol == "HTTP") {
+    bool upgrade = pool != nullptr &&
+                   pool->h2_upgrade_policy() == pb::ConnectionPoolSettings::HTTPSettings::UPGRADE;
+    return upgrade ? UpstreamProtocol::kHttp2 : UpstreamProtocol::kHttp1;
+  }
+  return UpstreamProtocol::kClient;
+}
+
 LbPolicy lb_policy(const pb::LoadBalancerSettings* lb) {
   LbPolicy out;
   if (lb == nullptr) return out;
@@ -339,25 +363,31 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     std::vector<const ztunnel::Workload*> all = rt->table_->endpoints_of(*s);
     // The waypoint reaches endpoints over HBONE only.
     std::erase_if(all, [](const ztunnel::Workload* w) { return !w->mesh || w->addresses.empty(); });
-    auto endpoints = [&](const ztunnel::ServicePort& port, const ztunnel::Labels* subset) {
+    auto endpoints = [&](const ztunnel::ServicePort& port, const ztunnel::Labels* subset,
+                         UpstreamProtocol protocol) {
       std::vector<Endpoint> out;
       for (const auto* w : all) {
         if (subset != nullptr && !ztunnel::selector_matches(*subset, w->labels)) continue;
         auto target = port.target_on(*w);
         if (!target) continue;
-        out.push_back({w, SocketAddress(w->addresses.front(), *target)});
+        out.push_back({w, SocketAddress(w->addresses.front(), *target), protocol});
       }
       return out;
     };
     for (const auto& port : s->ports) {
       const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
-      rt->clusters_[Cluster{s, "", port.port}.key()] = {endpoints(port, nullptr), lb_policy(top)};
+      const auto* top_pool = dr ? http_pool_of(dr->traffic_policy(), port.port) : nullptr;
+      rt->clusters_[Cluster{s, "", port.port}.key()] = {
+          endpoints(port, nullptr, upstream_protocol(port, top_pool)), lb_policy(top)};
       if (dr == nullptr) continue;
       for (const auto& subset : dr->subsets()) {
         ztunnel::Labels labels(subset.labels().begin(), subset.labels().end());
         const pb::LoadBalancerSettings* own = lb_of(subset.traffic_policy(), port.port);
+        const auto* own_pool = http_pool_of(subset.traffic_policy(), port.port);
         rt->clusters_[Cluster{s, subset.name(), port.port}.key()] = {
-            endpoints(port, &labels), lb_policy(own != nullptr ? own : top)};
+            endpoints(port, &labels,
+                      upstream_protocol(port, own_pool != nullptr ? own_pool : top_pool)),
+            lb_policy(own != nullptr ? own : top)};
       }
     }
   }

@@ -57,6 +57,9 @@ struct LbPolicy {
   std::string hash_key;  // header name (lowercase), cookie or query parameter name
 };
 
+// What the waypoint speaks to a cluster's endpoints.
+enum class UpstreamProtocol { kHttp1, kHttp2, kClient /* what the client spoke */ };
+
 struct RouteResult {
   enum class Kind { kForward, kRedirect, kDirectResponse, kNoRoute, kNoCluster };
   Kind kind = Kind::kNoRoute;
@@ -75,6 +78,7 @@ class RouteTable {
   struct Endpoint {
     const ztunnel::Workload* workload;
     SocketAddress address;  // pod ip : target port
+    UpstreamProtocol protocol = UpstreamProtocol::kClient;  // its cluster's
   };
   struct ClusterInfo {
     std::vector<Endpoint> endpoints;

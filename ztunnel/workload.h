@@ -60,6 +60,9 @@ struct ServicePort {
   uint16_t target_port;  // 0 means "same as port", as in Kubernetes
   // Set: the target is each endpoint's container port of that name (target_port unused).
   std::string target_port_name = {};
+  // Istio's protocol of the port (from appProtocol or the port name): "HTTP", "HTTP2", "GRPC",
+  // "TCP"... The waypoint speaks HTTP/2 to endpoints of HTTP2 and GRPC ports.
+  std::string protocol = {};
 
   // The port to reach `endpoint` on; nullopt when the port is named and the endpoint declares
   // no port of that name (it is then not an endpoint of this port).

@@ -139,6 +139,16 @@ ConnectionPool read_connection_pool(const YamlValue& value, ParseContext& ctx) {
     out.max_requests_per_connection = non_negative(h, "maxRequestsPerConnection", ctx);
     out.max_retries = non_negative(h, "maxRetries", ctx);
     out.idle_timeout = policy_duration(h, "idleTimeout", ctx);
+    out.use_client_protocol = h.boolean_or("useClientProtocol", false);
+    if (auto up = h.optional("h2UpgradePolicy")) {
+      out.h2_upgrade_policy = up->string();
+      if (out.h2_upgrade_policy != "DEFAULT" && out.h2_upgrade_policy != "DO_NOT_UPGRADE" &&
+          out.h2_upgrade_policy != "UPGRADE") {
+        ctx.error(codes::kInvalidValue, *up,
+                  fmt::format("'{}' is not an h2UpgradePolicy (DEFAULT | DO_NOT_UPGRADE | UPGRADE)",
+                              out.h2_upgrade_policy));
+      }
+    }
     non_negative(h, "maxConcurrentStreams", ctx);
     pool.http = out;
   }

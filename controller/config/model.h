@@ -225,6 +225,8 @@ struct ConnectionPool {
     std::optional<int64_t> http1_max_pending_requests, http2_max_requests,
         max_requests_per_connection, max_retries;
     std::optional<Duration> idle_timeout;
+    std::string h2_upgrade_policy;  // "", DEFAULT, DO_NOT_UPGRADE, UPGRADE
+    bool use_client_protocol = false;
   };
   std::optional<Tcp> tcp;
   std::optional<Http> http;

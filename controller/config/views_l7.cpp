@@ -279,6 +279,10 @@ pb::ConnectionPoolSettings to_pool(const ConnectionPool& in) {
     h->set_max_requests_per_connection(i32(in.http->max_requests_per_connection));
     h->set_max_retries(i32(in.http->max_retries));
     h->set_idle_timeout(duration_text(in.http->idle_timeout));
+    h->set_use_client_protocol(in.http->use_client_protocol);
+    using P = pb::ConnectionPoolSettings::HTTPSettings;
+    if (in.http->h2_upgrade_policy == "UPGRADE") h->set_h2_upgrade_policy(P::UPGRADE);
+    if (in.http->h2_upgrade_policy == "DO_NOT_UPGRADE") h->set_h2_upgrade_policy(P::DO_NOT_UPGRADE);
   }
   return out;
 }

@@ -1,0 +1,72 @@
+#include "waypoint/dispatch.h"
+
+namespace ambit::waypoint {
+namespace {
+
+Dispatch answer(RequestRecord& record, int status, std::string body, std::string flags,
+                std::string details, std::vector<Header> extra = {}) {
+  Dispatch d;
+  d.status = status;
+  d.body = std::move(body);
+  d.extra = std::move(extra);
+  record.status = status;
+  record.flags = std::move(flags);
+  record.details = std::move(details);
+  return d;
+}
+
+}  // namespace
+
+Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& request,
+                  const Downstream& downstream, uint64_t entropy, RequestRecord& record) {
+  L7Decision decision = state.authorizer->check(request, downstream);
+  if (!decision.allowed) {
+    return answer(record, 403, "RBAC: access denied", "-",
+                  "rbac_access_denied: " + decision.reason);
+  }
+  RouteResult route = state.routes->route(request, downstream, entropy);
+  record.route = route.route;
+  switch (route.kind) {
+    case RouteResult::Kind::kForward:
+      break;
+    case RouteResult::Kind::kRedirect:
+      return answer(record, route.status, "", "-", "redirect", {{"location", route.location}});
+    case RouteResult::Kind::kDirectResponse:
+      return answer(record, route.status, std::move(route.body), "-", "direct_response");
+    case RouteResult::Kind::kNoRoute:
+      return answer(record, 404, "", "NR", "route_not_found");
+    case RouteResult::Kind::kNoCluster:
+      return answer(record, 503, "", "NC", "cluster_not_found");
+  }
+  const RouteTable::Endpoint* ep =
+      lb.pick(*state.routes, route.cluster, request, downstream, entropy);
+  if (ep == nullptr) {
+    return answer(record, 503, "no healthy upstream", "UH", "no_healthy_upstream");
+  }
+  Dispatch d;
+  d.kind = Dispatch::Kind::kForward;
+  d.endpoint = ep;
+  d.response_edits = std::move(route.response_headers);
+  if (route.mirror) {
+    d.mirror = lb.pick(*state.routes, *route.mirror, request, downstream, entropy >> 1);
+  }
+  lb.request_started(*ep);
+  record.upstream = ep->address;
+  record.upstream_workload = ep->workload->uid();
+  return d;
+}
+
+bool upstream_http2(const RouteTable::Endpoint& endpoint, bool client_http2, bool upgrade) {
+  if (upgrade) return false;
+  switch (endpoint.protocol) {
+    case UpstreamProtocol::kHttp1:
+      return false;
+    case UpstreamProtocol::kHttp2:
+      return true;
+    case UpstreamProtocol::kClient:
+      return client_http2;
+  }
+  return false;
+}
+
+}  // namespace ambit::waypoint

@@ -1,0 +1,103 @@
+// The waypoint's side towards endpoints. An exchange (one request and its response, from an
+// HTTP/1.1 or an HTTP/2 client) drives an UpstreamRequest and hears back through its
+// ResponseSink, whatever the endpoint speaks: HTTP/1.1 on a connection of its own
+// (Http1Upstream), or one stream of an HTTP/2 connection (Http2Upstream). Both ride an HBONE
+// CONNECT stream from the waypoint's identity to the endpoint's node (HboneUpstream).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/net_address.h"
+#include "waypoint/http1_codec.h"
+#include "ztunnel/hbone_connection.h"
+#include "ztunnel/worker.h"
+
+namespace ambit::waypoint {
+
+// What the upstream tells the exchange about the response. Any of these may end the exchange;
+// the upstream touches nothing of it after the call.
+class ResponseSink {
+ public:
+  // A response head: an interim one (1xx; another follows) or the final one. From HTTP/2 the
+  // framing says the content-length if one came, else the body is close_delimited (of unknown
+  // length: it ends with response_end).
+  virtual void response_head(ResponseHead& head) = 0;
+  virtual void response_body(std::span<const uint8_t> data) = 0;
+  virtual void response_end(const std::vector<Header>& trailers) = 0;
+  // The request failed upstream: `flags` is UF (the endpoint was never reached), UC (the
+  // connection or stream went) or UPE (a response the waypoint cannot read).
+  virtual void response_failed(std::string_view flags, const std::string& why) = 0;
+  // False while the client cannot take more: the body waits until resume_response().
+  virtual bool response_room() const = 0;
+  // What was queued upstream went out: more of the request body may follow.
+  virtual void request_writable() = 0;
+
+ protected:
+  ~ResponseSink() = default;
+};
+
+// One request in flight to an endpoint.
+class UpstreamRequest {
+ public:
+  // `framing`: how the body that follows is delimited (an HTTP/1.1 endpoint gets it as
+  // written); `end_stream`: nothing follows.
+  virtual void send_head(const HttpRequest& request, const Framing& framing, bool end_stream,
+                         std::string_view upgrade) = 0;
+  virtual void send_body(std::string_view data) = 0;
+  virtual void send_end(const std::vector<Header>& trailers) = 0;
+  virtual size_t backlog() const = 0;
+  virtual void resume_response() = 0;
+  // The exchange is done with it, and hears nothing more. `complete`: both messages went
+  // whole, so the connection may serve another request; otherwise the request is cancelled.
+  virtual void release(bool complete) = 0;
+
+ protected:
+  ~UpstreamRequest() = default;
+};
+
+// An HBONE CONNECT stream to an endpoint, from the waypoint's workload.
+class HboneUpstream : public ztunnel::StreamSink {
+ public:
+  HboneUpstream(SocketAddress address, std::string workload)
+      : address_(std::move(address)), workload_(std::move(workload)) {}
+  virtual ~HboneUpstream() { reset(); }
+  // Opens the CONNECT to the endpoint's node; false when no HBONE connection can be had.
+  // `forwarded` is the Forwarded header naming the original client.
+  bool open(ztunnel::Worker& worker, const ztunnel::EngineConfig& config,
+            const ztunnel::Workload& endpoint, const std::string& source_workload,
+            const std::string& forwarded);
+  void send(std::string_view bytes);
+  void end();
+  void reset();
+  size_t backlog() const;
+  void consume(size_t n);
+
+  const SocketAddress& address() const { return address_; }
+  const std::string& workload() const { return workload_; }
+  bool closed() const { return stream_ == nullptr; }
+  // The endpoint's node accepted the CONNECT (failures after that are UC, before it UF).
+  bool answered() const { return answered_; }
+
+ protected:
+  // The CONNECT was refused, or the stream went: `why` for the log.
+  virtual void on_failed(const std::string& why) = 0;
+
+ private:
+  void on_stream_response(int status) override;
+  void on_stream_closed(uint32_t error_code, const std::string& why) override;
+
+  SocketAddress address_;
+  std::string workload_;
+  ztunnel::HboneConnection* connection_ = nullptr;
+  ztunnel::HboneConnection::Stream* stream_ = nullptr;
+  bool answered_ = false;
+};
+
+// Envoy's reset text for a request that failed before its response head.
+std::string upstream_reset_body(bool connected);
+
+}  // namespace ambit::waypoint

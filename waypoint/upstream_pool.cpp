@@ -1,0 +1,60 @@
+#include "waypoint/upstream_pool.h"
+
+#include "waypoint/waypoint_state.h"
+#include "ztunnel/forwarded.h"
+
+namespace ambit::waypoint {
+
+bool UpstreamPool::open(HboneUpstream& up, const ztunnel::EngineConfig& config,
+                        const RouteTable::Endpoint& ep) {
+  std::string forwarded = ztunnel::format_forwarded(
+      SocketAddress(downstream_.source_ip, 0),
+      downstream_.service ? downstream_.service->hostname() : std::string());
+  return up.open(worker_, config, *ep.workload, waypoint_state(config).workload_uid, forwarded);
+}
+
+UpstreamPool::Acquired UpstreamPool::acquire(const ztunnel::EngineConfig& config,
+                                             const RouteTable::Endpoint& ep, bool http2,
+                                             ResponseSink* sink) {
+  if (http2) {
+    for (auto& up : http2_) {
+      if (up->address() == ep.address && up->usable()) return {up->open_request(sink), nullptr};
+    }
+    auto up = std::make_unique<Http2Upstream>(ep.address, ep.workload->uid());
+    if (!open(*up, config, ep)) return {};
+    http2_.push_back(std::move(up));
+    return {http2_.back()->open_request(sink), nullptr};
+  }
+  for (auto& up : http1_) {
+    if (up->reusable() && up->address() == ep.address) {
+      up->bind(sink);
+      return {up.get(), up.get()};
+    }
+  }
+  auto up = std::make_unique<Http1Upstream>(ep.address, ep.workload->uid());
+  if (!open(*up, config, ep)) return {};
+  up->bind(sink);
+  http1_.push_back(std::move(up));
+  return {http1_.back().get(), http1_.back().get()};
+}
+
+Http1Upstream* UpstreamPool::tunnel(const ztunnel::EngineConfig& config,
+                                    const RouteTable::Endpoint& ep, TunnelOwner* owner) {
+  auto up = std::make_unique<Http1Upstream>(ep.address, ep.workload->uid());
+  if (!open(*up, config, ep)) return nullptr;
+  up->make_tunnel(owner);
+  http1_.push_back(std::move(up));
+  return http1_.back().get();
+}
+
+void UpstreamPool::reset_all() {
+  for (auto& up : http1_) up->reset();
+  for (auto& up : http2_) up->reset();
+}
+
+void UpstreamPool::sweep() {
+  std::erase_if(http1_, [](const auto& up) { return up->closed() && !up->tunnel(); });
+  std::erase_if(http2_, [](const auto& up) { return up->closed() && up->idle(); });
+}
+
+}  // namespace ambit::waypoint
