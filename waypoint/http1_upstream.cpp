@@ -141,6 +141,22 @@ void Http1Upstream::on_body(std::span<const uint8_t> data) {
 }
 
 void Http1Upstream::pump() {
+  // A sink may ask for more from inside a callback (its client took the bytes at once): the
+  // loop that is running reads on, `in` is not fed twice. (Nothing frees an upstream from its
+  // own callbacks: the pool sweeps only from the client's.)
+  if (pumping_) {
+    pump_again_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    pump_again_ = false;
+    read_response();
+  } while (pump_again_);
+  pumping_ = false;
+}
+
+void Http1Upstream::read_response() {
   if (tunnel_ != nullptr) return tunnel_->tunnel_activity();
   if (sink_ == nullptr) {
     // An idle connection that speaks or ends: it can't be reused.

@@ -55,6 +55,7 @@ class Http1Upstream final : public HboneUpstream,
   void on_body(std::span<const uint8_t> data) override;
   // Reads the response in `in` as far as the sink has room.
   void pump();
+  void read_response();
 
   std::unique_ptr<Http1Parser> parser_ = Http1Parser::for_responses();
   ResponseSink* sink_ = nullptr;
@@ -63,6 +64,7 @@ class Http1Upstream final : public HboneUpstream,
   bool head_request_ = false;
   bool reusable_ = false;
   bool ended_ = false;  // the sink has heard response_end
+  bool pumping_ = false, pump_again_ = false;
 };
 
 }  // namespace ambit::waypoint

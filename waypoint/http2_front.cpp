@@ -190,8 +190,8 @@ void Http2Front::Exchange::answer(int status, std::string_view body,
     }
   }
   response_started = response_done = true;
+  front_.finish(*this);  // first: the flush may close the stream
   front_.flush();
-  front_.finish(*this);
 }
 
 void Http2Front::Exchange::response_head(ResponseHead& head) {
@@ -223,8 +223,8 @@ void Http2Front::Exchange::response_body(std::span<const uint8_t> data) {
 void Http2Front::Exchange::response_end(const std::vector<Header>& trailers) {
   front_.codec_.submit_end(id_, trailers);
   response_done = true;
+  front_.finish(*this);  // first: the flush may close the stream
   front_.flush();
-  front_.finish(*this);
 }
 
 void Http2Front::Exchange::response_failed(std::string_view flags, const std::string& why) {
@@ -237,8 +237,8 @@ void Http2Front::Exchange::response_failed(std::string_view flags, const std::st
   }
   front_.codec_.submit_reset(id_, NGHTTP2_INTERNAL_ERROR);
   response_done = true;
-  front_.flush();
   front_.finish(*this);
+  front_.flush();
 }
 
 // --- Http2Front -------------------------------------------------------------------------------
