@@ -1,6 +1,7 @@
 // The waypoint end to end: a two-node netns cluster with the controller, an agent per node and
-// ambit-waypoint in its own pod (node1), serving Service shop (v1 and v2 pods on node2). Clients
-// in node1's pods send real HTTP/1.1 (python's http.client, curl) to the Service VIP; their agent
+// ambit-waypoint in its own pod (node1), serving Service shop (v1 and v2 pods on node2; HTTP on
+// port 80, gRPC on 9090). Clients in node1's pods send real HTTP/1.1 (python's http.client,
+// curl), HTTP/2 (curl, nghttp, h2load) and gRPC (grpcio) to the Service VIP; their agent
 // steers it to the waypoint over HBONE, which routes it by the VirtualService and checks the L7
 // AuthorizationPolicy, then tunnels it to the chosen pod's node. Request loops are bounded in
 // count and time.
@@ -39,7 +40,7 @@ class WaypointTest : public ControlledMesh {
       << "apiVersion: v1\nkind: Service\nmetadata:\n  name: shop\n  namespace: shop\n"
       << "  labels:\n    istio.io/use-waypoint: shop-waypoint\nspec:\n  clusterIP: " << kVip
       << "\n  selector: {app: shop}\n  ports:\n  - name: http\n    port: 80\n"
-      << "    targetPort: 8080\n---\n"
+      << "    targetPort: 8080\n  - name: grpc\n    port: 9090\n    targetPort: 9090\n---\n"
       << "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: shop\n"
       << "  namespace: shop\nspec:\n  host: shop\n"
       << (load_balancer_.empty() ? ""
@@ -70,6 +71,27 @@ class WaypointTest : public ControlledMesh {
     ASSERT_TRUE(
         wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s));
     servers_.push_back(std::move(*p));
+  }
+
+  // Debian's python (grpcio is a Debian package) serving gRPC on 9090 in `pod`.
+  void serve_grpc(const std::string& pod, const std::string& name) {
+    auto p = cluster_->spawn_in_pod(
+        pod, {"/usr/bin/python3", AMBIT_GRPC_PEER, "serve", "--name", name, "--port", "9090"});
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    ASSERT_TRUE(
+        wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s))
+        << (*p)->stderr_text();
+    servers_.push_back(std::move(*p));
+  }
+
+  // `argv` in `pod`'s network namespace and cgroup: its stdout, or the error.
+  std::string run_in(const std::string& pod, std::vector<std::string> argv) {
+    SpawnOptions o;
+    o.argv = std::move(argv);
+    o.netns_path = cluster_->pod(pod).netns_path;
+    o.cgroup_path = cluster_->pod(pod).cgroup_path;
+    auto out = run_command(o, {}, 60s);
+    return out ? *out : "error: " + out.error().message;
   }
 
   // The cluster, the routes, and both backends; returns once `ready_path` answers 200.
@@ -284,6 +306,68 @@ TEST_F(WaypointTest, WithoutTheControllerTheLastViewKeepsServing) {
   EXPECT_EQ(served(debug, "v2"), 50) << debug.dump() << waypoint_->stderr_text();
   auto split = load("client", 200, "GET", "/");
   EXPECT_EQ(served(split, "v1") + served(split, "v2"), 200) << split.dump();
+}
+
+TEST_F(WaypointTest, RealHttp2AndGrpcClientsAreRoutedByTheSameRules) {
+  const std::string deny_delete = R"(---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  targetRefs:
+  - {kind: Service, group: "", name: shop}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/shop.Cart/Delete"]
+)";
+  ASSERT_NO_FATAL_FAILURE(start_all(kCanary + deny_delete));
+  ASSERT_NO_FATAL_FAILURE(serve_grpc("shop-v1", "v1"));
+  ASSERT_NO_FATAL_FAILURE(serve_grpc("shop-v2", "v2"));
+
+  // curl with prior knowledge: h2c in the HBONE stream, the header route to v2 (an HTTP/1.1 pod).
+  std::string curl =
+      run_in("client",
+             {"curl", "-s", "--max-time", "10", "--http2-prior-knowledge", "-H", "end-user: debug",
+              "-w", "\n%{http_version} %{http_code}", std::string("http://") + kVip + "/h2"});
+  EXPECT_NE(curl.find("\"name\": \"v2\""), std::string::npos) << curl;
+  EXPECT_NE(curl.find("\n2 200"), std::string::npos) << curl;
+
+  // nghttp: the response head as an HTTP/2 client sees it.
+  std::string nghttp = run_in("client", {"nghttp", "-v", "-t", "10", "-H", "end-user: debug",
+                                         std::string("http://") + kVip + "/nghttp"});
+  EXPECT_NE(nghttp.find(":status: 200"), std::string::npos) << nghttp.substr(0, 3000);
+  EXPECT_NE(nghttp.find("x-served-by: v2"), std::string::npos) << nghttp.substr(0, 3000);
+
+  // h2load: 1,000 requests, 2 connections, 20 streams each at once, all answered.
+  std::string h2load = run_in("client", {"h2load", "-n", "1000", "-c", "2", "-m", "20", "-T", "30",
+                                         std::string("http://") + kVip + "/load"});
+  EXPECT_NE(h2load.find("1000 succeeded"), std::string::npos) << h2load;
+  EXPECT_NE(h2load.find("status codes: 1000 2xx"), std::string::npos) << h2load;
+
+  // gRPC (HTTP/2 to the pods): the 90/10 canary and the header route apply to calls too, the
+  // deadline reaches the server, server streaming works, and the DENY policy answers
+  // PERMISSION_DENIED.
+  std::string target = std::string(kVip) + ":9090";
+  auto grpc = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "call", target};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return nlohmann::json::parse(run_in("client", argv), nullptr, false);
+  };
+  auto split = grpc({"-n", "1000"});
+  ASSERT_EQ(split["codes"].value("OK", 0), 1000) << split.dump() << waypoint_->stderr_text();
+  EXPECT_NEAR(100.0 * split["served"].value("v2", 0) / 1000, 10.0, 3.5) << split.dump();
+  EXPECT_EQ(split.value("deadline_seen", 0), 1000) << split.dump();
+  auto debug = grpc({"-n", "50", "--metadata", "end-user=debug"});
+  EXPECT_EQ(debug["served"].value("v2", 0), 50) << debug.dump();
+  auto stream = grpc({"-n", "20", "--method", "List"});
+  EXPECT_EQ(stream["codes"].value("OK", 0), 20) << stream.dump();
+  EXPECT_EQ(stream.value("messages", 0), 60) << stream.dump();
+  auto denied = grpc({"-n", "5", "--method", "Delete"});
+  EXPECT_EQ(denied["codes"].value("PERMISSION_DENIED", 0), 5) << denied.dump();
+  EXPECT_TRUE(wait_for(
+      [&] { return waypoint_->stderr_text().find("protocol=HTTP/2") != std::string::npos; }));
 }
 
 }  // namespace
