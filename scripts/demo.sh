@@ -307,6 +307,11 @@ printf '  %-52s v1 %s, v2 %s (expected about 900/100)\n' "canary 90/10, 1000 GET
 debug=$(field "$(load sleep -n 50 -H 'end-user: debug')" 'd["served"].get("v2", 0)')
 printf '  %-52s %s of 50 to v2 (expected 50)\n' "header end-user: debug" "$debug"
 (( debug == 50 )) || status=1
+h2=$("$netlab" exec "$cluster" sleep -- curl -s --max-time 5 --http2-prior-knowledge \
+  -H 'end-user: debug' -w '\nHTTP/%{http_version} %{http_code}' http://10.96.0.30/ || true)
+h2got="$(tail -1 <<<"$h2") from $(grep -o '"name": "v[12]"' <<<"$h2" | grep -o 'v[12]' || echo none)"
+printf '  %-52s %-16s (expected HTTP/2 200 from v2)\n' "curl --http2-prior-knowledge, end-user: debug" "$h2got"
+[[ $h2got == "HTTP/2 200 from v2" ]] || status=1
 l7() {  # $1 expected status, $2 what, $3 pod, then http_load.py args
   local want=$1 what=$2 pod=$3 got
   shift 3

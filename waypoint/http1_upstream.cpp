@@ -160,8 +160,10 @@ void Http1Upstream::read_response() {
   if (tunnel_ != nullptr) return tunnel_->tunnel_activity();
   if (sink_ == nullptr) {
     // An idle connection that speaks or ends: it can't be reused.
-    reusable_ = false;
-    if (!in.empty() || eof) reset();
+    if (!in.empty() || eof) {
+      reusable_ = false;
+      reset();
+    }
     return;
   }
   Http1Parser& p = *parser_;

@@ -105,8 +105,8 @@ void Http2Front::Exchange::start(HttpRequest r, bool end_stream) {
   record.src_identity = s.downstream().peer;
   record.service = s.downstream().service ? s.downstream().service->uid() : "";
   if (request.method == "CONNECT") {
-    record.details = "connect_not_supported";
-    return answer(501, "");
+    record.details = "connect_not_allowed";  // as for HTTP/1.1 (extended CONNECT: not yet)
+    return answer(405, "");
   }
   Dispatch d = dispatch(waypoint_state(*config), s.listener().load_balancer(), request,
                         s.downstream(), s.worker().entropy(), record);

@@ -264,6 +264,54 @@ class Bench:
                       timeout=duration + 60).stdout
         return parse_wrk(out)
 
+    def fixed_rate(self, url, rps, duration, clients=10):
+        """p50/p99 (µs) of HTTP/1.1 requests sent at a fixed rate (h2load --rps per client),
+        from h2load's per-request log; None when the rate was not held."""
+        logf = os.path.join(self.tmp, f"rate-{int(rps)}.log")
+        per_client = max(1, int(round(rps / clients)))
+        out = self.sh(self.netlab, "exec", self.cluster, "client", "--", "h2load", "--h1", "-t1",
+                      f"-c{clients}", f"--rps={per_client}", f"-D{duration}", f"--log-file={logf}",
+                      url, check=False, timeout=duration + 60).stdout
+        try:
+            lines = open(logf).read().split("\n")
+        except OSError:
+            lines = []
+        # Each line: start time (µs since epoch), status, duration (µs).
+        d = sorted(int(l.split("\t")[2]) for l in lines if l.count("\t") == 2 and l.split("\t")[1] == "200")
+        if len(d) < 0.9 * per_client * clients * duration:
+            log(f"h2load --rps {url}: {len(d)} answered of {per_client * clients * duration}: "
+                + " | ".join(l for l in out.splitlines() if "progress" not in l)[-400:])
+            return None
+        return {"rate": per_client * clients, "p50_us": d[len(d) // 2],
+                "p99_us": d[min(len(d) - 1, int(len(d) * 0.99))]}
+
+    def many_connections(self, url, pids, n=1000, duration=4):
+        """Peak RSS (MiB) of `pids` while `n` HTTP/1.1 keep-alive clients each send 1 request/s."""
+        peak = [0.0]
+        running = threading.Event()
+        running.set()
+
+        def sample():
+            while running.is_set():
+                peak[0] = max(peak[0], rss_mib(pids))
+                time.sleep(0.25)
+        t = threading.Thread(target=sample)
+        t.start()
+        try:
+            out = self.sh(self.netlab, "exec", self.cluster, "client", "--", "h2load", "--h1", "-t1",
+                          f"-c{n}", "--rps=1", f"-D{duration}", url, check=False,
+                          timeout=duration + 60).stdout
+        finally:
+            running.clear()
+            t.join()
+        ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
+        done = int(ok.group(1)) if ok else 0
+        if done < n * duration * 0.8:
+            log(f"{n} connections to {url}: {done} answered: " +
+                " | ".join(l for l in out.splitlines() if "progress" not in l)[-400:])
+            return {"answered": done, "rss_mib": None}
+        return {"answered": done, "rss_mib": round(peak[0], 1)}
+
     def h2load(self, url, duration):
         a = self.args
         out = self.sh(self.netlab, "exec", self.cluster, "client", "--", "h2load", "-t1",
@@ -278,7 +326,7 @@ class Bench:
 
     # ---- one measurement ----
 
-    def measure(self, name, url, procs, route_to, expect_route=True, h2=False):
+    def measure(self, name, url, procs, route_to, expect_route=True, h2_url=None):
         host, port = route_to
         route = self.route_check(host, port)
         plain, debug = route["plain"], route["debug"]
@@ -318,10 +366,19 @@ class Bench:
                   "route": route})
         if name.startswith("mesh-waypoint"):  # the waypoint's own share (the last process)
             r["waypoint_cpu_ms_per_1k"] = round((own1 - own0) * 1e6 / max(r["requests"], 1), 2)
-        if h2:
-            r["h2_rps"] = self.h2load(f"http://{host}:81/", min(self.args.duration, 3))
+        if h2_url:
+            r["h2_rps"] = self.h2load(h2_url, min(self.args.duration, 3))
+        if not self.args.no_latency:
+            r["at_1k"] = self.fixed_rate(url, 1000, 4)
+            # More clients than wrk's connections: each paced client has one request in flight,
+            # so at 80 % of the closed-loop maximum 16 of them would be latency-bound.
+            r["at_80pct"] = self.fixed_rate(url, 0.8 * r["rps"], 4, clients=2 * self.args.connections)
+            if pids:
+                r["conns_1k"] = self.many_connections(url, pids)
         log(f"  {name}: {r['rps']:.0f} req/s, p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs, "
-            f"{r['cpu_ms_per_1k']} ms CPU/1k, RSS {r['rss_idle_mib']}->{r['rss_load_mib']} MiB")
+            f"{r['cpu_ms_per_1k']} ms CPU/1k, RSS {r['rss_idle_mib']}->{r['rss_load_mib']} MiB, "
+            f"fixed 1k/s {r.get('at_1k')}, 80% {r.get('at_80pct')}, 1k conns {r.get('conns_1k')}, "
+            f"h2 {r.get('h2_rps')}")
         return r
 
 
@@ -353,7 +410,7 @@ def run(bench, systems, results):
                 if r["plain"].get("v1") != 20:
                     raise RuntimeError(f"direct: {r}")
                 return bench.measure("direct", f"http://{v1}:8080/", [], (v1, 8080),
-                                     expect_route=False, h2=False)
+                                     expect_route=False)
             attempt("direct", direct)
             for w in bench.args.workers:
                 def nginx(w=w):
@@ -361,7 +418,8 @@ def run(bench, systems, results):
                                           v1, bench.pods["shop-v2"]["ip"])
                     try:
                         bench.wait_http(proxy, 80, "nginx", proc=p)
-                        return bench.measure(f"nginx-w{w}", f"http://{proxy}/", [p], (proxy, 80), h2=h2)
+                        return bench.measure(f"nginx-w{w}", f"http://{proxy}/", [p], (proxy, 80),
+                                             h2_url=f"http://{proxy}:81/" if h2 else None)
                     finally:
                         bench.stop([p])
                 attempt(f"nginx-w{w}", nginx)
@@ -371,7 +429,7 @@ def run(bench, systems, results):
                     try:
                         bench.wait_http(proxy, 80, "haproxy", proc=p)
                         return bench.measure(f"haproxy-t{w}", f"http://{proxy}/", [p], (proxy, 80),
-                                             h2=h2)
+                                             h2_url=f"http://{proxy}:81/" if h2 else None)
                     finally:
                         bench.stop([p])
                 attempt(f"haproxy-t{w}", haproxy)
@@ -408,8 +466,11 @@ def run(bench, systems, results):
                     p = bench.start_waypoint(w)
                     try:
                         bench.wait_http(vip, 80, "waypoint", timeout=30, proc=p)
+                        # h2c with prior knowledge on the Service's own port: the waypoint
+                        # tells HTTP/2 from HTTP/1.1 by the first bytes.
+                        h2 = not bench.args.no_h2 and shutil.which("h2load") is not None
                         r = bench.measure(f"mesh-waypoint-w{w}", f"http://{vip}/", agents + [p],
-                                          (vip, 80))
+                                          (vip, 80), h2_url=f"http://{vip}/" if h2 else None)
                         return r
                     finally:
                         bench.stop([p])
@@ -438,8 +499,6 @@ def report(results, args):
                 r[f"cpu_per_req_vs_{peer}"] = round(r["cpu_ms_per_1k"] / p["cpu_ms_per_1k"], 3) \
                     if p["cpu_ms_per_1k"] else None
         h2 = r.get("h2_rps")
-        if name.startswith("mesh"):
-            h2 = "n/a"
         print(f"{name:20} {r['rps']:9.0f} {f(r['p50_us'], '8.0f')} {f(r['p99_us'], '8.0f')} "
               f"{f(r['cpu_ms_per_1k'] if r['cpu_s'] else None, '10.2f')} "
               f"{f(r.get('waypoint_cpu_ms_per_1k'), '6.1f')} {f(r['rss_idle_mib'] or None, '9.1f')} {f(r['rss_load_mib'] or None, '9.1f')} "
@@ -448,7 +507,29 @@ def report(results, args):
     print(f"(wrk -t{args.threads} -c{args.connections} -d{args.duration}s, HTTP/1.1 keep-alive, 1 KiB "
           f"bodies; CPU (ms per 1,000 requests) and RSS (MiB): the proxy processes, for mesh both "
           f"agents + the waypoint, (wp) = the waypoint's own share; "
-          f"vs = req/s ratio at the same worker count; h2: h2load, n/a = the waypoint has no HTTP/2)")
+          f"vs = req/s ratio at the same worker count; h2: h2load -c{args.connections} -m1, h2c)")
+    if not args.no_latency:
+        print()
+        print(f"{'system':20} {'1k/s p50':>9} {'1k/s p99':>9} {'80% rate':>9} {'80% p50':>8} "
+              f"{'80% p99':>8} {'RSS 1k conns':>13} {'p99@1k vs best':>15}")
+        for name, r in results.items():
+            if "error" in r:
+                continue
+            a, b = r.get("at_1k") or {}, r.get("at_80pct") or {}
+            w = re.search(r"-[wt](\d+)$", name)
+            w = w.group(1) if w else "1"
+            peers = [results.get(k, {}).get("at_1k") or {} for k in (f"nginx-w{w}", f"haproxy-t{w}")]
+            best = min((p["p99_us"] for p in peers if p.get("p99_us")), default=None)
+            ratio = a["p99_us"] / best if best and a.get("p99_us") and not name.startswith(("nginx", "haproxy")) else None
+            if ratio:
+                r["p99_at_1k_vs_best_peer"] = round(ratio, 3)
+            c = (r.get("conns_1k") or {}).get("rss_mib")
+            print(f"{name:20} {f(a.get('p50_us'), '9.0f')} {f(a.get('p99_us'), '9.0f')} "
+                  f"{f(b.get('rate'), '9.0f')} {f(b.get('p50_us'), '8.0f')} {f(b.get('p99_us'), '8.0f')} "
+                  f"{f(c, '13.1f')} {f(ratio, '15.2f')}")
+        print(f"(h2load --h1 --rps: HTTP/1.1 at a fixed 1,000 requests/s (10 clients) and at 80 % of the wrk "
+              f"maximum ({2 * args.connections} clients), latencies in µs from h2load's per-request log; RSS (MiB) of the proxy "
+              "processes with 1,000 keep-alive connections each sending 1 request/s)")
     summary = {"benchmark": "l7", "duration_s": args.duration, "connections": args.connections,
                "wrk_threads": args.threads, "workers": args.workers, "body_bytes": 1024,
                "results": results}
@@ -464,7 +545,9 @@ def main():
     ap.add_argument("--connections", type=int, default=16, help="wrk keep-alive connections")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--workers", default="1,2", help="proxy workers/threads to measure")
-    ap.add_argument("--no-h2", action="store_true", help="skip h2load against nginx and HAProxy")
+    ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 (h2load) column")
+    ap.add_argument("--no-latency", action="store_true",
+                    help="skip the fixed-rate latency points and the 1,000-connection RSS")
     ap.add_argument("--quick", action="store_true", help="4 s per point")
     ap.add_argument("--build-dir", default=os.path.join(repo, "build/release"))
     args = ap.parse_args()

@@ -7,6 +7,7 @@ namespace ambit::waypoint {
 namespace {
 
 namespace pb = ambit::v1;
+using ambit::testing::StreamCollector;
 using testing::H2TestClient;
 using testing::kHost;
 using Http2ProxyTest = testing::WaypointProxyFixture;
@@ -62,6 +63,25 @@ TEST_F(Http2ProxyTest, ManyStreamsAtOnceAreAllAnswered) {
     EXPECT_EQ(r.status, 200) << "stream " << id;
     EXPECT_NE(r.body.find("GET /n/" + std::to_string(i++) + " HTTP/1.1"), std::string::npos);
   }
+}
+
+TEST_F(Http2ProxyTest, OneRequestAfterAnotherReusesOneHttp1Connection) {
+  auto vs = testing::virtual_service();
+  *vs.add_http()->add_route() = testing::to(kHost, "v1");
+  start_waypoint({vs}, {});
+  H2TestClient client;
+  over_connect("10.96.0.30:80", [&](ztunnel::HboneConnection& conn, StreamCollector& sink) {
+    for (int i = 0; i < 5; ++i) {
+      int32_t id = client.request(H2TestClient::get("/seq/" + std::to_string(i)));
+      ambit::testing::run_loop_until(*loop_, [&] {
+        client.pump(conn, sink.stream, sink.data);
+        return client.replies[id].closed || sink.closed;
+      });
+      ASSERT_EQ(client.replies[id].status, 200) << i;
+    }
+  });
+  EXPECT_EQ(v1_.seen().size(), 5u);
+  EXPECT_EQ(v1_.connections(), 1u);  // each request went on the connection the last one used
 }
 
 TEST_F(Http2ProxyTest, RequestBodiesReachAnHttp1PodFramedAsTheClientSentThem) {

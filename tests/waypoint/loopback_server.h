@@ -40,6 +40,7 @@ class LoopbackServer {
   }
   bool bound() const { return bound_; }
   const SocketAddress& address() const { return address_; }
+  size_t accepted() const { return accepted_; }
 
  private:
   void run() {
@@ -48,6 +49,7 @@ class LoopbackServer {
       if (poll(&p, 1, 20) <= 0) continue;
       // Everything waiting, not one per wake-up: a burst of connections is served at once.
       for (int c; (c = accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+        ++accepted_;
         connections_.emplace_back([this, c] { serve_(UniqueFd(c), stop_); });
       }
     }
@@ -58,6 +60,7 @@ class LoopbackServer {
   bool bound_ = false;
   SocketAddress address_;
   std::atomic<bool> stop_{false};
+  std::atomic<size_t> accepted_{0};
   std::thread thread_;
   std::vector<std::thread> connections_;
 };

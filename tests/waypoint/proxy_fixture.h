@@ -45,6 +45,7 @@ class HttpBackend {
                 [this](UniqueFd c, const std::atomic<bool>& stop) { serve(std::move(c), stop); }) {}
   bool bound() const { return server_.bound(); }
   const SocketAddress& address() const { return server_.address(); }
+  size_t connections() const { return server_.accepted(); }
   // The request heads it has answered, oldest first.
   std::vector<std::string> seen() const {
     std::lock_guard lock(mu_);
