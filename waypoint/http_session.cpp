@@ -9,6 +9,7 @@
 
 #include "waypoint/http2_front.h"
 #include "waypoint/listener.h"
+#include "waypoint/tls_sniff.h"
 #include "waypoint/waypoint_state.h"
 
 namespace ambit::waypoint {
@@ -254,8 +255,9 @@ void HttpSession::sniff() {
     mode_ = Mode::kHttp1;
     return;
   }
-  // Not HTTP (TLS, a database protocol...): a TCP tunnel, where no L7 policy applies; with one
-  // in force it cannot be checked, so the connection is refused.
+  // Not HTTP (TLS, a database protocol...): a TCP tunnel by the VirtualService's tls or tcp
+  // routes, where no L7 policy applies; with one in force it cannot be checked, so the
+  // connection is refused.
   const auto& state = waypoint_state(*config_);
   if (state.authorizer->applies(downstream_)) {
     set_error("not HTTP, and L7 authorization applies to " + downstream_.service->uid() +
@@ -263,8 +265,12 @@ void HttpSession::sniff() {
     mode_ = Mode::kDiscard;
     return close_down(false);
   }
+  // TLS: the ClientHello's server name picks among the VirtualService's tls routes.
+  std::string sni;
+  TlsSniff tls = sniff_server_name(in_, &sni);
+  if (tls == TlsSniff::kNeedMore && !down_eof_) return;
   std::string route;
-  auto cluster = state.routes->tcp_route(downstream_, worker_.entropy(), &route);
+  auto cluster = state.routes->tcp_route(downstream_, sni, worker_.entropy(), &route);
   if (!cluster) {
     set_error("TCP route " + route + ": no such backend");
     return close_down(false);

@@ -277,6 +277,38 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     w.response_headers = edits_of(d.headers().response());
     return w;
   };
+  auto compile_l4 = [&destination](const pb::TCPRoute& tr, const std::string& where,
+                                   std::string name) -> Result<TcpRoute> {
+    if (tr.port() > 65535) return Error::format("{}.port: {} is not a port", where, tr.port());
+    TcpRoute t;
+    t.name = std::move(name);
+    t.port = static_cast<uint16_t>(tr.port());
+    for (int j = 0; j < tr.match_size(); ++j) {
+      const auto& m = tr.match(j);
+      std::string at = fmt::format("{}.match[{}]", where, j);
+      if (m.port() > 65535) return Error::format("{}.port: {} is not a port", at, m.port());
+      L4Match lm;
+      lm.port = static_cast<uint16_t>(m.port());
+      for (const auto& h : m.sni_hosts()) lm.sni_hosts.push_back(ascii_lower(h));
+      for (const auto& c : m.destination_subnets()) {
+        auto cidr = Cidr::parse(c);
+        if (!cidr) return Error::format("{}.destinationSubnets: {}", at, cidr.error().message);
+        lm.destination_subnets.push_back(*cidr);
+      }
+      lm.source_labels = ztunnel::Labels(m.source_labels().begin(), m.source_labels().end());
+      t.matches.push_back(std::move(lm));
+    }
+    for (int j = 0; j < tr.route_size(); ++j) {
+      auto d = destination(tr.route(j), fmt::format("{}.route[{}]", where, j));
+      if (!d) return d.error();
+      t.total_weight += d->weight;
+      t.destinations.push_back(std::move(*d));
+    }
+    if (t.destinations.empty() || t.total_weight == 0) {
+      return Error::format("{}.route: no destination with a weight", where);
+    }
+    return t;
+  };
   for (const auto* in : vss) {
     VirtualService vs;
     vs.uid = in->uid();
@@ -323,23 +355,15 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       }
       vs.routes.push_back(std::move(r));
     }
-    for (int i = 0; i < in->tcp_size(); ++i) {
-      const auto& tr = in->tcp(i);
-      std::string where = fmt::format("VirtualService {}: tcp[{}]", in->uid(), i);
-      if (tr.port() > 65535) return Error::format("{}.port: {} is not a port", where, tr.port());
-      TcpRoute t;
-      t.name = fmt::format("{}#tcp{}", in->uid(), i);
-      t.port = static_cast<uint16_t>(tr.port());
-      for (int j = 0; j < tr.route_size(); ++j) {
-        auto d = destination(tr.route(j), fmt::format("{}.route[{}]", where, j));
-        if (!d) return d.error();
-        t.total_weight += d->weight;
-        t.destinations.push_back(std::move(*d));
+    for (auto [list, kind, out] :
+         {std::tuple{&in->tcp(), "tcp", &vs.tcp}, std::tuple{&in->tls(), "tls", &vs.tls}}) {
+      for (int i = 0; i < list->size(); ++i) {
+        auto t =
+            compile_l4((*list)[i], fmt::format("VirtualService {}: {}[{}]", in->uid(), kind, i),
+                       fmt::format("{}#{}{}", in->uid(), kind, i));
+        if (!t) return t.error();
+        out->push_back(std::move(*t));
       }
-      if (t.destinations.empty() || t.total_weight == 0) {
-        return Error::format("{}.route: no destination with a weight", where);
-      }
-      vs.tcp.push_back(std::move(t));
     }
     rt->virtual_services_.push_back(std::move(vs));
   }
@@ -484,15 +508,50 @@ const RouteTable::WeightedDestination& RouteTable::pick(const std::vector<Weight
   return ds.back();
 }
 
-std::optional<Cluster> RouteTable::tcp_route(const Downstream& downstream, uint64_t entropy,
-                                             std::string* route) const {
+bool RouteTable::L4Match::matches(const Downstream& downstream, std::string_view sni) const {
+  if (port != 0 && port != downstream.destination.port()) return false;
+  if (!sni_hosts.empty()) {
+    bool hit = false;
+    for (const auto& h : sni_hosts) {
+      if (h == "*" || h == sni ||
+          (h.starts_with("*.") && sni.size() > h.size() - 1 && sni.ends_with(h.substr(1)))) {
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) return false;
+  }
+  if (!destination_subnets.empty() &&
+      std::none_of(destination_subnets.begin(), destination_subnets.end(),
+                   [&](const Cidr& c) { return c.contains(downstream.destination.ip()); })) {
+    return false;
+  }
+  const ztunnel::Workload* src = downstream.source_workload;
+  return source_labels.empty() ||
+         (src != nullptr && ztunnel::selector_matches(source_labels, src->labels));
+}
+
+std::optional<Cluster> RouteTable::tcp_route(const Downstream& downstream, std::string_view sni,
+                                             uint64_t entropy, std::string* route) const {
   HttpRequest none;
   if (const VirtualService* vs = virtual_service_for(downstream, none)) {
-    for (size_t i = 0; i < vs->tcp.size(); ++i) {
-      const TcpRoute& t = vs->tcp[i];
-      if (t.port != 0 && t.port != downstream.destination.port()) continue;
-      *route = t.name;
-      return resolve(pick(t.destinations, t.total_weight, entropy), downstream);
+    auto first = [&](const std::vector<TcpRoute>& routes, std::string_view name) {
+      for (const TcpRoute& t : routes) {
+        if (t.port != 0 && t.port != downstream.destination.port()) continue;
+        if (!t.matches.empty() &&
+            std::none_of(t.matches.begin(), t.matches.end(),
+                         [&](const L4Match& m) { return m.matches(downstream, name); })) {
+          continue;
+        }
+        return &t;
+      }
+      return static_cast<const TcpRoute*>(nullptr);
+    };
+    const TcpRoute* t = sni.empty() ? nullptr : first(vs->tls, sni);
+    if (t == nullptr) t = first(vs->tcp, "");
+    if (t != nullptr) {
+      *route = t->name;
+      return resolve(pick(t->destinations, t->total_weight, entropy), downstream);
     }
   }
   *route = "default";
@@ -512,7 +571,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
   }
   if (vs->routes.empty() && !vs->tcp.empty()) {
     // Only TCP routes (a Gateway API TCPRoute): HTTP on that port is carried as they say.
-    auto c = tcp_route(downstream, entropy, &out.route);
+    auto c = tcp_route(downstream, "", entropy, &out.route);
     out.kind = c ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
     if (c) out.cluster = std::move(*c);
     return out;

@@ -95,11 +95,13 @@ class RouteTable {
   // Chooses the route and applies its request edits (rewrite, headers) to `request`.
   RouteResult route(HttpRequest& request, const Downstream& downstream, uint64_t entropy) const;
 
-  // Where a connection that is not HTTP goes: the VirtualService's `tcp` route for the dialled
-  // port (port 0: any) by weight, else the dialled Service and port; nullopt when the route's
-  // backend is unknown. `route` receives the route's name for logs.
-  std::optional<Cluster> tcp_route(const Downstream& downstream, uint64_t entropy,
-                                   std::string* route) const;
+  // Where a connection that is not HTTP goes: for TLS with a server name (`sni`), the
+  // VirtualService's first `tls` route matching it; else its first `tcp` route that matches
+  // (port, destination subnets, source labels; a Gateway API TCPRoute by port, 0: any), by
+  // weight; else the dialled Service and port. nullopt when the route's backend is unknown.
+  // `route` receives the route's name for logs.
+  std::optional<Cluster> tcp_route(const Downstream& downstream, std::string_view sni,
+                                   uint64_t entropy, std::string* route) const;
 
   // The endpoints and load balancer of a cluster; null when the Service has no such port or
   // subset.
@@ -141,9 +143,17 @@ class RouteTable {
     std::optional<WeightedDestination> mirror;
     double mirror_percent = 0;
   };
+  struct L4Match {
+    uint16_t port = 0;                   // 0: any
+    std::vector<std::string> sni_hosts;  // exact, "*.suffix" or "*"; lowercase
+    std::vector<Cidr> destination_subnets;
+    ztunnel::Labels source_labels;
+    bool matches(const Downstream& downstream, std::string_view sni) const;
+  };
   struct TcpRoute {
-    std::string name;   // "<vs uid>#tcp<index>"
+    std::string name;   // "<vs uid>#tcp<index>", "<vs uid>#tls<index>"
     uint16_t port = 0;  // 0: every port
+    std::vector<L4Match> matches;  // any of them; none: every connection (on `port`)
     std::vector<WeightedDestination> destinations;
     uint32_t total_weight = 0;
   };
@@ -151,7 +161,7 @@ class RouteTable {
     std::string uid;
     std::vector<std::string> hosts;
     std::vector<Route> routes;
-    std::vector<TcpRoute> tcp;
+    std::vector<TcpRoute> tcp, tls;
   };
   // Picks one of `ds` (total weight `total`) by `entropy`.
   static const WeightedDestination& pick(const std::vector<WeightedDestination>& ds, uint32_t total,

@@ -300,8 +300,10 @@ void add_route_destinations(const pb::VirtualService& vs, std::vector<std::strin
     for (const auto& d : http.route()) add(d.destination().host());
     if (http.has_mirror()) add(http.mirror().host());
   }
-  for (const auto& tcp : vs.tcp()) {
-    for (const auto& d : tcp.route()) add(d.destination().host());
+  for (const auto* l4 : {&vs.tcp(), &vs.tls()}) {
+    for (const auto& route : *l4) {
+      for (const auto& d : route.route()) add(d.destination().host());
+    }
   }
 }
 

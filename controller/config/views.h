@@ -63,8 +63,8 @@ std::vector<ambit::v1::Resource> waypoint_view(const ConfigModel& model,
                                                std::string_view waypoint_uid);
 
 // Every L7 resource of the model, sorted (VirtualService then DestinationRule, by uid):
-// - each mesh VirtualService with http routes (those bound only to ingress gateways are left
-//   out; tcp/tls routes are not carried), uid <ns>/<name>;
+// - each mesh VirtualService with http, tcp or tls routes (those bound only to ingress gateways
+//   are left out), uid <ns>/<name>; tcp/tls matches as L4Match (SNI hosts lowercased);
 // - each Linkerd ServiceProfile as a VirtualService, uid "serviceprofile/<ns>/<name>": its
 //   routes in order (method exact, pathRegex as uri regex, timeout, per-route retries), then a
 //   catch-all route to the service;

@@ -8,6 +8,7 @@
 #include "controller/config/topology.h"
 #include "controller/config/views.h"
 #include "controller/config/views_l7.h"
+#include "core/http_text.h"
 
 namespace ambit::controller::config {
 
@@ -156,6 +157,23 @@ pb::HTTPRoute to_route(const HttpRoute& in, std::string_view ns) {
   return out;
 }
 
+pb::TCPRoute to_l4_route(const L4Route& in, std::string_view ns) {
+  pb::TCPRoute out;
+  for (const auto& m : in.match) {
+    auto* pm = out.add_match();
+    pm->set_port(m.port.value_or(0));
+    for (const auto& h : m.sni_hosts) pm->add_sni_hosts(ascii_lower(h));
+    for (const auto& s : m.destination_subnets) pm->add_destination_subnets(s);
+    for (const auto& [k, v] : m.source_labels) (*pm->mutable_source_labels())[k] = v;
+  }
+  for (const auto& rd : in.route) {
+    auto* d = out.add_route();
+    set_destination(rd.destination, ns, d->mutable_destination());
+    d->set_weight(static_cast<int32_t>(rd.weight.value_or(in.route.size() == 1 ? 100 : 0)));
+  }
+  return out;
+}
+
 pb::Resource from_virtual_service(const VirtualService& vs) {
   pb::Resource r;
   r.set_uid(vs.meta.uid());
@@ -167,6 +185,8 @@ pb::Resource from_virtual_service(const VirtualService& vs) {
   for (const auto& e : vs.export_to) out->add_export_to(e);
   for (const auto& h : vs.hosts) out->add_hosts(expand_host(h, vs.meta.ns));
   for (const auto& route : vs.http) *out->add_http() = to_route(route, vs.meta.ns);
+  for (const auto& route : vs.tcp) *out->add_tcp() = to_l4_route(route, vs.meta.ns);
+  for (const auto& route : vs.tls) *out->add_tls() = to_l4_route(route, vs.meta.ns);
   return r;
 }
 
@@ -356,7 +376,7 @@ std::vector<pb::Resource> l7_resources(const ConfigModel& model) {
   // the waypoints' to apply. A host that Gateway API routes attach to is theirs (see
   // docs/configuration.md): the VirtualService keeps its other hosts, if any.
   for (const auto& vs : model.virtual_services) {
-    if (!vs.binds_to_mesh() || vs.http.empty()) continue;
+    if (!vs.binds_to_mesh() || (vs.http.empty() && vs.tcp.empty() && vs.tls.empty())) continue;
     pb::Resource r = from_virtual_service(vs);
     auto* hosts = r.mutable_virtual_service()->mutable_hosts();
     hosts->erase(std::remove_if(hosts->begin(), hosts->end(),

@@ -198,5 +198,52 @@ TEST(WaypointGuardViewTest, TheServiceNamesItsWaypoint) {
   EXPECT_EQ(reviews->waypoint(), "shop/shop-waypoint");
 }
 
+TEST(WaypointL4RouteViewTest, VirtualServiceTcpAndTlsRoutesReachTheWaypoint) {
+  const std::string routes = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  tls:
+  - match:
+    - sniHosts: [Admin.Reviews.Example, "*.reviews.example"]
+      port: 9080
+    route:
+    - destination: {host: ratings}
+  tcp:
+  - match:
+    - destinationSubnets: [10.96.0.0/16]
+      sourceLabels: {app: legacy}
+    route:
+    - destination: {host: reviews}
+      weight: 70
+    - destination: {host: ratings}
+      weight: 30
+)";
+  std::vector<std::pair<std::string, std::string>> files = {{"cluster.yaml", waypoint_cluster()},
+                                                            {"routes.yaml", routes}};
+  auto snapshot = testing::load_texts(files);
+  ASSERT_FALSE(analyze(snapshot).has_errors()) << testing::dump(analyze(snapshot).diagnostics);
+  auto view = waypoint_view(snapshot.model, "shop/shop-waypoint");
+  const pb::VirtualService* vs = nullptr;
+  for (const auto& r : view) {
+    if (r.has_virtual_service() && r.uid() == "shop/reviews") vs = &r.virtual_service();
+  }
+  ASSERT_NE(vs, nullptr) << "a VirtualService with only tcp/tls routes is carried";
+  ASSERT_EQ(vs->tls_size(), 1);
+  ASSERT_EQ(vs->tls(0).match_size(), 1);
+  const auto& m = vs->tls(0).match(0);
+  EXPECT_EQ(m.port(), 9080u);
+  ASSERT_EQ(m.sni_hosts_size(), 2);
+  EXPECT_EQ(m.sni_hosts(0), "admin.reviews.example");
+  EXPECT_EQ(vs->tls(0).route(0).destination().host(), "ratings.shop.svc.cluster.local");
+  EXPECT_EQ(vs->tls(0).route(0).weight(), 100);
+  ASSERT_EQ(vs->tcp_size(), 1);
+  EXPECT_EQ(vs->tcp(0).match(0).destination_subnets(0), "10.96.0.0/16");
+  EXPECT_EQ(vs->tcp(0).match(0).source_labels().at("app"), "legacy");
+  ASSERT_EQ(vs->tcp(0).route_size(), 2);
+  EXPECT_EQ(vs->tcp(0).route(1).weight(), 30);
+}
+
 }  // namespace
 }  // namespace ambit::controller::config

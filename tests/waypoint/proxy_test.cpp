@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "tests/waypoint/proxy_fixture.h"
+#include "tests/waypoint/tls_hello.h"
 
 namespace ambit::waypoint {
 namespace {
@@ -11,6 +12,7 @@ namespace pb = ambit::v1;
 using testing::kHost;
 using testing::Response;
 using WaypointProxyTest = testing::WaypointProxyFixture;
+using ambit::testing::StreamCollector;
 
 TEST_F(WaypointProxyTest, RoutesByHeaderToTheSubsetsPods) {
   start_waypoint({testing::debug_and_canary()}, {});
@@ -149,6 +151,30 @@ TEST_F(WaypointProxyTest, ATunnelIsRefusedWhenL7PolicyApplies) {
   EXPECT_TRUE(rs.empty());
   EXPECT_TRUE(closed);
   for (const auto& head : v1_.seen()) EXPECT_EQ(head.find("hello"), std::string::npos);
+}
+
+TEST_F(WaypointProxyTest, TlsFollowsTheRouteOfItsServerName) {
+  auto vs = testing::virtual_service();
+  auto* tls = vs.add_tls();
+  tls->add_match()->add_sni_hosts("v2.shop.example");
+  *tls->add_route() = testing::to(kHost, "v2");
+  *vs.add_tcp()->add_route() = testing::to(kHost, "v1");  // everything else
+  start_waypoint({vs}, {});
+  auto send_hello = [&](const char* name) {
+    std::string hello = testing::client_hello(name);
+    size_t before = v1_.connections() + v2_->connections();
+    over_connect("10.96.0.30:80", [&](ztunnel::HboneConnection& conn, StreamCollector& sink) {
+      conn.send(sink.stream, {reinterpret_cast<const uint8_t*>(hello.data()), hello.size()});
+      ambit::testing::run_loop_until(
+          *loop_, [&] { return sink.closed || v1_.connections() + v2_->connections() > before; });
+    });
+  };
+  send_hello("v2.shop.example");
+  EXPECT_EQ(v2_->connections(), 1u);
+  EXPECT_EQ(v1_.connections(), 0u);
+  send_hello("www.shop.example");  // no tls route names it: the tcp route
+  EXPECT_EQ(v1_.connections(), 1u);
+  EXPECT_EQ(v2_->connections(), 1u);
 }
 
 }  // namespace

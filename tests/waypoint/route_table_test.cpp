@@ -366,7 +366,7 @@ TEST(RouteTable, TcpRoutesPickByPortAndWeight) {
   std::map<std::string, int> counts;
   std::string route;
   for (uint64_t e = 0; e < 400; ++e) {
-    auto cluster = rt->tcp_route(c.downstream, e, &route);
+    auto cluster = rt->tcp_route(c.downstream, "", e, &route);
     ASSERT_TRUE(cluster.has_value());
     counts[cluster->subset]++;
   }
@@ -379,10 +379,69 @@ TEST(RouteTable, TcpRoutesPickByPortAndWeight) {
   EXPECT_EQ(r.cluster.subset, "v2");
   // Without a VirtualService: the dialled Service and port.
   auto plain = build({});
-  auto cluster = plain->tcp_route(c.downstream, 1, &route);
+  auto cluster = plain->tcp_route(c.downstream, "", 1, &route);
   ASSERT_TRUE(cluster.has_value());
   EXPECT_EQ(route, "default");
   EXPECT_EQ(cluster->port, 80);
+}
+
+TEST(RouteTable, TlsRoutesPickBySniThenTcpRoutesCatchTheRest) {
+  auto vs = virtual_service();
+  auto* exact = vs.add_tls();
+  exact->add_match()->add_sni_hosts("admin.shop.example");
+  *exact->add_route() = to(kShop, "v2", 100);
+  auto* wild = vs.add_tls();
+  auto* m = wild->add_match();
+  m->add_sni_hosts("*.shop.example");
+  m->set_port(80);
+  *wild->add_route() = to(kShop, "v1", 100);
+  auto* other_port = vs.add_tls();
+  other_port->add_match()->set_port(443);
+  other_port->mutable_match(0)->add_sni_hosts("*");
+  *other_port->add_route() = to("api.shop.svc.cluster.local", "", 100);
+  auto* tcp = vs.add_tcp();
+  auto* subnet = tcp->add_match();
+  subnet->add_destination_subnets("10.96.0.0/16");
+  *tcp->add_route() = to(kShop, "v2", 100);
+  auto rt = build({vs});
+  auto c = call(rt->table(), "client", "GET", "/");  // dials 10.96.0.30:80
+  std::string route;
+  auto admin = rt->tcp_route(c.downstream, "admin.shop.example", 1, &route);
+  ASSERT_TRUE(admin.has_value());
+  EXPECT_EQ(route, "shop/shop#tls0");
+  EXPECT_EQ(admin->subset, "v2");
+  auto www = rt->tcp_route(c.downstream, "www.shop.example", 1, &route);
+  ASSERT_TRUE(www.has_value());
+  EXPECT_EQ(route, "shop/shop#tls1");
+  EXPECT_EQ(www->subset, "v1");
+  // "*.shop.example" is not the bare domain; port 443's route is not this port's: tcp routes.
+  auto bare = rt->tcp_route(c.downstream, "shop.example", 1, &route);
+  EXPECT_EQ(route, "shop/shop#tcp0");
+  ASSERT_TRUE(bare.has_value());
+  EXPECT_EQ(bare->subset, "v2");
+  rt->tcp_route(c.downstream, "", 1, &route);  // no server name: tcp routes only
+  EXPECT_EQ(route, "shop/shop#tcp0");
+  // Outside the destination subnets, nothing matches: the dialled Service.
+  auto narrow = virtual_service();
+  auto* t = narrow.add_tcp();
+  t->add_match()->add_destination_subnets("192.168.0.0/24");
+  *t->add_route() = to(kShop, "v2", 100);
+  auto rt2 = build({narrow});
+  auto d = rt2->tcp_route(c.downstream, "", 1, &route);
+  EXPECT_EQ(route, "default");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->subset, "");
+}
+
+TEST(RouteTable, ABadDestinationSubnetIsAnErrorNamingTheField) {
+  auto vs = virtual_service();
+  auto* t = vs.add_tcp();
+  t->add_match()->add_destination_subnets("10.0.0.0/99");
+  *t->add_route() = to(kShop, "v2", 100);
+  auto rt = RouteTable::build({vs}, {testing::subsets_rule()}, testing::shop_table());
+  ASSERT_FALSE(rt.ok());
+  EXPECT_NE(rt.error().message.find("tcp[0].match[0].destinationSubnets"), std::string::npos)
+      << rt.error().message;
 }
 
 }  // namespace
