@@ -40,7 +40,8 @@ class WaypointTest : public ControlledMesh {
       << "apiVersion: v1\nkind: Service\nmetadata:\n  name: shop\n  namespace: shop\n"
       << "  labels:\n    istio.io/use-waypoint: shop-waypoint\nspec:\n  clusterIP: " << kVip
       << "\n  selector: {app: shop}\n  ports:\n  - name: http\n    port: 80\n"
-      << "    targetPort: 8080\n  - name: grpc\n    port: 9090\n    targetPort: 9090\n---\n"
+      << "    targetPort: 8080\n  - name: grpc\n    port: 9090\n    targetPort: 9090\n"
+      << "  - name: tls\n    port: 443\n    targetPort: 8443\n---\n"
       << "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: shop\n"
       << "  namespace: shop\nspec:\n  host: shop\n"
       << (load_balancer_.empty() ? ""
@@ -81,6 +82,35 @@ class WaypointTest : public ControlledMesh {
     ASSERT_TRUE(
         wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s))
         << (*p)->stderr_text();
+    servers_.push_back(std::move(*p));
+  }
+
+  // openssl s_server on 8443 in `pod`, with a self-signed certificate for CN=`name`, so a
+  // client can tell the pods apart by the certificate it gets.
+  void serve_tls(const std::string& pod, const std::string& name) {
+    std::string key = dir_ + "/" + name + ".key", cert = dir_ + "/" + name + ".crt";
+    SpawnOptions gen;
+    gen.argv = {"openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                "/CN=" + name,
+                "-days",
+                "1",
+                "-keyout",
+                key,
+                "-out",
+                cert};
+    auto made = run_command(gen, {}, 20s);
+    ASSERT_TRUE(made.ok()) << made.error().message;
+    auto p = cluster_->spawn_in_pod(pod, {"openssl", "s_server", "-accept", "8443", "-cert", cert,
+                                          "-key", key, "-www", "-quiet"});
+    ASSERT_TRUE(p.ok()) << p.error().message;
     servers_.push_back(std::move(*p));
   }
 
@@ -368,6 +398,47 @@ spec:
   EXPECT_EQ(denied["codes"].value("PERMISSION_DENIED", 0), 5) << denied.dump();
   EXPECT_TRUE(wait_for(
       [&] { return waypoint_->stderr_text().find("protocol=HTTP/2") != std::string::npos; }));
+}
+
+TEST_F(WaypointTest, TlsIsRoutedByItsServerNameEndToEnd) {
+  const std::string routes = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - route:
+    - destination: {host: shop, subset: v1}
+  tls:
+  - match:
+    - sniHosts: [v2.shop.example]
+      port: 443
+    route:
+    - destination: {host: shop, subset: v2, port: {number: 443}}
+  tcp:
+  - match:
+    - port: 443
+    route:
+    - destination: {host: shop, subset: v1, port: {number: 443}}
+)";
+  ASSERT_NO_FATAL_FAILURE(start_all(routes));
+  ASSERT_NO_FATAL_FAILURE(serve_tls("shop-v1", "v1"));
+  ASSERT_NO_FATAL_FAILURE(serve_tls("shop-v2", "v2"));
+  // openssl s_client, end to end TLS through the waypoint: the certificate says which pod.
+  auto subject_for = [&](const std::string& server_name) {
+    std::string out;
+    for (int i = 0; i < 50; ++i) {  // bounded: 5 s for the servers to listen
+      out = run_in("client", {"openssl", "s_client", "-connect", std::string(kVip) + ":443",
+                              "-servername", server_name, "-verify_quiet"});
+      if (out.find("subject=") != std::string::npos) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    auto at = out.find("subject=");
+    return at == std::string::npos ? out.substr(0, 600) : out.substr(at, out.find('\n', at) - at);
+  };
+  EXPECT_NE(subject_for("v2.shop.example").find("CN = v2"), std::string::npos);
+  EXPECT_NE(subject_for("www.shop.example").find("CN = v1"), std::string::npos);
+  EXPECT_NE(subject_for("v2.shop.example").find("CN = v2"), std::string::npos);
 }
 
 }  // namespace
