@@ -75,6 +75,7 @@ class Http2Front::Exchange final : public ResponseSink {
   HttpRequest request;
   RequestRecord record;
   UpstreamRequest* upstream = nullptr;
+  UpstreamRequest* shadow = nullptr;  // the mirror's copy, while its body is on its way
   const RouteTable::Endpoint* endpoint = nullptr;
   HeaderEdits response_edits;
   std::vector<Header> trailers;  // the request's
@@ -125,25 +126,22 @@ void Http2Front::Exchange::forward(const Dispatch& d) {
   }
   upstream = got.request;
   response_edits = d.response_edits;
-  if (d.mirror && request_done) {
-    // Bodiless requests only, as for HTTP/1.1 (docs/waypoint.md).
-    auto shadow =
-        s.pool().acquire(*config, *d.mirror, upstream_http2(*d.mirror, true, false), nullptr);
-    if (shadow.request != nullptr) {
-      HttpRequest copy = request;
-      copy.authority += "-shadow";
-      shadow.request->send_head(copy, Framing{}, true, "");
-      record.mirrored = d.mirror->address;
-    }
+  Framing framing = request_framing(request, request_done);
+  if (d.mirror) {
+    shadow = s.pool().shadow(*config, *d.mirror, true, request, framing, request_done);
+    if (shadow != nullptr) record.mirrored = d.mirror->address;
+    if (request_done) shadow = nullptr;
   }
   sent = std::chrono::steady_clock::now();
-  upstream->send_head(request, request_framing(request, request_done), request_done, "");
+  upstream->send_head(request, framing, request_done, "");
 }
 
 void Http2Front::Exchange::body(std::span<const uint8_t> data) {
   if (upstream == nullptr) return front_.codec_.consume(id_, data.size());  // answered already
   record.bytes_received += data.size();
-  upstream->send_body({reinterpret_cast<const char*>(data.data()), data.size()});
+  std::string_view b(reinterpret_cast<const char*>(data.data()), data.size());
+  feed_shadow(shadow, b);
+  upstream->send_body(b);
   // The window reopens as the endpoint takes the bytes.
   if (upstream != nullptr && upstream->backlog() >= kHighWater) {
     unconsumed += data.size();
@@ -154,6 +152,7 @@ void Http2Front::Exchange::body(std::span<const uint8_t> data) {
 
 void Http2Front::Exchange::end() {
   request_done = true;
+  end_shadow(shadow, trailers);
   if (upstream != nullptr) upstream->send_end(trailers);
 }
 
@@ -250,6 +249,7 @@ Http2Front::~Http2Front() {
   for (auto& [id, ex] : exchanges_) {
     if (ex->endpoint) session_.listener().load_balancer().request_finished(*ex->endpoint);
     if (ex->upstream) ex->upstream->release(false);
+    if (ex->shadow) ex->shadow->release(false);
   }
 }
 
@@ -326,6 +326,7 @@ void Http2Front::downstream_gone() {
 void Http2Front::finish(Exchange& ex) {
   ex.record.duration = std::chrono::steady_clock::now() - ex.started;
   if (ex.endpoint) session_.listener().load_balancer().request_finished(*ex.endpoint);
+  if (ex.shadow) std::exchange(ex.shadow, nullptr)->release(false);  // its body never came whole
   waypoint_state(*ex.config).stats->record(session_.listener().shard(), ex.record);
   if (ex.upstream != nullptr) {
     ex.upstream->release(ex.request_done && ex.response_done && ex.record.flags == "-");

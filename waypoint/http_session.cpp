@@ -60,6 +60,7 @@ HttpSession::~HttpSession() {
   if (exchange_) {
     if (exchange_->endpoint) listener_.load_balancer().request_finished(*exchange_->endpoint);
     if (exchange_->upstream) exchange_->upstream->release(false);
+    if (exchange_->shadow) exchange_->shadow->release(false);
   }
   pool_.reset_all();
   if (stream_ != nullptr) {
@@ -204,6 +205,7 @@ void HttpSession::step() {
         case Http1Parser::State::kDone:
           ex.request_done = true;
           if (ex.upstream) ex.upstream->send_end({});
+          end_shadow(ex.shadow, {});
           break;
         case Http1Parser::State::kError:
           // A body that breaks its own framing: nothing more of this connection can be trusted.
@@ -367,17 +369,10 @@ void HttpSession::forward(const Dispatch& d) {
 
 void HttpSession::mirror(const RouteTable::Endpoint& ep) {
   Exchange& ex = *exchange_;
-  // Only a request without a body is copied: one with a body would have to be held or teed
-  // to a second endpoint at the pace of the slower one (docs/waypoint.md).
-  if (ex.request_framing.has_body() || !ex.request_done || !ex.upgrade.empty()) return;
-  auto got = pool_.acquire(*ex.config, ep, upstream_http2(ep, false, false), nullptr);
-  if (got.request == nullptr) return;
-  // Envoy's shadow: the same request, "-shadow" after the host. Its answer is dropped (an
-  // HTTP/1.1 connection that speaks while idle is closed).
-  HttpRequest copy = ex.request;
-  copy.authority += "-shadow";
-  got.request->send_head(copy, ex.request_framing, true, "");
-  ex.record.mirrored = ep.address;
+  if (!ex.upgrade.empty()) return;  // a protocol switch is the client's and one endpoint's
+  ex.shadow = pool_.shadow(*ex.config, ep, false, ex.request, ex.request_framing, ex.request_done);
+  if (ex.shadow != nullptr) ex.record.mirrored = ep.address;
+  if (ex.request_done) ex.shadow = nullptr;  // nothing more to send it
 }
 
 void HttpSession::answer_locally(int status, std::string_view body,
@@ -415,6 +410,7 @@ void HttpSession::end_exchange() {
   auto now = std::chrono::steady_clock::now();
   ex->record.duration = now - ex->started;
   if (ex->endpoint) listener_.load_balancer().request_finished(*ex->endpoint);
+  if (ex->shadow) ex->shadow->release(false);  // its body never came whole
   waypoint_state(*ex->config).stats->record(listener_.shard(), ex->record);
   if (ex->upstream != nullptr && mode_ != Mode::kTunnel) {
     // Good for the next request only after a complete exchange both ways.
@@ -434,7 +430,9 @@ void HttpSession::on_body(std::span<const uint8_t> data) {
   // Request body bytes, as parsed: re-framed on the way up.
   if (!exchange_ || exchange_->upstream == nullptr || data.empty()) return;
   exchange_->record.bytes_received += data.size();
-  exchange_->upstream->send_body({reinterpret_cast<const char*>(data.data()), data.size()});
+  std::string_view b(reinterpret_cast<const char*>(data.data()), data.size());
+  feed_shadow(exchange_->shadow, b);
+  exchange_->upstream->send_body(b);
 }
 
 void HttpSession::response_head(ResponseHead& head) {

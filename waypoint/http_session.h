@@ -69,6 +69,7 @@ class HttpSession final : public ztunnel::Relay,
     Framing request_framing;
     UpstreamRequest* upstream = nullptr;
     Http1Upstream* http1 = nullptr;  // the upstream, when it speaks HTTP/1.1
+    UpstreamRequest* shadow = nullptr;  // the mirror's copy, while its body is on its way
     const RouteTable::Endpoint* endpoint = nullptr;
     HeaderEdits response_edits;
     RequestRecord record;
@@ -104,7 +105,7 @@ class HttpSession final : public ztunnel::Relay,
   void begin_exchange();
   void end_exchange();
   void forward(const Dispatch& d);
-  void mirror(const RouteTable::Endpoint& endpoint);  // a shadow copy, fire and forget
+  void mirror(const RouteTable::Endpoint& endpoint);  // a shadow copy, its answer dropped
   void answer_locally(int status, std::string_view body, const std::vector<Header>& extra = {});
   void bad_request(const ParseError& error);
   void start_tunnel(const RouteTable::Endpoint& endpoint);

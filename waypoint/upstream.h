@@ -97,6 +97,21 @@ class HboneUpstream : public ztunnel::StreamSink {
   bool answered_ = false;
 };
 
+// More of a shadow copy's body: dropped (and the copy cancelled) when the shadow endpoint is
+// slower than the primary, which never waits for it.
+inline void feed_shadow(UpstreamRequest*& shadow, std::string_view bytes) {
+  if (shadow == nullptr) return;
+  if (shadow->backlog() >= ztunnel::HboneConnection::kStreamHighWater) {
+    std::exchange(shadow, nullptr)->release(false);
+    return;
+  }
+  shadow->send_body(bytes);
+}
+// The copy's body is complete (trailers go too); the shadow is on its own from here.
+inline void end_shadow(UpstreamRequest*& shadow, const std::vector<Header>& trailers) {
+  if (shadow != nullptr) std::exchange(shadow, nullptr)->send_end(trailers);
+}
+
 // Envoy's reset text for a request that failed before its response head.
 std::string upstream_reset_body(bool connected);
 

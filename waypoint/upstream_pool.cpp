@@ -1,5 +1,6 @@
 #include "waypoint/upstream_pool.h"
 
+#include "waypoint/dispatch.h"
 #include "waypoint/waypoint_state.h"
 #include "ztunnel/forwarded.h"
 
@@ -36,6 +37,18 @@ UpstreamPool::Acquired UpstreamPool::acquire(const ztunnel::EngineConfig& config
   up->bind(sink);
   http1_.push_back(std::move(up));
   return {http1_.back().get(), http1_.back().get()};
+}
+
+UpstreamRequest* UpstreamPool::shadow(const ztunnel::EngineConfig& config,
+                                      const RouteTable::Endpoint& ep, bool client_http2,
+                                      const HttpRequest& request, const Framing& framing,
+                                      bool end_stream) {
+  auto got = acquire(config, ep, upstream_http2(ep, client_http2, false), nullptr);
+  if (got.request == nullptr) return nullptr;
+  HttpRequest copy = request;
+  copy.authority += "-shadow";
+  got.request->send_head(copy, framing, end_stream, "");
+  return got.request;
 }
 
 Http1Upstream* UpstreamPool::tunnel(const ztunnel::EngineConfig& config,

@@ -25,6 +25,13 @@ class UpstreamPool {
   // or HTTP/1.1.
   Acquired acquire(const ztunnel::EngineConfig& config, const RouteTable::Endpoint& endpoint,
                    bool http2, ResponseSink* sink);
+  // Envoy's shadow of `request` to `endpoint`: the same request with "-shadow" after the host,
+  // its answer dropped (an HTTP/1.1 connection that speaks while idle is closed, an HTTP/2
+  // stream's answer is consumed). Null when no stream could be had. A body follows through
+  // feed_shadow(), then end_shadow().
+  UpstreamRequest* shadow(const ztunnel::EngineConfig& config, const RouteTable::Endpoint& endpoint,
+                          bool client_http2, const HttpRequest& request, const Framing& framing,
+                          bool end_stream);
   // A fresh HTTP/1.1 connection for a tunnel (a TCP route).
   Http1Upstream* tunnel(const ztunnel::EngineConfig& config, const RouteTable::Endpoint& endpoint,
                         TunnelOwner* owner);

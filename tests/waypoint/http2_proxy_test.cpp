@@ -1,6 +1,8 @@
 // The waypoint with HTTP/2 clients and endpoints (proxy_fixture.h): h2c from the client,
 // translated to HTTP/1.1 for the Service's HTTP port and carried as HTTP/2 to its GRPC port, and
 // HTTP/1.1 clients reaching the GRPC port over HTTP/2.
+#include <thread>
+
 #include "tests/waypoint/proxy_fixture.h"
 
 namespace ambit::waypoint {
@@ -176,6 +178,29 @@ TEST_F(Http2ProxyTest, TheWaypointAnswersGrpcCallsWithGrpcStatuses) {
   EXPECT_EQ(plain.body, "RBAC: access denied");
   EXPECT_TRUE(g1_.seen().empty());
   EXPECT_TRUE(g2_->seen().empty());
+}
+
+TEST_F(Http2ProxyTest, AMirroredUploadReachesTheShadowWithItsBody) {
+  auto vs = testing::virtual_service();
+  auto* r = vs.add_http();
+  *r->add_route() = testing::to(kHost, "v1");
+  r->mutable_mirror()->set_host(kHost);
+  r->mutable_mirror()->set_subset("v2");
+  start_waypoint({vs}, {});
+  HttpRequest post = H2TestClient::get("/upload");
+  post.method = "POST";
+  auto replies = h2_exchange([&](H2TestClient& c) { c.request(post, "payload"); });
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies.begin()->second.served_by(), "shop-v1");
+  bool copied = false;
+  for (int i = 0; i < 200 && !copied; ++i) {  // up to 2 s
+    for (const auto& seen : v2_->seen()) {
+      copied |= seen.find("POST /upload HTTP/1.1\r\nhost: shop-shadow\r\n") != std::string::npos &&
+                seen.find("7\r\npayload\r\n0\r\n\r\n") != std::string::npos;
+    }
+    if (!copied) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(copied);
 }
 
 TEST_F(Http2ProxyTest, NoRouteIs404ForHttp2Too) {

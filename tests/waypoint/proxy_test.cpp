@@ -125,11 +125,26 @@ TEST_F(WaypointProxyTest, AMirroredRequestReachesTheShadowAsWell) {
   ASSERT_TRUE(copied);
   EXPECT_NE(v2_->seen().front().find("host: shop-shadow\r\n"), std::string::npos)
       << v2_->seen().front();
-  // A request with a body is not copied.
+  // A request with a body is copied with its body, chunked ones re-framed as they arrive.
   auto post = exchange("POST /with-body HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\n\r\nhi");
   ASSERT_EQ(post.size(), 1u);
-  std::this_thread::sleep_for(100ms);
-  for (const auto& head : v2_->seen()) EXPECT_EQ(head.find("/with-body"), std::string::npos);
+  EXPECT_EQ(post[0].served_by(), "shop-v1");
+  auto chunked = exchange(
+      "POST /chunked HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n");
+  ASSERT_EQ(chunked.size(), 1u);
+  bool sized = false, streamed = false;
+  for (int i = 0; i < 200 && !(sized && streamed); ++i) {  // up to 2 s
+    for (const auto& r : v2_->seen()) {
+      sized |= r.find("POST /with-body") != std::string::npos &&
+               r.find("content-length: 2\r\n\r\nhi") != std::string::npos;
+      streamed |= r.find("POST /chunked") != std::string::npos &&
+                  r.find("\r\n\r\n3\r\nabc\r\n0\r\n\r\n") != std::string::npos;
+    }
+    if (!(sized && streamed)) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(sized);
+  EXPECT_TRUE(streamed);
 }
 
 TEST_F(WaypointProxyTest, BytesThatAreNotHttpFollowTheTcpRoute) {
