@@ -38,8 +38,9 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
     case RouteResult::Kind::kNoCluster:
       return answer(record, 503, "", "NC", "cluster_not_found");
   }
+  std::string set_cookie;
   const RouteTable::Endpoint* ep =
-      lb.pick(*state.routes, route.cluster, request, downstream, entropy);
+      lb.pick(*state.routes, route.cluster, request, downstream, entropy, &set_cookie);
   if (ep == nullptr) {
     return answer(record, 503, "no healthy upstream", "UH", "no_healthy_upstream");
   }
@@ -47,6 +48,7 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
   d.kind = Dispatch::Kind::kForward;
   d.endpoint = ep;
   d.response_edits = std::move(route.response_headers);
+  if (!set_cookie.empty()) d.response_edits.add.push_back({"set-cookie", std::move(set_cookie)});
   if (route.mirror) {
     d.mirror = lb.pick(*state.routes, *route.mirror, request, downstream, entropy >> 1);
   }

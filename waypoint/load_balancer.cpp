@@ -1,5 +1,7 @@
 #include "waypoint/load_balancer.h"
 
+#include <fmt/format.h>
+
 #include <functional>
 
 namespace ambit::waypoint {
@@ -27,6 +29,8 @@ std::optional<std::string> hash_key(const LbPolicy& policy, const HttpRequest& r
     case LbPolicy::HashOn::kCookie: {
       auto v = request.cookie(policy.hash_key);
       if (!v) return std::nullopt;
+      // A quoted value (as the waypoint sets it) hashes as its content.
+      if (v->size() >= 2 && v->front() == '"' && v->back() == '"') *v = v->substr(1, v->size() - 2);
       return std::string(*v);
     }
     case LbPolicy::HashOn::kSourceIp:
@@ -42,11 +46,27 @@ std::optional<std::string> hash_key(const LbPolicy& policy, const HttpRequest& r
 
 const RouteTable::Endpoint* LoadBalancer::pick(const RouteTable& table, const Cluster& cluster,
                                                const HttpRequest& request,
-                                               const Downstream& downstream, uint64_t entropy) {
+                                               const Downstream& downstream, uint64_t entropy,
+                                               std::string* set_cookie) {
   const RouteTable::ClusterInfo* info = table.cluster(cluster);
   if (info == nullptr || info->endpoints.empty()) return nullptr;
   const auto& eps = info->endpoints;
   size_t n = eps.size();
+  std::optional<std::string> key;
+  if (info->lb.kind == LbPolicy::Kind::kConsistentHash) {
+    key = hash_key(info->lb, request, downstream);
+    const LbPolicy& lb = info->lb;
+    if (!key && lb.hash_on == LbPolicy::HashOn::kCookie && lb.cookie_ttl_s) {
+      // Envoy's generated cookie: a value from the client's address, set on the response.
+      key = fmt::format("{:016x}", mix(std::hash<std::string>{}(downstream.source_ip.to_string())));
+      if (set_cookie != nullptr) {
+        *set_cookie = fmt::format("{}=\"{}\"", lb.hash_key, *key);
+        if (*lb.cookie_ttl_s > 0) *set_cookie += fmt::format("; Max-Age={}", *lb.cookie_ttl_s);
+        if (!lb.cookie_path.empty()) *set_cookie += "; Path=" + lb.cookie_path;
+        *set_cookie += "; HttpOnly";
+      }
+    }
+  }
   if (n == 1) return &eps.front();
   switch (info->lb.kind) {
     case LbPolicy::Kind::kRoundRobin:
@@ -59,7 +79,6 @@ const RouteTable::Endpoint* LoadBalancer::pick(const RouteTable& table, const Cl
       return active(eps[b].address) < active(eps[a].address) ? &eps[b] : &eps[a];
     }
     case LbPolicy::Kind::kConsistentHash: {
-      auto key = hash_key(info->lb, request, downstream);
       if (!key) return &eps[entropy % n];
       uint64_t h = std::hash<std::string>{}(*key);
       const RouteTable::Endpoint* best = nullptr;

@@ -8,7 +8,8 @@
 //   consistentHash   rendezvous hashing of the key (header, cookie, source IP, query
 //                    parameter): a key stays on its endpoint while that endpoint exists, and
 //                    only the keys of a removed endpoint move; a request without the key is
-//                    placed at random, as Envoy does
+//                    placed at random, as Envoy does, except a cookie with a ttl, which the
+//                    waypoint then sets (as Envoy generates it)
 #pragma once
 
 #include <cstdint>
@@ -22,10 +23,13 @@ namespace ambit::waypoint {
 
 class LoadBalancer {
  public:
-  // Null when the cluster has no endpoints.
+  // Null when the cluster has no endpoints. A consistent hash on a cookie with a ttl, for a
+  // request without that cookie, hashes on a value made from the client's address and puts
+  // the Set-Cookie for it in `set_cookie` (when given), so the client's next requests carry
+  // the key that lands where this one did.
   const RouteTable::Endpoint* pick(const RouteTable& table, const Cluster& cluster,
                                    const HttpRequest& request, const Downstream& downstream,
-                                   uint64_t entropy);
+                                   uint64_t entropy, std::string* set_cookie = nullptr);
   void request_started(const RouteTable::Endpoint& endpoint) { ++active_[endpoint.address]; }
   void request_finished(const RouteTable::Endpoint& endpoint);
   uint32_t active(const SocketAddress& endpoint) const;

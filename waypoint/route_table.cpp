@@ -89,6 +89,11 @@ LbPolicy lb_policy(const pb::LoadBalancerSettings* lb) {
     } else if (!ch.http_cookie_name().empty()) {
       out.hash_on = LbPolicy::HashOn::kCookie;
       out.hash_key = ch.http_cookie_name();
+      out.cookie_path = ch.http_cookie_path();
+      if (!ch.http_cookie_ttl().empty()) {
+        // The controller writes durations as "<seconds>[.<fraction>]s".
+        out.cookie_ttl_s = std::strtoull(ch.http_cookie_ttl().c_str(), nullptr, 10);
+      }
     } else if (ch.use_source_ip()) {
       out.hash_on = LbPolicy::HashOn::kSourceIp;
     } else if (!ch.http_query_parameter_name().empty()) {

@@ -55,6 +55,10 @@ struct LbPolicy {
   Kind kind = Kind::kLeastRequest;
   HashOn hash_on = HashOn::kHeader;
   std::string hash_key;  // header name (lowercase), cookie or query parameter name
+  // httpCookie with a ttl: a request without the cookie gets one (Envoy's generated cookie),
+  // Max-Age = the ttl in whole seconds (0: a session cookie), Path = cookie_path when set.
+  std::optional<uint64_t> cookie_ttl_s;
+  std::string cookie_path;
 };
 
 // What the waypoint speaks to a cluster's endpoints.

@@ -91,6 +91,7 @@ LoadBalancer read_load_balancer(const YamlValue& value, ParseContext& ctx) {
     if (auto cookie = c.optional("httpCookie")) {
       auto k = cookie->object({"name", "path", "ttl"});
       hash.http_cookie_name = k.required("name").string();
+      hash.http_cookie_path = k.string_or("path", "");
       hash.http_cookie_ttl = ctx.duration(k, "ttl");
     }
     hash.minimum_ring_size =

@@ -208,7 +208,7 @@ struct LoadBalancer {
   enum class Simple { kUnspecified, kRoundRobin, kLeastRequest, kRandom, kPassthrough };
   Simple simple = Simple::kUnspecified;  // LEAST_CONN is read as LEAST_REQUEST, as Istio does
   struct ConsistentHash {
-    std::string http_header_name, http_cookie_name, http_query_parameter_name;
+    std::string http_header_name, http_cookie_name, http_cookie_path, http_query_parameter_name;
     std::optional<Duration> http_cookie_ttl;
     bool use_source_ip = false;
     uint64_t minimum_ring_size = 0;

@@ -277,6 +277,7 @@ pb::LoadBalancerSettings to_lb(const LoadBalancer& in) {
     c->set_http_header_name(h.http_header_name);
     c->set_http_cookie_name(h.http_cookie_name);
     c->set_http_cookie_ttl(duration_text(h.http_cookie_ttl));
+    c->set_http_cookie_path(h.http_cookie_path);
     c->set_use_source_ip(h.use_source_ip);
     c->set_http_query_parameter_name(h.http_query_parameter_name);
     c->set_minimum_ring_size(h.minimum_ring_size);

@@ -245,5 +245,32 @@ spec:
   EXPECT_EQ(vs->tcp(0).route(1).weight(), 30);
 }
 
+TEST(WaypointRuleViewTest, ACookieHashKeepsItsNamePathAndTtl) {
+  const std::string rule = R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: session, path: /cart, ttl: 1h}
+)";
+  std::vector<std::pair<std::string, std::string>> files = {{"cluster.yaml", waypoint_cluster()},
+                                                            {"rule.yaml", rule}};
+  auto snapshot = testing::load_texts(files);
+  ASSERT_FALSE(analyze(snapshot).has_errors()) << testing::dump(analyze(snapshot).diagnostics);
+  const pb::DestinationRule* dr = nullptr;
+  auto view = waypoint_view(snapshot.model, "shop/shop-waypoint");
+  for (const auto& r : view) {
+    if (r.has_destination_rule() && r.uid() == "shop/reviews") dr = &r.destination_rule();
+  }
+  ASSERT_NE(dr, nullptr);
+  const auto& ch = dr->traffic_policy().load_balancer().consistent_hash();
+  EXPECT_EQ(ch.http_cookie_name(), "session");
+  EXPECT_EQ(ch.http_cookie_path(), "/cart");
+  EXPECT_EQ(ch.http_cookie_ttl(), "3600s");
+}
+
 }  // namespace
 }  // namespace ambit::controller::config

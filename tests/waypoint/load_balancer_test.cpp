@@ -108,6 +108,39 @@ TEST(LoadBalancer, ConsistentHashKeepsAKeyOnOneEndpoint) {
   EXPECT_GT(moved, 0);
 }
 
+TEST(LoadBalancer, ACookieWithATtlIsSetAndThenKeepsTheClientOnItsEndpoint) {
+  pb::LoadBalancerSettings lb_settings;
+  auto* ch = lb_settings.mutable_consistent_hash();
+  ch->set_http_cookie_name("shop-session");
+  ch->set_http_cookie_ttl("3600s");
+  ch->set_http_cookie_path("/cart");
+  auto rt = with_lb(lb_settings, 3);
+  LoadBalancer lb;
+  auto c = call(rt->table(), "client", "GET", "/");
+  std::string set_cookie;
+  std::string first =
+      lb.pick(*rt, shop(*rt), c.request, c.downstream, 1, &set_cookie)->workload->name;
+  ASSERT_TRUE(set_cookie.starts_with("shop-session=\"")) << set_cookie;
+  EXPECT_NE(set_cookie.find("; Max-Age=3600; Path=/cart; HttpOnly"), std::string::npos)
+      << set_cookie;
+  // The client's next requests carry it (quoted, as set): the same endpoint whatever the entropy.
+  std::string pair = set_cookie.substr(0, set_cookie.find(';'));
+  c.request.headers.push_back({"cookie", "theme=dark; " + pair});
+  for (uint64_t e = 0; e < 20; ++e) {
+    std::string again;
+    EXPECT_EQ(lb.pick(*rt, shop(*rt), c.request, c.downstream, e * 7919, &again)->workload->name,
+              first);
+    EXPECT_EQ(again, "") << "a request with the cookie gets no new one";
+  }
+  // Without a ttl nothing is set and a request without the cookie lands anywhere.
+  ch->clear_http_cookie_ttl();
+  auto plain = with_lb(lb_settings, 3);
+  auto bare = call(plain->table(), "client", "GET", "/");
+  std::string none;
+  lb.pick(*plain, shop(*plain), bare.request, bare.downstream, 1, &none);
+  EXPECT_EQ(none, "");
+}
+
 TEST(LoadBalancer, HashKeysComeFromCookieSourceIpOrQuery) {
   LbPolicy cookie{LbPolicy::Kind::kConsistentHash, LbPolicy::HashOn::kCookie, "session"};
   LbPolicy source{LbPolicy::Kind::kConsistentHash, LbPolicy::HashOn::kSourceIp, ""};

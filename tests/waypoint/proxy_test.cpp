@@ -192,5 +192,26 @@ TEST_F(WaypointProxyTest, TlsFollowsTheRouteOfItsServerName) {
   EXPECT_EQ(v2_->connections(), 1u);
 }
 
+TEST_F(WaypointProxyTest, AStickyCookieIsSetOnceAndKeepsTheClientOnItsPod) {
+  auto dr = testing::subsets_rule();
+  auto* ch = dr.mutable_traffic_policy()->mutable_load_balancer()->mutable_consistent_hash();
+  ch->set_http_cookie_name("shop-session");
+  ch->set_http_cookie_ttl("600s");
+  start_waypoint({}, {}, dr);
+  Response first = get("/cart");
+  ASSERT_EQ(first.status, 200);
+  auto at = first.head.find("set-cookie: shop-session=\"");
+  ASSERT_NE(at, std::string::npos) << first.head;
+  std::string line = first.head.substr(at, first.head.find("\r\n", at) - at);
+  EXPECT_NE(line.find("; Max-Age=600; HttpOnly"), std::string::npos) << line;
+  std::string pair = line.substr(12, line.find(';') - 12);  // after "set-cookie: "
+  for (int i = 0; i < 10; ++i) {
+    Response again = get("/cart", "Cookie: " + pair + "\r\n");
+    ASSERT_EQ(again.status, 200);
+    EXPECT_EQ(again.served_by(), first.served_by());
+    EXPECT_EQ(again.head.find("set-cookie"), std::string::npos) << again.head;
+  }
+}
+
 }  // namespace
 }  // namespace ambit::waypoint
