@@ -286,14 +286,16 @@ class Bench:
                 "p99_us": d[min(len(d) - 1, int(len(d) * 0.99))]}
 
     def many_connections(self, url, pids, n=1000, duration=4):
-        """Peak RSS (MiB) of `pids` while `n` HTTP/1.1 keep-alive clients each send 1 request/s."""
-        peak = [0.0]
+        """Peak RSS (MiB) of `pids`, and of the last of them alone, while `n` HTTP/1.1 keep-alive
+        clients each send 1 request/s."""
+        peak = [0.0, 0.0]
         running = threading.Event()
         running.set()
 
         def sample():
             while running.is_set():
                 peak[0] = max(peak[0], rss_mib(pids))
+                peak[1] = max(peak[1], rss_mib(pids[-1:]))
                 time.sleep(0.25)
         t = threading.Thread(target=sample)
         t.start()
@@ -310,7 +312,7 @@ class Bench:
             log(f"{n} connections to {url}: {done} answered: " +
                 " | ".join(l for l in out.splitlines() if "progress" not in l)[-400:])
             return {"answered": done, "rss_mib": None}
-        return {"answered": done, "rss_mib": round(peak[0], 1)}
+        return {"answered": done, "rss_mib": round(peak[0], 1), "own_rss_mib": round(peak[1], 1)}
 
     def h2load(self, url, duration):
         a = self.args
@@ -339,7 +341,7 @@ class Bench:
             raise RuntimeError(f"{name}: route check failed: {route}")
         pids = [p.pid for p in procs]
         time.sleep(0.3)
-        rss_idle = rss_mib(pids)
+        rss_idle, own_idle = rss_mib(pids), rss_mib(pids[-1:])
         self.wrk(url, 1)  # warm-up: pools, caches, ARP
         peak = [0.0]
         running = threading.Event()
@@ -366,6 +368,7 @@ class Bench:
                   "route": route})
         if name.startswith("mesh-waypoint"):  # the waypoint's own share (the last process)
             r["waypoint_cpu_ms_per_1k"] = round((own1 - own0) * 1e6 / max(r["requests"], 1), 2)
+            r["waypoint_rss_idle_mib"] = round(own_idle, 1)
         if h2_url:
             r["h2_rps"] = self.h2load(h2_url, min(self.args.duration, 3))
         if not self.args.no_latency:
@@ -511,7 +514,7 @@ def report(results, args):
     if not args.no_latency:
         print()
         print(f"{'system':20} {'1k/s p50':>9} {'1k/s p99':>9} {'80% rate':>9} {'80% p50':>8} "
-              f"{'80% p99':>8} {'RSS 1k conns':>13} {'p99@1k vs best':>15}")
+              f"{'80% p99':>8} {'RSS 1k conns':>13} {'(wp)':>6} {'p99@1k vs best':>15}")
         for name, r in results.items():
             if "error" in r:
                 continue
@@ -524,12 +527,14 @@ def report(results, args):
             if ratio:
                 r["p99_at_1k_vs_best_peer"] = round(ratio, 3)
             c = (r.get("conns_1k") or {}).get("rss_mib")
+            own = (r.get("conns_1k") or {}).get("own_rss_mib") if name.startswith("mesh-waypoint") else None
             print(f"{name:20} {f(a.get('p50_us'), '9.0f')} {f(a.get('p99_us'), '9.0f')} "
                   f"{f(b.get('rate'), '9.0f')} {f(b.get('p50_us'), '8.0f')} {f(b.get('p99_us'), '8.0f')} "
-                  f"{f(c, '13.1f')} {f(ratio, '15.2f')}")
+                  f"{f(c, '13.1f')} {f(own, '6.1f')} {f(ratio, '15.2f')}")
         print(f"(h2load --h1 --rps: HTTP/1.1 at a fixed 1,000 requests/s (10 clients) and at 80 % of the wrk "
               f"maximum ({2 * args.connections} clients), latencies in µs from h2load's per-request log; RSS (MiB) of the proxy "
-              "processes with 1,000 keep-alive connections each sending 1 request/s)")
+              "processes with 1,000 keep-alive connections each sending 1 request/s, (wp) the "
+              "waypoint's own)")
     summary = {"benchmark": "l7", "duration_s": args.duration, "connections": args.connections,
                "wrk_threads": args.threads, "workers": args.workers, "body_bytes": 1024,
                "results": results}

@@ -394,6 +394,9 @@ spec:
   auto stream = grpc({"-n", "20", "--method", "List"});
   EXPECT_EQ(stream["codes"].value("OK", 0), 20) << stream.dump();
   EXPECT_EQ(stream.value("messages", 0), 60) << stream.dump();
+  auto chat = grpc({"-n", "10", "--method", "Chat"});  // bidirectional: 5 messages each way
+  EXPECT_EQ(chat["codes"].value("OK", 0), 10) << chat.dump();
+  EXPECT_EQ(chat.value("messages", 0), 50) << chat.dump();
   auto denied = grpc({"-n", "5", "--method", "Delete"});
   EXPECT_EQ(denied["codes"].value("PERMISSION_DENIED", 0), 5) << denied.dump();
   EXPECT_TRUE(wait_for(

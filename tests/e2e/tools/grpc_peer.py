@@ -4,7 +4,8 @@ code: methods are registered with raw-bytes handlers).
 
   grpc_peer.py serve --name v1 [--port 9090]
       shop.Cart/Echo (unary): answers "<name>|<deadline-seen>|<request>";
-      shop.Cart/List (server streaming): three messages "<name>:<i>".
+      shop.Cart/List (server streaming): three messages "<name>:<i>";
+      shop.Cart/Chat (bidirectional): "<name>:<message>" for each message, as it arrives.
       Prints "listening" once bound.
   grpc_peer.py call TARGET [-n N] [--deadline S] [--metadata k=v ...] [--method Echo|List|...]
       N calls on one channel; prints JSON: {"codes": {"OK": n, ...}, "served": {"v1": n, ...},
@@ -30,10 +31,15 @@ def serve(args):
         for i in range(3):
             yield f"{args.name}:{i}".encode()
 
+    def chat(requests, context):
+        for m in requests:
+            yield f"{args.name}:".encode() + m
+
     handler = grpc.method_handlers_generic_handler("shop.Cart", {
         "Echo": grpc.unary_unary_rpc_method_handler(echo),
         "Delete": grpc.unary_unary_rpc_method_handler(echo),
         "List": grpc.unary_stream_rpc_method_handler(listing),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((handler,))
@@ -58,7 +64,15 @@ def call(args):
                 codes["TEST_DEADLINE"] += 1
                 break
             try:
-                if args.method == "List":
+                if args.method == "Chat":
+                    stub = channel.stream_stream(path)
+                    sent = (f"m{k}".encode() for k in range(5))
+                    for m in stub(sent, timeout=args.deadline, metadata=metadata):
+                        name, text = m.decode().split(":", 1)
+                        served[name] += 1
+                        messages += text.startswith("m")
+                    codes["OK"] += 1
+                elif args.method == "List":
                     stub = channel.unary_stream(path)
                     for m in stub(b"list", timeout=args.deadline, metadata=metadata):
                         messages += 1
@@ -90,7 +104,7 @@ def main():
     c.add_argument("--deadline", type=float, default=5.0, help="each call's gRPC deadline (s)")
     c.add_argument("--total", type=float, default=40.0, help="stop calling after this long (s)")
     c.add_argument("--metadata", action="append", default=[])
-    c.add_argument("--method", default="Echo")
+    c.add_argument("--method", default="Echo", help="Echo, Delete, List or Chat")
     args = ap.parse_args()
     return serve(args) if args.cmd == "serve" else call(args)
 
