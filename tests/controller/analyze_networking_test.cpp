@@ -487,5 +487,23 @@ spec:
   }
 }
 
+TEST(AnalyzeTest, AnUnknownH2UpgradePolicyNamesTheRuleAndField) {
+  auto d = analyze_with_base(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: pool-check, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    connectionPool:
+      http: {h2UpgradePolicy: ALWAYS, useClientProtocol: true}
+)");
+  std::erase_if(d, [](const Diagnostic& x) { return x.severity != kError; });
+  ASSERT_EQ(d.size(), 1u) << dump(d);
+  EXPECT_EQ(d[0].object, "DestinationRule shop/pool-check");
+  EXPECT_EQ(d[0].field, "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy");
+  EXPECT_NE(d[0].message.find("'ALWAYS' is not an h2UpgradePolicy"), std::string::npos)
+      << d[0].message;
+}
+
 }  // namespace
 }  // namespace ambit::controller::config

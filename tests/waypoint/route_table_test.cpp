@@ -6,6 +6,7 @@
 #include <map>
 
 #include "tests/waypoint/l7_fixture.h"
+#include "waypoint/dispatch.h"
 
 namespace ambit::waypoint {
 namespace {
@@ -442,6 +443,56 @@ TEST(RouteTable, ABadDestinationSubnetIsAnErrorNamingTheField) {
   ASSERT_FALSE(rt.ok());
   EXPECT_NE(rt.error().message.find("tcp[0].match[0].destinationSubnets"), std::string::npos)
       << rt.error().message;
+}
+
+TEST(RouteTable, TheUpstreamProtocolIsIstiosChoiceByPortAndPool) {
+  auto table = std::make_shared<ztunnel::WorkloadTable>();
+  auto w = ambit::testing::test_workload("grpc-0", testing::id("grpc"), "node2", {"10.0.4.1"});
+  w.labels = {{"app", "grpc"}};
+  w.hbone_address = *SocketAddress::parse("10.0.4.1:15008");
+  ASSERT_TRUE(table->add_workload(w).ok());
+  ztunnel::Service s;
+  s.name = "grpc";
+  s.ns = "shop";
+  s.vips = {*IpAddress::parse("10.96.0.40")};
+  s.ports = {{80, 8080, "", "HTTP"},
+             {81, 8081, "", "HTTP2"},
+             {82, 8082, "", "GRPC"},
+             {83, 8083, "", "TCP"}};
+  s.selector = {{"app", "grpc"}};
+  ASSERT_TRUE(table->add_service(s).ok());
+  auto protocol_of = [&](const pb::DestinationRule& dr, uint16_t port) {
+    auto rt = RouteTable::build({}, {dr}, table);
+    EXPECT_TRUE(rt.ok()) << rt.error().message;
+    const auto* info = (*rt)->cluster({(*rt)->table().find_service_by_uid("shop/grpc"), "", port});
+    EXPECT_NE(info, nullptr);
+    return info->endpoints.at(0).protocol;
+  };
+  pb::DestinationRule none;
+  none.set_uid("shop/grpc");
+  none.set_host("grpc.shop.svc.cluster.local");
+  EXPECT_EQ(protocol_of(none, 80), UpstreamProtocol::kHttp1);
+  EXPECT_EQ(protocol_of(none, 81), UpstreamProtocol::kHttp2);
+  EXPECT_EQ(protocol_of(none, 82), UpstreamProtocol::kHttp2);
+  EXPECT_EQ(protocol_of(none, 83), UpstreamProtocol::kClient);  // sniffed: as the client spoke
+  auto upgrade = none;                                          // UPGRADE at port 80 only
+  auto* pl = upgrade.mutable_traffic_policy()->add_port_level_settings();
+  pl->set_port(80);
+  pl->mutable_connection_pool()->mutable_http()->set_h2_upgrade_policy(
+      pb::ConnectionPoolSettings::HTTPSettings::UPGRADE);
+  EXPECT_EQ(protocol_of(upgrade, 80), UpstreamProtocol::kHttp2);
+  auto client = none;
+  client.mutable_traffic_policy()
+      ->mutable_connection_pool()
+      ->mutable_http()
+      ->set_use_client_protocol(true);
+  EXPECT_EQ(protocol_of(client, 81), UpstreamProtocol::kClient);
+  // What that means per request: a protocol switch always goes HTTP/1.1.
+  RouteTable::Endpoint ep{nullptr, SocketAddress(), UpstreamProtocol::kClient};
+  EXPECT_TRUE(upstream_http2(ep, true, false));
+  EXPECT_FALSE(upstream_http2(ep, false, false));
+  ep.protocol = UpstreamProtocol::kHttp2;
+  EXPECT_FALSE(upstream_http2(ep, true, true));
 }
 
 }  // namespace
