@@ -115,7 +115,7 @@ void write_body(std::string_view body, bool chunked, Write&& write) {
   write(body);
   write(kChunkEnd);
 }
-// The last chunk with trailer fields (an HTTP/2 response's trailers, for an HTTP/1.1 client).
+// The last chunk, with trailer fields when there are (an HTTP/2 message's, for HTTP/1.1).
 std::string last_chunk(const std::vector<Header>& trailers);
 
 // A complete response the waypoint answers itself (403 from policy, 404 no route, 503...).

@@ -127,7 +127,9 @@ Http2Codec::~Http2Codec() { nghttp2_session_del(session_); }
 
 bool Http2Codec::feed(std::span<const uint8_t> in, std::string* error) {
   if (failed_) return false;
+  busy_ = true;
   ssize_t rc = nghttp2_session_mem_recv(session_, in.data(), in.size());
+  busy_ = false;
   if (rc < 0) {
     failed_ = true;
     if (error != nullptr) *error = nghttp2_strerror(static_cast<int>(rc));
@@ -155,14 +157,10 @@ bool Http2Codec::accepting() const {
   return !failed_ && nghttp2_session_check_request_allowed(session_) != 0;
 }
 
-bool Http2Codec::wants_output() const { return nghttp2_session_want_write(session_) != 0; }
-
 bool Http2Codec::done() const {
   return (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) ||
          (failed_ && !nghttp2_session_want_write(session_));
 }
-
-Http2Codec::Outgoing& Http2Codec::open(int32_t id) { return outgoing_[id]; }
 
 int32_t Http2Codec::submit_request(const HttpRequest& request, bool end_stream) {
   std::vector<nghttp2_nv> nva;
@@ -177,7 +175,7 @@ int32_t Http2Codec::submit_request(const HttpRequest& request, bool end_stream) 
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
                                       end_stream ? nullptr : &provider, nullptr);
   if (id <= 0) return id;
-  Outgoing& out = open(id);
+  Outgoing& out = outgoing_[id];
   out.has_provider = !end_stream;
   out.end = end_stream;
   incoming_[id];
@@ -200,7 +198,7 @@ void Http2Codec::submit_response(int32_t id, int status, const std::vector<Heade
   }
   nghttp2_data_provider provider{};
   provider.read_callback = read_body_cb;
-  Outgoing& out = open(id);
+  Outgoing& out = outgoing_[id];
   out.has_provider = !end_stream;
   out.end = end_stream;
   nghttp2_submit_response(session_, id, nva.data(), nva.size(), end_stream ? nullptr : &provider);
@@ -245,12 +243,6 @@ void Http2Codec::consume(int32_t id, size_t n) {
 size_t Http2Codec::backlog(int32_t id) const {
   auto it = outgoing_.find(id);
   return it == outgoing_.end() ? 0 : it->second.queue.size() - it->second.sent;
-}
-
-void Http2Codec::shutdown() {
-  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                        nullptr, 0);
 }
 
 long Http2Codec::read_body(int32_t id, uint8_t* buf, size_t length, uint32_t* flags) {

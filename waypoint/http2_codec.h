@@ -1,9 +1,9 @@
 // HTTP/2 for the waypoint's two sides: a server session for a client that speaks h2c inside its
 // HBONE stream, and a client session for an endpoint that does. Bytes in through feed(), frames
-// out through take_output(): the codec owns no socket, the HTTP session or upstream that owns it
-// moves the bytes. nghttp2 does the framing, HPACK, flow control and the RFC 9113 checks on
-// fields (uppercase or connection-specific names, pseudo-header rules, content-length against
-// DATA); a malformed message resets its stream, a malformed connection gets a GOAWAY. Flow
+// out through flush() (or take_output()): the codec owns no socket, the HTTP session or upstream
+// that owns it moves the bytes. nghttp2 does the framing, HPACK, flow control and the RFC 9113
+// checks on fields (uppercase or connection-specific names, pseudo-header rules, content-length
+// against DATA); a malformed message resets its stream, a malformed connection gets a GOAWAY. Flow
 // control windows open only as the owner consume()s what it passed on, so a slow far side
 // holds the sender back instead of filling the waypoint's memory.
 #pragma once
@@ -44,8 +44,9 @@ class Http2Codec {
     virtual void on_drained(int32_t id) = 0;
     // The peer sent something malformed (a reason for the counter: "h2_bad_header", ...).
     virtual void on_malformed(int32_t id, std::string_view reason) = 0;
-    // Handlers are called from inside feed() and take_output(): they may submit, but must not
-    // call feed() or take_output() again (nghttp2 is not re-entrant) nor destroy the codec.
+    // Handlers are called from inside feed() and take_output(): they may submit and flush() (a
+    // flush from inside waits for the one running), but must not call feed() or take_output()
+    // again (nghttp2 is not re-entrant) nor destroy the codec.
 
    protected:
     ~Handler() = default;
@@ -69,7 +70,28 @@ class Http2Codec {
   bool feed(std::span<const uint8_t> in, std::string* error);
   // Appends the frames ready to go to `out`.
   void take_output(std::string& out);
-  bool wants_output() const;
+  // Hands the frames ready to go to `write` while `room()` says the transport takes more.
+  // Called while the session is busy (from a handler, inside feed() or a flush: nghttp2 is not
+  // re-entrant), it only notes that more may be ready: the flush running goes on, and after
+  // feed() the owner flushes.
+  template <class Room, class Write>
+  void flush(Room&& room, Write&& write) {
+    if (busy_) {
+      flush_again_ = true;
+      return;
+    }
+    busy_ = true;
+    do {
+      flush_again_ = false;
+      if (!room()) break;
+      out_.clear();
+      take_output(out_);
+      write(std::string_view(out_));
+    } while (flush_again_);
+    busy_ = false;
+  }
+  // Inside feed() or flush().
+  bool busy() const { return busy_; }
   // Neither side will send anything more (GOAWAY exchanged, or the session failed).
   bool done() const;
 
@@ -86,9 +108,6 @@ class Http2Codec {
   void consume(int32_t id, size_t n);
   // Bytes submitted for `id` and not yet sent.
   size_t backlog(int32_t id) const;
-  // No new streams: finishes the ones open, then done().
-  void shutdown();
-  size_t open_streams() const { return outgoing_.size(); }
   // Client: a new request may be submitted (no GOAWAY heard, the session is sound).
   bool accepting() const;
 
@@ -117,13 +136,14 @@ class Http2Codec {
     std::vector<Header> trailers;
   };
   void resume(int32_t id, Outgoing& out);
-  Outgoing& open(int32_t id);
 
   Role role_;
   Handler& handler_;
   Settings settings_;
   nghttp2_session* session_ = nullptr;
   bool failed_ = false;
+  bool busy_ = false, flush_again_ = false;
+  std::string out_;  // flush()'s frames
   std::map<int32_t, Incoming> incoming_;
   std::map<int32_t, Outgoing> outgoing_;
 };

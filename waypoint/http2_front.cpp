@@ -3,8 +3,7 @@
 #include <fmt/format.h>
 #include <nghttp2/nghttp2.h>
 
-#include <charconv>
-
+#include "core/http_text.h"
 #include "waypoint/http_session.h"
 #include "waypoint/listener.h"
 #include "waypoint/waypoint_state.h"
@@ -36,15 +35,9 @@ bool is_grpc(const HttpRequest& request) {
 // sent (nghttp2 holds the DATA to it), none when the stream ended with the head, else chunked.
 Framing request_framing(const HttpRequest& request, bool end_stream) {
   Framing f;
-  if (const std::string* cl = request.header("content-length")) {
-    uint64_t n = 0;
-    auto [p, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
-    if (ec == std::errc() && p == cl->data() + cl->size()) {
-      f.content_length = n;
-      return f;
-    }
-  }
-  if (!end_stream) f.chunked = true;
+  if (const std::string* cl = request.header("content-length"))
+    f.content_length = decimal_value(*cl);
+  if (!f.content_length && !end_stream) f.chunked = true;
   return f;
 }
 
@@ -281,9 +274,7 @@ Http2Front::Exchange* Http2Front::find(int32_t id) {
 void Http2Front::feed(std::string_view bytes) {
   finished_.clear();
   std::string error;
-  in_codec_ = true;
   bool ok = codec_.feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, &error);
-  in_codec_ = false;
   if (!ok && !failed_) {
     failed_ = true;
     session_.note_error("HTTP/2: " + error);
@@ -340,23 +331,13 @@ void Http2Front::finish(Exchange& ex) {
 }
 
 void Http2Front::flush() {
-  if (in_codec_) {
-    flush_again_ = true;
-    return;
-  }
-  in_codec_ = true;
-  do {
-    flush_again_ = false;
-    if (!session_.down_room()) break;  // writable() goes on
-    out_.clear();
-    codec_.take_output(out_);
-    session_.write_down(out_);
-  } while (flush_again_);
-  in_codec_ = false;
+  // When the client's stream is full, writable() goes on.
+  codec_.flush([this] { return session_.down_room(); },
+               [this](std::string_view frames) { session_.write_down(frames); });
 }
 
 void Http2Front::maybe_close() {
-  if (in_codec_) return;
+  if (codec_.busy()) return;
   if ((peer_ended_ && exchanges_.empty()) || codec_.done()) {
     flush();
     session_.close_down(true);

@@ -62,9 +62,6 @@ class Http2Front final : public Http2Codec::Handler {
   Http2Codec codec_;
   std::unordered_map<int32_t, std::unique_ptr<Exchange>> exchanges_;
   std::vector<std::unique_ptr<Exchange>> finished_;  // finished, freed at the next client event
-  std::string out_;
-  bool in_codec_ = false;  // inside feed() or take_output(): a flush waits
-  bool flush_again_ = false;
   bool peer_ended_ = false;
   bool failed_ = false;
 };

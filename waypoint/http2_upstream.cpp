@@ -4,7 +4,8 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
-#include <charconv>
+
+#include "core/http_text.h"
 
 namespace ambit::waypoint {
 namespace {
@@ -19,11 +20,8 @@ ResponseHead head_of(int status, std::vector<Header> headers, bool end_stream) {
   head.status = status;
   for (auto it = headers.begin(); it != headers.end(); ++it) {
     if (it->name != "content-length") continue;
-    uint64_t n = 0;
-    auto [p, ec] = std::from_chars(it->value.data(), it->value.data() + it->value.size(), n);
-    if (ec == std::errc() && p == it->value.data() + it->value.size())
-      head.framing.content_length = n;
-    headers.erase(it);
+    head.framing.content_length = decimal_value(it->value);
+    headers.erase(it);  // the framing says it
     break;
   }
   if (!head.framing.content_length) {
@@ -180,26 +178,14 @@ void Http2Upstream::forget(Request* r) {
 }
 
 void Http2Upstream::flush() {
-  if (in_codec_) {
-    flush_again_ = true;
-    return;
-  }
-  if (closed() || HboneUpstream::backlog() >= kHighWater) return;
-  in_codec_ = true;
-  do {
-    flush_again_ = false;
-    out_.clear();
-    codec_.take_output(out_);
-    send(out_);
-  } while (flush_again_ && !closed() && HboneUpstream::backlog() < kHighWater);
-  in_codec_ = false;
+  // When the HBONE stream is full, on_stream_writable() goes on.
+  codec_.flush([this] { return !closed() && HboneUpstream::backlog() < kHighWater; },
+               [this](std::string_view frames) { send(frames); });
 }
 
 void Http2Upstream::on_stream_data(std::span<const uint8_t> data) {
   std::string error;
-  in_codec_ = true;
   bool ok = codec_.feed(data, &error);
-  in_codec_ = false;
   consume(data.size());
   if (!ok) {
     failed_ = true;

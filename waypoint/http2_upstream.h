@@ -52,10 +52,7 @@ class Http2Upstream final : public HboneUpstream, public Http2Codec::Handler {
   Http2Codec codec_;
   std::vector<std::unique_ptr<Request>> requests_;  // until closed and released
   std::map<int32_t, Request*> by_id_;               // those with a stream
-  std::string out_;
   bool failed_ = false;
-  bool in_codec_ = false;  // inside feed() or take_output(): a flush waits
-  bool flush_again_ = false;
 };
 
 }  // namespace ambit::waypoint

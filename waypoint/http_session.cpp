@@ -18,10 +18,6 @@ namespace {
 constexpr size_t kHighWater = ztunnel::HboneConnection::kStreamHighWater;
 constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-std::span<const uint8_t> bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 // Looks like the start of an HTTP/1 request line: a method token, then a space. Enough bytes to
 // tell, or nullopt while too few have arrived.
 std::optional<bool> looks_like_http1(std::string_view in) {
@@ -115,7 +111,7 @@ void HttpSession::on_stream_writable() {
 void HttpSession::write_down(std::string_view b) {
   if (stream_ == nullptr || down_ended_ || b.empty()) return;
   bytes_out_ += b.size();
-  connection_->send(stream_, bytes(b));
+  connection_->send(stream_, byte_view(b));
 }
 
 bool HttpSession::down_room() const {
@@ -179,7 +175,7 @@ void HttpSession::step() {
     }
     if (!exchange_) {
       if (in_.empty() && !down_eof_) return;
-      size_t n = parser_->feed(bytes(in_), *this);
+      size_t n = parser_->feed(byte_view(in_), *this);
       eat(n);
       if (parser_->state() == Http1Parser::State::kError) return bad_request(parser_->error());
       if (parser_->state() == Http1Parser::State::kHead) {
@@ -197,7 +193,7 @@ void HttpSession::step() {
     if (!ex.request_done) {
       if (parser_->state() == Http1Parser::State::kBody) {
         if (ex.upstream && ex.upstream->backlog() >= kHighWater) return;  // request_writable
-        size_t n = parser_->feed(bytes(in_), *this);
+        size_t n = parser_->feed(byte_view(in_), *this);
         eat(n);
       }
       if (!exchange_) continue;  // the upstream failed while it took the body
@@ -479,8 +475,7 @@ void HttpSession::response_body(std::span<const uint8_t> data) {
 
 void HttpSession::response_end(const std::vector<Header>& trailers) {
   Exchange& ex = *exchange_;
-  if (ex.response_chunked)
-    write_down(trailers.empty() ? std::string(kLastChunk) : last_chunk(trailers));
+  if (ex.response_chunked) write_down(last_chunk(trailers));
   ex.response_done = true;
   if (ex.request_done) {
     end_exchange();

@@ -18,6 +18,11 @@
 
 namespace ambit::waypoint {
 
+// A string's bytes, as the HBONE stream and the parsers take them.
+inline std::span<const uint8_t> byte_view(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
 // What the upstream tells the exchange about the response. Any of these may end the exchange;
 // the upstream touches nothing of it after the call.
 class ResponseSink {

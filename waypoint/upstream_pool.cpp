@@ -26,17 +26,24 @@ UpstreamPool::Acquired UpstreamPool::acquire(const ztunnel::EngineConfig& config
     http2_.push_back(std::move(up));
     return {http2_.back()->open_request(sink), nullptr};
   }
-  for (auto& up : http1_) {
-    if (up->reusable() && up->address() == ep.address) {
-      up->bind(sink);
-      return {up.get(), up.get()};
+  Http1Upstream* up = nullptr;
+  for (auto& idle : http1_) {
+    if (idle->reusable() && idle->address() == ep.address) {
+      up = idle.get();
+      break;
     }
   }
-  auto up = std::make_unique<Http1Upstream>(ep.address, ep.workload->uid());
-  if (!open(*up, config, ep)) return {};
+  if (up == nullptr && (up = open_http1(config, ep)) == nullptr) return {};
   up->bind(sink);
+  return {up, up};
+}
+
+Http1Upstream* UpstreamPool::open_http1(const ztunnel::EngineConfig& config,
+                                        const RouteTable::Endpoint& ep) {
+  auto up = std::make_unique<Http1Upstream>(ep.address, ep.workload->uid());
+  if (!open(*up, config, ep)) return nullptr;
   http1_.push_back(std::move(up));
-  return {http1_.back().get(), http1_.back().get()};
+  return http1_.back().get();
 }
 
 UpstreamRequest* UpstreamPool::shadow(const ztunnel::EngineConfig& config,
@@ -53,11 +60,9 @@ UpstreamRequest* UpstreamPool::shadow(const ztunnel::EngineConfig& config,
 
 Http1Upstream* UpstreamPool::tunnel(const ztunnel::EngineConfig& config,
                                     const RouteTable::Endpoint& ep, TunnelOwner* owner) {
-  auto up = std::make_unique<Http1Upstream>(ep.address, ep.workload->uid());
-  if (!open(*up, config, ep)) return nullptr;
-  up->make_tunnel(owner);
-  http1_.push_back(std::move(up));
-  return http1_.back().get();
+  Http1Upstream* up = open_http1(config, ep);
+  if (up != nullptr) up->make_tunnel(owner);
+  return up;
 }
 
 void UpstreamPool::reset_all() {

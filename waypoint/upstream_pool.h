@@ -43,6 +43,8 @@ class UpstreamPool {
  private:
   bool open(HboneUpstream& up, const ztunnel::EngineConfig& config,
             const RouteTable::Endpoint& endpoint);
+  Http1Upstream* open_http1(const ztunnel::EngineConfig& config,
+                            const RouteTable::Endpoint& endpoint);
 
   ztunnel::Worker& worker_;
   const Downstream& downstream_;
