@@ -84,6 +84,32 @@ def rss_mib(pids):
     return total / 1024
 
 
+class PeakRss:
+    """Samples the RSS (MiB) of a set of processes, and of the last of them alone, every 0.25 s
+    while the `with` block runs; `all` and `last` are the peaks."""
+
+    def __init__(self, pids):
+        self.pids, self.all, self.last = pids, 0.0, 0.0
+        self.running = threading.Event()
+        self.thread = threading.Thread(target=self.sample)
+
+    def sample(self):
+        while self.running.is_set():
+            self.all = max(self.all, rss_mib(self.pids))
+            self.last = max(self.last, rss_mib(self.pids[-1:]))
+            time.sleep(0.25)
+
+    def __enter__(self):
+        self.running.set()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running.clear()
+        self.thread.join()
+        return False
+
+
 # ---- wrk ----
 
 UNIT = {"us": 1, "ms": 1000, "s": 1000000}
@@ -288,31 +314,17 @@ class Bench:
     def many_connections(self, url, pids, n=1000, duration=4):
         """Peak RSS (MiB) of `pids`, and of the last of them alone, while `n` HTTP/1.1 keep-alive
         clients each send 1 request/s."""
-        peak = [0.0, 0.0]
-        running = threading.Event()
-        running.set()
-
-        def sample():
-            while running.is_set():
-                peak[0] = max(peak[0], rss_mib(pids))
-                peak[1] = max(peak[1], rss_mib(pids[-1:]))
-                time.sleep(0.25)
-        t = threading.Thread(target=sample)
-        t.start()
-        try:
+        with PeakRss(pids) as peak:
             out = self.sh(self.netlab, "exec", self.cluster, "client", "--", "h2load", "--h1", "-t1",
                           f"-c{n}", "--rps=1", f"-D{duration}", url, check=False,
                           timeout=duration + 60).stdout
-        finally:
-            running.clear()
-            t.join()
         ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
         done = int(ok.group(1)) if ok else 0
         if done < n * duration * 0.8:
             log(f"{n} connections to {url}: {done} answered: " +
                 " | ".join(l for l in out.splitlines() if "progress" not in l)[-400:])
             return {"answered": done, "rss_mib": None}
-        return {"answered": done, "rss_mib": round(peak[0], 1), "own_rss_mib": round(peak[1], 1)}
+        return {"answered": done, "rss_mib": round(peak.all, 1), "own_rss_mib": round(peak.last, 1)}
 
     def h2load(self, url, duration):
         a = self.args
@@ -343,28 +355,15 @@ class Bench:
         time.sleep(0.3)
         rss_idle, own_idle = rss_mib(pids), rss_mib(pids[-1:])
         self.wrk(url, 1)  # warm-up: pools, caches, ARP
-        peak = [0.0]
-        running = threading.Event()
-        running.set()
-
-        def sample():
-            while running.is_set():
-                peak[0] = max(peak[0], rss_mib(pids))
-                time.sleep(0.25)
-        t = threading.Thread(target=sample)
         cpu0, own0 = cpu_seconds(pids), cpu_seconds(pids[-1:])
-        t.start()
-        try:
+        with PeakRss(pids) as peak:
             r = self.wrk(url, self.args.duration)
-        finally:
-            running.clear()
-            t.join()
         cpu1, own1 = cpu_seconds(pids), cpu_seconds(pids[-1:])
         if r["non_2xx"] or r["socket_errors"]:
             log(f"{name}: {r['non_2xx']} non-2xx, {r['socket_errors']} socket errors")
         r.update({"cpu_s": round(cpu1 - cpu0, 3),
                   "cpu_ms_per_1k": round((cpu1 - cpu0) * 1e6 / max(r["requests"], 1), 2),
-                  "rss_idle_mib": round(rss_idle, 1), "rss_load_mib": round(peak[0], 1),
+                  "rss_idle_mib": round(rss_idle, 1), "rss_load_mib": round(peak.all, 1),
                   "route": route})
         if name.startswith("mesh-waypoint"):  # the waypoint's own share (the last process)
             r["waypoint_cpu_ms_per_1k"] = round((own1 - own0) * 1e6 / max(r["requests"], 1), 2)
