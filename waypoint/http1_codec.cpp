@@ -193,7 +193,7 @@ class Parser final : public Http1Parser {
   }
 
   void next() override {
-    msg_ = std::make_unique<BeastMessage<isRequest>>(limits_, &sink_);
+    msg_.emplace(limits_, &sink_);  // in place: no allocation per message
     if (no_body_) msg_->skip(true);
     state_ = State::kHead;
     got_bytes_ = false;
@@ -330,7 +330,7 @@ class Parser final : public Http1Parser {
   }
 
   ParserLimits limits_;
-  std::unique_ptr<BeastMessage<isRequest>> msg_;
+  std::optional<BeastMessage<isRequest>> msg_;
   BodySink* sink_ = nullptr;
   State state_ = State::kHead;
   bool got_bytes_ = false;

@@ -71,5 +71,20 @@ TEST(SendBuffer, ADrainedStreamKeepsNoBlock) {
   EXPECT_EQ(b.front().size(), 10u);
 }
 
+// A head of a few hundred bytes waits in a 4 KiB block, not a 64 KiB one; what follows it goes
+// on in full-size blocks, in order.
+TEST(SendBuffer, ASmallFirstWriteTakesASmallBlock) {
+  SendBuffer b;
+  auto data = counting(100'000, 3);
+  b.append({data.data(), 300});
+  EXPECT_EQ(b.blocks(), 1u);
+  b.append({data.data() + 300, data.size() - 300});
+  // The small block filled up (4096 - 9 bytes), then 64 KiB blocks took the rest.
+  EXPECT_EQ(b.front().size(), SendBuffer::kSmallBlockSize - SendBuffer::kHeadroom);
+  EXPECT_EQ(b.blocks(), 3u);
+  EXPECT_EQ(drain(b, 16'000), data);
+  EXPECT_EQ(b.blocks(), 0u);
+}
+
 }  // namespace
 }  // namespace ambit::ztunnel
