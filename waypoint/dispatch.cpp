@@ -52,6 +52,8 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
   if (route.mirror) {
     d.mirror = lb.pick(*state.routes, *route.mirror, request, downstream, entropy >> 1);
   }
+  d.cluster = std::move(route.cluster);
+  d.resilience = route.resilience;
   lb.request_started(*ep);
   record.upstream = ep->address;
   record.upstream_workload = ep->workload->uid();

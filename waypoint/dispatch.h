@@ -24,6 +24,10 @@ struct Dispatch {
   const RouteTable::Endpoint* endpoint = nullptr;
   HeaderEdits response_edits;
   const RouteTable::Endpoint* mirror = nullptr;
+  // kForward: the cluster (a retry picks another of its endpoints), the route's timeout and
+  // retries.
+  Cluster cluster;
+  const Resilience* resilience = &Resilience::istio_default();
 };
 
 // Decides for `request` (rewritten in place by the route) and fills the record's route, flags

@@ -67,7 +67,8 @@ class Http2Front::Exchange final : public ResponseSink {
   std::shared_ptr<const ztunnel::EngineConfig> config;
   HttpRequest request;
   RequestRecord record;
-  UpstreamRequest* upstream = nullptr;
+  UpstreamRequest* upstream = nullptr;  // attempts, while they are on
+  std::unique_ptr<Attempts> attempts;
   UpstreamRequest* shadow = nullptr;  // the mirror's copy, while its body is on its way
   const RouteTable::Endpoint* endpoint = nullptr;
   HeaderEdits response_edits;
@@ -110,15 +111,11 @@ void Http2Front::Exchange::start(HttpRequest r, bool end_stream) {
 
 void Http2Front::Exchange::forward(const Dispatch& d) {
   HttpSession& s = front_.session_;
-  endpoint = d.endpoint;
-  auto got = s.pool().acquire(*config, *d.endpoint, upstream_http2(*d.endpoint, true, false), this);
-  if (got.request == nullptr) {
-    record.flags = "UF";
-    record.details = "upstream_connect_failed";
-    return answer(503, upstream_reset_body(false));
-  }
-  upstream = got.request;
   response_edits = d.response_edits;
+  attempts = std::make_unique<Attempts>(
+      Attempts::Context{s.worker(), s.pool(), s.listener().load_balancer(), *config, s.downstream(),
+                        true},
+      *this, d, request, record, endpoint);
   Framing framing = request_framing(request, request_done);
   if (d.mirror) {
     shadow = s.pool().shadow(*config, *d.mirror, true, request, framing, request_done);
@@ -126,7 +123,12 @@ void Http2Front::Exchange::forward(const Dispatch& d) {
     if (request_done) shadow = nullptr;
   }
   sent = std::chrono::steady_clock::now();
-  upstream->send_head(request, framing, request_done, "");
+  upstream = attempts.get();
+  if (!attempts->start(framing, request_done)) {
+    upstream = nullptr;
+    attempts.reset();
+    answer(503, upstream_reset_body(false));
+  }
 }
 
 void Http2Front::Exchange::body(std::span<const uint8_t> data) {
@@ -223,9 +225,8 @@ void Http2Front::Exchange::response_failed(std::string_view flags, const std::st
   record.flags = std::string(flags);
   record.details = why;
   if (!response_started) {
-    return answer(flags == "UPE" ? 502 : 503,
-                  flags == "UPE" ? "upstream sent a response the waypoint cannot read"
-                                 : upstream_reset_body(flags == "UC"));
+    FailureAnswer a = failure_answer(flags);
+    return answer(a.status, a.body);
   }
   front_.codec_.submit_reset(id_, NGHTTP2_INTERNAL_ERROR);
   response_done = true;

@@ -348,19 +348,32 @@ void HttpSession::begin_exchange() {
 void HttpSession::forward(const Dispatch& d) {
   Exchange& ex = *exchange_;
   ex.endpoint = d.endpoint;
-  bool http2 = upstream_http2(*d.endpoint, false, !ex.upgrade.empty());
-  auto got = pool_.acquire(*ex.config, *d.endpoint, http2, this);
-  if (got.request == nullptr) {
-    ex.record.flags = "UF";
-    ex.record.details = "upstream_connect_failed";
-    return answer_locally(503, upstream_reset_body(false));
-  }
-  ex.upstream = got.request;
-  ex.http1 = got.http1;
   ex.response_edits = d.response_edits;
+  if (!ex.upgrade.empty()) {
+    // A protocol switch is not retried: one try, on a connection that may become a tunnel.
+    auto got = pool_.acquire(*ex.config, *d.endpoint, false, this);
+    if (got.request == nullptr) {
+      ex.record.flags = "UF";
+      ex.record.details = "upstream_connect_failed";
+      return answer_locally(503, upstream_reset_body(false));
+    }
+    ex.record.attempts = 1;
+    ex.upstream = got.request;
+    ex.http1 = got.http1;
+    ex.sent = std::chrono::steady_clock::now();
+    return ex.upstream->send_head(ex.request, ex.request_framing, ex.request_done, ex.upgrade);
+  }
+  ex.attempts = std::make_unique<Attempts>(
+      Attempts::Context{worker_, pool_, listener_.load_balancer(), *ex.config, downstream_, false},
+      *this, d, ex.request, ex.record, ex.endpoint);
   if (d.mirror) mirror(*d.mirror);
   ex.sent = std::chrono::steady_clock::now();
-  ex.upstream->send_head(ex.request, ex.request_framing, ex.request_done, ex.upgrade);
+  ex.upstream = ex.attempts.get();
+  if (!ex.attempts->start(ex.request_framing, ex.request_done)) {
+    ex.upstream = nullptr;
+    ex.attempts.reset();
+    return answer_locally(503, upstream_reset_body(false));
+  }
 }
 
 void HttpSession::mirror(const RouteTable::Endpoint& ep) {
@@ -491,11 +504,8 @@ void HttpSession::response_failed(std::string_view flags, const std::string& why
   ex.record.flags = std::string(flags);
   ex.record.details = why;
   if (!ex.response_started) {
-    if (flags == "UPE") {
-      answer_locally(502, "upstream sent a response the waypoint cannot read");
-    } else {
-      answer_locally(503, upstream_reset_body(flags == "UC"));
-    }
+    FailureAnswer a = failure_answer(flags);
+    answer_locally(a.status, a.body);
     return process();
   }
   close_down(false);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "waypoint/attempts.h"
 #include "waypoint/dispatch.h"
 #include "waypoint/http1_codec.h"
 #include "waypoint/http_request.h"
@@ -67,8 +68,9 @@ class HttpSession final : public ztunnel::Relay,
     bool head_request = false;
     std::string upgrade;
     Framing request_framing;
-    UpstreamRequest* upstream = nullptr;
-    Http1Upstream* http1 = nullptr;  // the upstream, when it speaks HTTP/1.1
+    UpstreamRequest* upstream = nullptr;  // attempts, or the one try of a protocol switch
+    std::unique_ptr<Attempts> attempts;
+    Http1Upstream* http1 = nullptr;  // the protocol switch's upstream
     UpstreamRequest* shadow = nullptr;  // the mirror's copy, while its body is on its way
     const RouteTable::Endpoint* endpoint = nullptr;
     HeaderEdits response_edits;

@@ -46,6 +46,7 @@ std::string format_request_log(const RequestRecord& r) {
   append_string(out, "service", r.service);
   if (r.upstream) append_raw(out, "upstream", r.upstream->to_string());
   append_string(out, "upstream.workload", r.upstream_workload);
+  if (r.attempts > 1) append_raw(out, "attempts", std::to_string(r.attempts));
   if (r.mirrored) append_raw(out, "mirror", r.mirrored->to_string());
   append_raw(out, "src.addr", r.src.to_string());
   if (r.src_identity) append_string(out, "src.identity", r.src_identity->to_string());

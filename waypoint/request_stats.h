@@ -23,11 +23,13 @@ struct RequestRecord {
   int status = 0;
   // Envoy's response flags: "-" none, NR no route, NC no cluster, UH no healthy upstream, UF
   // upstream connection failure, UC upstream connection termination, UPE upstream protocol
-  // error, DC downstream connection termination; policy denials are told by their status.
+  // error, UT upstream request timeout, URX retries exhausted (the last try's failure stands),
+  // DC downstream connection termination; policy denials are told by their status.
   std::string flags = "-";
   std::string route;                            // "<vs uid>#<route>", "default"
   std::string service;                          // destination service uid
-  std::optional<SocketAddress> upstream;        // the endpoint
+  std::optional<SocketAddress> upstream;        // the endpoint (of the last try)
+  uint32_t attempts = 0;                        // tries sent upstream (Envoy's attempt count)
   std::string upstream_workload;                // its uid
   std::optional<SocketAddress> mirrored;        // where a shadow copy went, if one did
   std::optional<Identity> src_identity;         // the client (HBONE peer)

@@ -358,6 +358,21 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
         r.mirror = std::move(*m);
         r.mirror_percent = hr.has_mirror_percentage() ? hr.mirror_percentage().value() : 100.0;
       }
+      if (!hr.timeout().empty()) {
+        auto t = parse_duration(hr.timeout());
+        if (!t) return Error::format("{}.timeout: {}", where, t.error().message);
+        r.resilience.timeout = std::chrono::ceil<std::chrono::milliseconds>(*t);
+      }
+      if (hr.has_retries()) {
+        auto p = RetryPolicy::parse(hr.retries(), where);
+        if (!p) return p.error();
+        r.resilience.retry = std::move(*p);
+      }
+      if (!hr.backend_request_timeout().empty() && r.resilience.retry.per_try_timeout.count() == 0) {
+        auto t = parse_duration(hr.backend_request_timeout());
+        if (!t) return Error::format("{}.timeouts.backendRequest: {}", where, t.error().message);
+        r.resilience.retry.per_try_timeout = std::chrono::ceil<std::chrono::milliseconds>(*t);
+      }
       vs.routes.push_back(std::move(r));
     }
     for (auto [list, kind, out] :
@@ -625,6 +640,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
     }
     out.kind = RouteResult::Kind::kForward;
     out.cluster = std::move(*c);
+    out.resilience = &r.resilience;
     // Rewrites: a prefix match's prefix is replaced, any other match's whole path.
     if (!r.rewrite.full_path().empty()) {
       request.path = r.rewrite.full_path() + query;

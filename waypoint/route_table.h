@@ -23,6 +23,7 @@
 #include "core/net_address.h"
 #include "core/result.h"
 #include "waypoint/http_request.h"
+#include "waypoint/retry_policy.h"
 #include "ztunnel/workload_table.h"
 
 namespace ambit::waypoint {
@@ -72,6 +73,8 @@ struct RouteResult {
   Cluster cluster;                // kForward
   HeaderEdits response_headers;   // kForward: route's and the chosen destination's
   std::optional<Cluster> mirror;  // kForward: also send a copy there (fire and forget)
+  // kForward: the route's timeout and retries (Istio's default retries without a route).
+  const Resilience* resilience = &Resilience::istio_default();
   int status = 0;                 // kRedirect, kDirectResponse
   std::string location;           // kRedirect
   std::string body;               // kDirectResponse
@@ -146,6 +149,7 @@ class RouteTable {
     HeaderEdits request_headers, response_headers;
     std::optional<WeightedDestination> mirror;
     double mirror_percent = 0;
+    Resilience resilience;
   };
   struct L4Match {
     uint16_t port = 0;                   // 0: any

@@ -59,4 +59,11 @@ std::string upstream_reset_body(bool connected) {
                      connected ? "connection termination" : "connection failure");
 }
 
+FailureAnswer failure_answer(std::string_view flags) {
+  std::string_view first = flags.substr(0, flags.find(','));
+  if (first == "UPE") return {502, "upstream sent a response the waypoint cannot read"};
+  if (first == "UT") return {504, "upstream request timeout"};
+  return {503, upstream_reset_body(first == "UC")};
+}
+
 }  // namespace ambit::waypoint

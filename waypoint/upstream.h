@@ -120,4 +120,13 @@ inline void end_shadow(UpstreamRequest*& shadow, const std::vector<Header>& trai
 // Envoy's reset text for a request that failed before its response head.
 std::string upstream_reset_body(bool connected);
 
+// The waypoint's own answer for a request that failed upstream before its response head, by
+// the failure's flags (the first of them): UPE 502, UT 504 "upstream request timeout", UF and
+// UC 503 with Envoy's reset text.
+struct FailureAnswer {
+  int status;
+  std::string body;
+};
+FailureAnswer failure_answer(std::string_view flags);
+
 }  // namespace ambit::waypoint

@@ -42,6 +42,7 @@ Status Worker::setup() {
   auto loop = EventLoop::create();
   if (!loop) return loop.error();
   loop_ = std::move(*loop);
+  timers_ = std::make_unique<TimerQueue>(*loop_);
   pool_ = std::make_unique<HbonePool>(*loop_, *this, config_->connect_timeout,
                                       config_->pool_idle_timeout, &stats_->hbone_connections_opened,
                                       &stats_->hbone_connections_open);

@@ -11,6 +11,7 @@
 
 #include "core/event_loop.h"
 #include "core/tcp_socket.h"
+#include "core/timer_queue.h"
 #include "ztunnel/engine_config.h"
 #include "ztunnel/pool.h"
 #include "ztunnel/relay.h"
@@ -77,6 +78,8 @@ class Worker final : public Relay::Owner, public HbonePool::SocketOpener {
   void drain(std::chrono::milliseconds deadline);
 
   EventLoop& loop() { return *loop_; }
+  // Short timers of the relays on this worker (request timeouts, retry back-offs).
+  TimerQueue& timers() { return *timers_; }
   unsigned index() const { return index_; }
   const EngineConfig& config() const { return *config_; }
   // Relays that outlive a config swap keep the snapshot they point into alive with this.
@@ -115,6 +118,7 @@ class Worker final : public Relay::Owner, public HbonePool::SocketOpener {
   std::shared_ptr<const EngineConfig> config_;
   EngineStats* stats_;
   std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<TimerQueue> timers_;  // before relays_: their timers go first
   std::unique_ptr<HbonePool> pool_;
   struct OpenListener {
     ListenerSpec spec;

@@ -1,0 +1,215 @@
+#include "waypoint/attempts.h"
+
+#include <algorithm>
+
+namespace ambit::waypoint {
+namespace {
+
+constexpr std::chrono::milliseconds kBackoffBase{25};
+constexpr std::chrono::milliseconds kBackoffMax{250};
+
+}  // namespace
+
+Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispatch,
+                   const HttpRequest& request, RequestRecord& record,
+                   const RouteTable::Endpoint*& endpoint)
+    : ctx_(context),
+      client_(client),
+      policy_(dispatch.resilience->retry),
+      timeout_(dispatch.resilience->timeout),
+      cluster_(dispatch.cluster),
+      request_(request),
+      record_(record),
+      endpoint_(endpoint),
+      timeout_timer_(context.worker.timers()),
+      try_timer_(context.worker.timers()),
+      backoff_timer_(context.worker.timers()) {
+  endpoint_ = dispatch.endpoint;
+}
+
+Attempts::~Attempts() { cancel_try(); }
+
+bool Attempts::start(const Framing& framing, bool end_stream) {
+  framing_ = framing;
+  if (end_stream) request_complete();
+  if (begin_try()) return true;
+  if (may_retry() && policy_.retry_failure("UF", false)) {
+    retry_later();
+    return true;
+  }
+  timeout_timer_.cancel();
+  return false;
+}
+
+bool Attempts::begin_try() {
+  bool http2 = upstream_http2(*endpoint_, ctx_.client_http2, false);
+  auto got = ctx_.pool.acquire(ctx_.config, *endpoint_, http2, this);
+  ++record_.attempts;
+  if (got.request == nullptr) {
+    record_.flags = "UF";
+    record_.details = "upstream_connect_failed";
+    return false;
+  }
+  current_ = got.request;
+  record_.flags = "-";
+  record_.details.clear();
+  if (policy_.per_try_timeout.count() > 0) {
+    try_timer_.arm(policy_.per_try_timeout, [this] { on_try_timeout(); });
+  }
+  bool replay = record_.attempts > 1;
+  bool head_ends = request_done_ && (!replay || (body_.empty() && trailers_.empty()));
+  current_->send_head(request_, framing_, head_ends, "");
+  if (replay && !head_ends) {
+    // Another try: the body so far goes up again, then, when the client has finished, its end.
+    if (!body_.empty()) current_->send_body(body_);
+    if (request_done_) current_->send_end(trailers_);
+  }
+  return true;
+}
+
+void Attempts::send_body(std::string_view data) {
+  if (!body_too_long_) {
+    if (current_ != nullptr && body_.size() + data.size() > kReplayLimit) {
+      body_too_long_ = true;  // this try is the last
+      body_.clear();
+      body_.shrink_to_fit();
+    } else {
+      // Between tries the front stops at backlog(), so what comes meanwhile stays bounded.
+      body_.append(data);
+    }
+  }
+  if (current_ != nullptr) current_->send_body(data);
+}
+
+void Attempts::send_end(const std::vector<Header>& trailers) {
+  trailers_ = trailers;
+  request_complete();
+  if (current_ != nullptr) current_->send_end(trailers);
+}
+
+void Attempts::request_complete() {
+  request_done_ = true;
+  if (timeout_.count() > 0 && !timeout_timer_.armed()) {
+    timeout_timer_.arm(timeout_, [this] { on_timeout(); });
+  }
+}
+
+size_t Attempts::backlog() const {
+  return current_ != nullptr ? current_->backlog() : body_.size();
+}
+
+void Attempts::resume_response() {
+  if (current_ != nullptr) current_->resume_response();
+}
+
+void Attempts::release(bool complete) {
+  timeout_timer_.cancel();
+  backoff_timer_.cancel();
+  try_timer_.cancel();
+  if (current_ != nullptr) std::exchange(current_, nullptr)->release(complete);
+}
+
+void Attempts::cancel_try() {
+  try_timer_.cancel();
+  if (current_ != nullptr) std::exchange(current_, nullptr)->release(false);
+}
+
+bool Attempts::may_retry() const {
+  return retries_ < policy_.retries && !body_too_long_;
+}
+
+void Attempts::retry_later() {
+  ++retries_;
+  // Envoy's back-off: uniformly random up to base * 2^(retry - 1), capped.
+  auto ceiling = std::min(kBackoffMax, kBackoffBase * (1u << std::min(retries_ - 1, 4u)));
+  auto wait = std::chrono::microseconds(
+      ctx_.worker.entropy() %
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(ceiling).count() + 1));
+  backoff_timer_.arm(wait, [this] { next_try(); });
+}
+
+void Attempts::next_try() {
+  // Another endpoint than the last, when the cluster has one (Istio's previous-hosts
+  // predicate, with its 5 picks).
+  const RouteTable& routes = *waypoint_state(ctx_.config).routes;
+  const RouteTable::Endpoint* next = endpoint_;
+  for (int i = 0; i < 5; ++i) {
+    const RouteTable::Endpoint* ep =
+        ctx_.lb.pick(routes, cluster_, request_, ctx_.downstream, ctx_.worker.entropy());
+    if (ep == nullptr) break;
+    next = ep;
+    if (ep->address != endpoint_->address) break;
+  }
+  ctx_.lb.request_finished(*endpoint_);
+  endpoint_ = next;
+  ctx_.lb.request_started(*endpoint_);
+  record_.upstream = endpoint_->address;
+  record_.upstream_workload = endpoint_->workload->uid();
+  if (begin_try()) {
+    // A front that stopped reading the body while no try was on reads on.
+    if (!request_done_) client_.request_writable();
+    return;
+  }
+  if (may_retry() && policy_.retry_failure("UF", false)) return retry_later();
+  give_up("UF,URX", "upstream_connect_failed");
+}
+
+void Attempts::give_up(std::string_view flags, const std::string& why) {
+  timeout_timer_.cancel();
+  backoff_timer_.cancel();
+  cancel_try();
+  client_.response_failed(flags, why);  // may end the exchange, and this with it
+}
+
+void Attempts::response_head(ResponseHead& head) {
+  bool interim = head.status >= 100 && head.status < 200 && head.status != 101;
+  if (!interim && !response_started_ && policy_.retry_response(head.status, head.headers)) {
+    if (may_retry()) {
+      cancel_try();  // its answer is dropped with its connection
+      return retry_later();
+    }
+    if (retries_ > 0) record_.flags = "URX";
+  }
+  if (!interim) response_started_ = true;
+  client_.response_head(head);
+}
+
+void Attempts::response_body(std::span<const uint8_t> data) { client_.response_body(data); }
+
+void Attempts::response_end(const std::vector<Header>& trailers) {
+  timeout_timer_.cancel();
+  try_timer_.cancel();
+  client_.response_end(trailers);
+}
+
+void Attempts::response_failed(std::string_view flags, const std::string& why) {
+  cancel_try();  // the upstream heard its last; released here as the front would
+  bool refused = why.find("REFUSED_STREAM") != std::string::npos;
+  bool retriable = !response_started_ && policy_.retry_failure(flags, refused);
+  if (retriable && may_retry()) {
+    record_.flags = std::string(flags);
+    record_.details = why;
+    return retry_later();
+  }
+  timeout_timer_.cancel();
+  backoff_timer_.cancel();
+  // Retried and still failing: Envoy adds URX to the last try's flag.
+  if (retriable && retries_ > 0) return client_.response_failed(std::string(flags) + ",URX", why);
+  client_.response_failed(flags, why);
+}
+
+void Attempts::on_timeout() {
+  give_up("UT", "upstream_response_timeout");
+}
+
+void Attempts::on_try_timeout() {
+  if (!response_started_ && may_retry() && policy_.retry_timeout()) {
+    cancel_try();
+    record_.flags = "UT";
+    record_.details = "upstream_per_try_timeout";
+    return retry_later();
+  }
+  give_up("UT", "upstream_per_try_timeout");
+}
+
+}  // namespace ambit::waypoint

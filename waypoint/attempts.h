@@ -1,0 +1,100 @@
+// One request's tries at its endpoints, between a front (the client's exchange) and the
+// upstreams: the route's timeout and retries (retry_policy.h) as Envoy's router applies them.
+//   - The request body is kept as it goes up, up to kReplayLimit, so a failed try can be sent
+//     again whole; past the limit, no more retries (Envoy's retry buffer limit).
+//   - A response head that the policy retries is not shown to the client: the try is
+//     cancelled, and after a jittered exponential back-off (25 ms base, at most 250 ms, as
+//     Envoy) the next try goes to another endpoint of the cluster when there is one.
+//   - A try that fails without a response (UF, UC) is retried when the policy says so; once a
+//     response head went to the client, nothing is retried.
+//   - The route timeout runs from the end of the request (Envoy's); when it fires before a
+//     response head, the client hears UT (504 "upstream request timeout"), after one, the
+//     response is cut. perTryTimeout bounds each try the same way, and is retried by 5xx,
+//     gateway-error and reset.
+// The load balancer's in-flight count follows the try: the endpoint left is told its request
+// finished, the new one that one started.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/timer_queue.h"
+#include "waypoint/dispatch.h"
+#include "waypoint/upstream_pool.h"
+
+namespace ambit::waypoint {
+
+class Attempts final : public UpstreamRequest, public ResponseSink {
+ public:
+  static constexpr size_t kReplayLimit = 64 * 1024;
+
+  struct Context {
+    ztunnel::Worker& worker;
+    UpstreamPool& pool;
+    LoadBalancer& lb;
+    const ztunnel::EngineConfig& config;
+    const Downstream& downstream;
+    bool client_http2;
+  };
+  // `request`, `record` and `endpoint` belong to the exchange, which outlives this; `endpoint`
+  // is kept pointing at the try's endpoint (the one the load balancer counts).
+  Attempts(Context context, ResponseSink& client, const Dispatch& dispatch,
+           const HttpRequest& request, RequestRecord& record,
+           const RouteTable::Endpoint*& endpoint);
+  ~Attempts();
+
+  // The first try. False when it could not start and will not be retried (the record says UF):
+  // the front answers for it.
+  bool start(const Framing& framing, bool end_stream);
+
+  // UpstreamRequest, as the front drives it (send_head: start(), for the interface's sake).
+  void send_head(const HttpRequest&, const Framing& framing, bool end_stream,
+                 std::string_view) override {
+    start(framing, end_stream);
+  }
+  void send_body(std::string_view data) override;
+  void send_end(const std::vector<Header>& trailers) override;
+  size_t backlog() const override;
+  void resume_response() override;
+  void release(bool complete) override;
+
+  // ResponseSink, as the try's upstream tells it.
+  void response_head(ResponseHead& head) override;
+  void response_body(std::span<const uint8_t> data) override;
+  void response_end(const std::vector<Header>& trailers) override;
+  void response_failed(std::string_view flags, const std::string& why) override;
+  bool response_room() const override { return client_.response_room(); }
+  void request_writable() override { client_.request_writable(); }
+
+ private:
+  bool begin_try();
+  bool may_retry() const;
+  void retry_later();
+  void next_try();
+  void request_complete();
+  void cancel_try();
+  void give_up(std::string_view flags, const std::string& why);
+  void on_timeout();
+  void on_try_timeout();
+
+  Context ctx_;
+  ResponseSink& client_;
+  const RetryPolicy& policy_;
+  std::chrono::milliseconds timeout_;
+  Cluster cluster_;
+  const HttpRequest& request_;
+  RequestRecord& record_;
+  const RouteTable::Endpoint*& endpoint_;
+  Framing framing_;
+  std::string body_;  // what went up so far, for another try
+  std::vector<Header> trailers_;
+  UpstreamRequest* current_ = nullptr;
+  TimerQueue::Timer timeout_timer_, try_timer_, backoff_timer_;
+  uint32_t retries_ = 0;
+  bool request_done_ = false;
+  bool body_too_long_ = false;
+  bool response_started_ = false;
+};
+
+}  // namespace ambit::waypoint

@@ -1,0 +1,59 @@
+// A route's timeout and retries, as Istio writes them (VirtualService http[].timeout and
+// .retries) and Envoy applies them:
+//   - timeout: the whole request, every try included; when it fires before a response, 504
+//     with flag UT. Unset or 0: none (Istio's default).
+//   - retries.attempts: how many times a failed try is tried again (Envoy's num_retries);
+//     0: never. retries.perTryTimeout bounds each try (its expiry is a failure that 5xx,
+//     gateway-error and reset retry).
+//   - retries.retryOn: Envoy's conditions, comma-separated; a number is a retriable status
+//     code; the gRPC names match the response's grpc-status.
+//   - a route without `retries` gets Istio's default: 2 retries on connect-failure,
+//     refused-stream, unavailable, cancelled, retriable-status-codes (503).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "ambit/v1/mesh.pb.h"
+#include "core/result.h"
+#include "waypoint/http_request.h"
+
+namespace ambit::waypoint {
+
+struct RetryPolicy {
+  uint32_t retries = 0;
+  std::chrono::milliseconds per_try_timeout{0};  // 0: none
+  bool on_5xx = false;
+  bool on_gateway_error = false;  // 502, 503, 504
+  bool on_reset = false;          // the endpoint answered nothing: reset, disconnect, timeout
+  bool on_connect_failure = false;
+  bool on_refused_stream = false;
+  bool on_retriable_4xx = false;  // 409
+  std::vector<int> status_codes;  // retriable-status-codes
+  std::vector<int> grpc_statuses;  // cancelled 1, deadline-exceeded 4, resource-exhausted 8,
+                                   // internal 13, unavailable 14
+
+  static const RetryPolicy& istio_default();
+  // `where` names the route ("VirtualService ns/name: http[2]") in the error.
+  static Result<RetryPolicy> parse(const ambit::v1::HTTPRetry& retry, std::string_view where);
+
+  // A response worth another try: by status, or by the grpc-status of a trailers-only answer.
+  bool retry_response(int status, const std::vector<Header>& headers) const;
+  // A try that got no response: `flags` UF (never connected) or UC (reset or disconnect;
+  // `refused`: the HTTP/2 endpoint refused the stream, REFUSED_STREAM).
+  bool retry_failure(std::string_view flags, bool refused) const;
+  bool retry_timeout() const { return on_5xx || on_gateway_error || on_reset; }
+};
+
+struct Resilience {
+  std::chrono::milliseconds timeout{0};  // 0: none
+  RetryPolicy retry = RetryPolicy::istio_default();
+  static const Resilience& istio_default();
+};
+
+// "1.5s", "250ms", "2m", "1h", "100us": Istio's duration text (the controller writes "<s>.<frac>s").
+Result<std::chrono::nanoseconds> parse_duration(std::string_view text);
+
+}  // namespace ambit::waypoint
