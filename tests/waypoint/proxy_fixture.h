@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -36,9 +38,21 @@ constexpr const char* kHost = "shop.shop.svc.cluster.local";
 constexpr uint16_t kGrpcPort = 9090;  // the Service's GRPC port, served by the H2Backends
 
 // A keep-alive HTTP/1.1 server answering every request with its name, then the request head it
-// received (so tests see what the waypoint forwarded), and `x-served-by: <name>`.
+// received (so tests see what the waypoint forwarded), and `x-served-by: <name>`. A test may
+// make it fail or lag (set_behaviour).
 class HttpBackend {
  public:
+  struct Reply {
+    int status = 200;
+    std::chrono::milliseconds delay{0};
+  };
+  // Decides each answer from the request and its 0-based number on this backend.
+  using Behaviour = std::function<Reply(const std::string& request, size_t n)>;
+  void set_behaviour(Behaviour b) {
+    std::lock_guard lock(mu_);
+    behaviour_ = std::move(b);
+  }
+
   HttpBackend(const char* ip, uint16_t port, std::string name)
       : name_(std::move(name)),
         server_(ip, port,
@@ -77,14 +91,23 @@ class HttpBackend {
         if (in.size() < end + 4 + body) break;
         std::string request = in.substr(0, end + 4 + body);
         in.erase(0, end + 4 + body);
+        Reply reply;
         {
           std::lock_guard lock(mu_);
+          if (behaviour_) reply = behaviour_(request, seen_.size());
           seen_.push_back(request);
         }
+        if (reply.delay.count() > 0) {
+          // Bounded by the test's stop: a cancelled try's connection closes meanwhile.
+          auto until = std::chrono::steady_clock::now() + reply.delay;
+          while (!stop && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }
         std::string answer = name_ + "\n" + request;
-        std::string response = "HTTP/1.1 200 OK\r\nx-served-by: " + name_ +
-                               "\r\ncontent-length: " + std::to_string(answer.size()) + "\r\n\r\n" +
-                               answer;
+        std::string response =
+            "HTTP/1.1 " + std::to_string(reply.status) + " X\r\nx-served-by: " + name_ +
+            "\r\ncontent-length: " + std::to_string(answer.size()) + "\r\n\r\n" + answer;
         if (!ambit::testing::send_all(c.get(), response.data(), response.size())) return;
       }
     }
@@ -93,6 +116,7 @@ class HttpBackend {
   std::string name_;
   mutable std::mutex mu_;
   std::vector<std::string> seen_;
+  Behaviour behaviour_;
   LoopbackServer server_;  // last: it serves with the members above
 };
 

@@ -1,0 +1,150 @@
+// Route timeouts and retries through the waypoint (proxy_fixture.h), with backends that fail
+// or lag on purpose. Every request loop is bounded in count; every wait by the fixture's 5 s.
+#include <atomic>
+
+#include "tests/waypoint/proxy_fixture.h"
+
+namespace ambit::waypoint {
+namespace {
+
+using namespace std::chrono_literals;
+namespace pb = ambit::v1;
+using testing::HttpBackend;
+using testing::kHost;
+using testing::Response;
+using WaypointResilienceTest = testing::WaypointProxyFixture;
+
+// One route to the whole Service (both pods) with these retries and timeout.
+pb::VirtualService resilient(int attempts, std::string retry_on, std::string per_try = "",
+                             std::string timeout = "") {
+  auto vs = testing::virtual_service();
+  auto* r = vs.add_http();
+  r->set_name("all");
+  *r->add_route() = testing::to(kHost);
+  if (attempts >= 0) {
+    r->mutable_retries()->set_attempts(attempts);
+    r->mutable_retries()->set_retry_on(std::move(retry_on));
+    r->mutable_retries()->set_per_try_timeout(std::move(per_try));
+  }
+  r->set_timeout(std::move(timeout));
+  return vs;
+}
+
+std::string gets(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += "GET /r/" + std::to_string(i) + " HTTP/1.1\r\nHost: shop\r\n\r\n";
+  return out;
+}
+
+HttpBackend::Behaviour every_other_fails() {
+  return [](const std::string&, size_t n) { return HttpBackend::Reply{n % 2 == 1 ? 503 : 200}; };
+}
+
+HttpBackend::Behaviour always(int status, std::chrono::milliseconds delay = 0ms) {
+  return [=](const std::string&, size_t) { return HttpBackend::Reply{status, delay}; };
+}
+
+TEST_F(WaypointResilienceTest, PodsFailingHalfTheirRequestsAreRetriedToSuccess) {
+  v1_.set_behaviour(every_other_fails());
+  v2_->set_behaviour(every_other_fails());
+  start_waypoint({resilient(3, "5xx")}, {});
+  constexpr int kRequests = 100;  // one keep-alive connection, back-offs included: ~2 s
+  auto rs = exchange(gets(kRequests), kRequests);
+  ASSERT_EQ(rs.size(), static_cast<size_t>(kRequests));
+  int ok = 0;
+  for (const auto& r : rs) ok += r.status == 200;
+  EXPECT_GE(ok, kRequests * 99 / 100);
+  // The failures were there, and retried: the pods answered more tries than the client sent.
+  size_t tries = v1_.seen().size() + v2_->seen().size();
+  EXPECT_GT(tries, static_cast<size_t>(kRequests) + kRequests / 4) << tries;
+  EXPECT_NE(stats_->render_prometheus().find("response_code=\"200\""), std::string::npos);
+}
+
+TEST_F(WaypointResilienceTest, RetriesStopAtTheirLimitAndTheLastAnswerStands) {
+  v1_.set_behaviour(always(503));
+  v2_->set_behaviour(always(503));
+  start_waypoint({resilient(2, "gateway-error")}, {});
+  Response r = get("/down");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(v1_.seen().size() + v2_->seen().size(), 3u);  // the try and two retries
+  EXPECT_NE(stats_->render_prometheus().find("response_flags=\"URX\""), std::string::npos)
+      << stats_->render_prometheus();
+}
+
+TEST_F(WaypointResilienceTest, NoRetryForAStatusThePolicyDoesNotName) {
+  v1_.set_behaviour(always(500));
+  v2_->set_behaviour(always(500));
+  start_waypoint({resilient(3, "gateway-error")}, {});
+  EXPECT_EQ(get("/x").status, 500);
+  EXPECT_EQ(v1_.seen().size() + v2_->seen().size(), 1u);
+}
+
+TEST_F(WaypointResilienceTest, IstiosDefaultRetriesA503OnTheOtherPod) {
+  // No VirtualService at all: Istio's default policy (2 retries on 503, connect failures...).
+  v1_.set_behaviour(always(503));
+  start_waypoint({}, {});
+  for (int i = 0; i < 10; ++i) {
+    Response r = get("/d/" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << i << r.head;
+    EXPECT_EQ(r.served_by(), "shop-v2");
+  }
+  EXPECT_GT(v1_.seen().size(), 0u);  // it was tried, and passed over
+}
+
+TEST_F(WaypointResilienceTest, ARetriedRequestCarriesItsWholeBodyAgain) {
+  v1_.set_behaviour(always(503));
+  start_waypoint({resilient(2, "5xx")}, {});
+  for (int i = 0; i < 6; ++i) {
+    auto rs =
+        exchange("POST /orders HTTP/1.1\r\nHost: shop\r\nContent-Length: 11\r\n\r\nhello world");
+    ASSERT_EQ(rs.size(), 1u);
+    ASSERT_EQ(rs[0].status, 200) << rs[0].head;
+    EXPECT_EQ(rs[0].served_by(), "shop-v2");
+    EXPECT_NE(rs[0].body.find("content-length: 11\r\n\r\nhello world"), std::string::npos)
+        << rs[0].body;
+  }
+}
+
+TEST_F(WaypointResilienceTest, TheRouteTimeoutAnswers504UT) {
+  v1_.set_behaviour(always(200, 2000ms));
+  v2_->set_behaviour(always(200, 2000ms));
+  start_waypoint({resilient(-1, "", "", "0.2s")}, {});
+  auto begin = std::chrono::steady_clock::now();
+  Response r = get("/slow");
+  auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(r.body, "upstream request timeout");
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 1500ms);
+  EXPECT_NE(stats_->render_prometheus().find("response_flags=\"UT\""), std::string::npos);
+}
+
+TEST_F(WaypointResilienceTest, APerTryTimeoutMovesOnFromASlowPod) {
+  v1_.set_behaviour(always(200, 2000ms));
+  start_waypoint({resilient(2, "5xx", "0.1s", "1s")}, {});
+  for (int i = 0; i < 8; ++i) {
+    auto begin = std::chrono::steady_clock::now();
+    Response r = get("/p/" + std::to_string(i));
+    auto took = std::chrono::steady_clock::now() - begin;
+    ASSERT_EQ(r.status, 200) << i << r.head;
+    EXPECT_EQ(r.served_by(), "shop-v2");
+    EXPECT_LT(took, 800ms) << i;
+  }
+}
+
+TEST_F(WaypointResilienceTest, AnHttp2ClientsRequestIsRetriedToo) {
+  v1_.set_behaviour(always(503));
+  start_waypoint({resilient(2, "5xx")}, {});
+  auto replies = h2_exchange([](testing::H2TestClient& c) {
+    for (int i = 0; i < 4; ++i) c.request(testing::H2TestClient::get("/h2/" + std::to_string(i)));
+  });
+  ASSERT_EQ(replies.size(), 4u);
+  for (auto& [id, r] : replies) {
+    EXPECT_EQ(r.status, 200) << id;
+    EXPECT_EQ(r.served_by(), "shop-v2") << id;
+  }
+}
+
+}  // namespace
+}  // namespace ambit::waypoint
