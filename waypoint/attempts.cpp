@@ -21,6 +21,7 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
       request_(request),
       record_(record),
       endpoint_(endpoint),
+      delay_(dispatch.delay),
       timeout_timer_(context.worker.timers()),
       try_timer_(context.worker.timers()),
       backoff_timer_(context.worker.timers()) {
@@ -29,9 +30,19 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
 
 Attempts::~Attempts() { cancel_try(); }
 
+std::string Attempts::flagged(std::string_view flags) const {
+  if (delay_.count() == 0) return std::string(flags);
+  return flags == "-" ? "DI" : "DI," + std::string(flags);
+}
+
 bool Attempts::start(const Framing& framing, bool end_stream) {
   framing_ = framing;
   if (end_stream) request_complete();
+  if (delay_.count() > 0) {
+    // The injected delay: the first try waits, as every retry waits for its back-off.
+    backoff_timer_.arm(delay_, [this] { try_after_wait(); });
+    return true;
+  }
   if (begin_try()) return true;
   if (may_retry() && policy_.retry_failure("UF", false)) {
     retry_later();
@@ -46,21 +57,21 @@ bool Attempts::begin_try() {
   auto got = ctx_.pool.acquire(ctx_.config, *endpoint_, http2, this);
   ++record_.attempts;
   if (got.request == nullptr) {
-    record_.flags = "UF";
+    record_.flags = flagged("UF");
     record_.details = "upstream_connect_failed";
     return false;
   }
   current_ = got.request;
-  record_.flags = "-";
+  record_.flags = flagged("-");
   record_.details.clear();
   if (policy_.per_try_timeout.count() > 0) {
     try_timer_.arm(policy_.per_try_timeout, [this] { on_try_timeout(); });
   }
-  bool replay = record_.attempts > 1;
-  bool head_ends = request_done_ && (!replay || (body_.empty() && trailers_.empty()));
+  // What the client sent before this try began (a retry's, or a delayed first try's) goes up
+  // now; the rest follows as it comes.
+  bool head_ends = request_done_ && body_.empty() && trailers_.empty();
   current_->send_head(request_, framing_, head_ends, "");
-  if (replay && !head_ends) {
-    // Another try: the body so far goes up again, then, when the client has finished, its end.
+  if (!head_ends) {
     if (!body_.empty()) current_->send_body(body_);
     if (request_done_) current_->send_end(trailers_);
   }
@@ -145,20 +156,24 @@ void Attempts::next_try() {
   ctx_.lb.request_started(*endpoint_);
   record_.upstream = endpoint_->address;
   record_.upstream_workload = endpoint_->workload->uid();
+  try_after_wait();
+}
+
+void Attempts::try_after_wait() {
   if (begin_try()) {
     // A front that stopped reading the body while no try was on reads on.
     if (!request_done_) client_.request_writable();
     return;
   }
   if (may_retry() && policy_.retry_failure("UF", false)) return retry_later();
-  give_up("UF,URX", "upstream_connect_failed");
+  give_up(retries_ > 0 ? "UF,URX" : "UF", "upstream_connect_failed");
 }
 
 void Attempts::give_up(std::string_view flags, const std::string& why) {
   timeout_timer_.cancel();
   backoff_timer_.cancel();
   cancel_try();
-  client_.response_failed(flags, why);  // may end the exchange, and this with it
+  client_.response_failed(flagged(flags), why);  // may end the exchange, and this with it
 }
 
 void Attempts::response_head(ResponseHead& head) {
@@ -168,7 +183,7 @@ void Attempts::response_head(ResponseHead& head) {
       cancel_try();  // its answer is dropped with its connection
       return retry_later();
     }
-    if (retries_ > 0) record_.flags = "URX";
+    if (retries_ > 0) record_.flags = flagged("URX");
   }
   if (!interim) response_started_ = true;
   client_.response_head(head);
@@ -187,15 +202,17 @@ void Attempts::response_failed(std::string_view flags, const std::string& why) {
   bool refused = why.find("REFUSED_STREAM") != std::string::npos;
   bool retriable = !response_started_ && policy_.retry_failure(flags, refused);
   if (retriable && may_retry()) {
-    record_.flags = std::string(flags);
+    record_.flags = flagged(flags);
     record_.details = why;
     return retry_later();
   }
   timeout_timer_.cancel();
   backoff_timer_.cancel();
   // Retried and still failing: Envoy adds URX to the last try's flag.
-  if (retriable && retries_ > 0) return client_.response_failed(std::string(flags) + ",URX", why);
-  client_.response_failed(flags, why);
+  if (retriable && retries_ > 0) {
+    return client_.response_failed(flagged(std::string(flags) + ",URX"), why);
+  }
+  client_.response_failed(flagged(flags), why);
 }
 
 void Attempts::on_timeout() {
@@ -205,7 +222,7 @@ void Attempts::on_timeout() {
 void Attempts::on_try_timeout() {
   if (!response_started_ && may_retry() && policy_.retry_timeout()) {
     cancel_try();
-    record_.flags = "UT";
+    record_.flags = flagged("UT");
     record_.details = "upstream_per_try_timeout";
     return retry_later();
   }

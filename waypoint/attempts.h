@@ -11,6 +11,7 @@
 //     response head, the client hears UT (504 "upstream request timeout"), after one, the
 //     response is cut. perTryTimeout bounds each try the same way, and is retried by 5xx,
 //     gateway-error and reset.
+// An injected delay (fault.delay) holds the first try the way a back-off holds a retry.
 // The load balancer's in-flight count follows the try: the endpoint left is told its request
 // finished, the new one that one started.
 #pragma once
@@ -72,6 +73,8 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   bool may_retry() const;
   void retry_later();
   void next_try();
+  void try_after_wait();  // a retry's back-off or the injected delay is over
+  std::string flagged(std::string_view flags) const;  // DI first when a delay was injected
   void request_complete();
   void cancel_try();
   void give_up(std::string_view flags, const std::string& why);
@@ -86,6 +89,7 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   const HttpRequest& request_;
   RequestRecord& record_;
   const RouteTable::Endpoint*& endpoint_;
+  std::chrono::milliseconds delay_;  // injected before the first try (fault delay)
   Framing framing_;
   std::string body_;  // what went up so far, for another try
   std::vector<Header> trailers_;

@@ -15,6 +15,18 @@ Dispatch answer(RequestRecord& record, int status, std::string body, std::string
   return d;
 }
 
+// A fresh 64-bit draw from the request's entropy, one per independent decision.
+uint64_t draw(uint64_t entropy, uint64_t salt) {
+  uint64_t z = entropy + salt * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+bool happens(uint64_t roll, double percent) {
+  return static_cast<double>(roll % 1'000'000) < percent * 10'000.0;
+}
+
 }  // namespace
 
 Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& request,
@@ -38,6 +50,25 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
     case RouteResult::Kind::kNoCluster:
       return answer(record, 503, "", "NC", "cluster_not_found");
   }
+  // Envoy's fault filter, before the router. An abort answers at once (when a delay fires too,
+  // Envoy would answer after it; here the abort is not delayed).
+  const Fault& fault = route.resilience->fault;
+  std::chrono::milliseconds delay{0};
+  if (fault.any()) {
+    if ((fault.abort_status != 0 || fault.abort_grpc >= 0) &&
+        happens(draw(entropy, 1), fault.abort_percent)) {
+      if (fault.abort_grpc < 0) {
+        return answer(record, fault.abort_status, "fault filter abort", "FI", "fault_filter_abort");
+      }
+      return answer(record, 200, "", "FI", "fault_filter_abort",
+                    {{"content-type", "application/grpc"},
+                     {"grpc-status", std::to_string(fault.abort_grpc)},
+                     {"grpc-message", "fault filter abort"}});
+    }
+    if (fault.delay.count() > 0 && happens(draw(entropy, 2), fault.delay_percent)) {
+      delay = fault.delay;
+    }
+  }
   std::string set_cookie;
   const RouteTable::Endpoint* ep =
       lb.pick(*state.routes, route.cluster, request, downstream, entropy, &set_cookie);
@@ -54,6 +85,8 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
   }
   d.cluster = std::move(route.cluster);
   d.resilience = route.resilience;
+  d.delay = delay;
+  if (delay.count() > 0) record.flags = "DI";
   lb.request_started(*ep);
   record.upstream = ep->address;
   record.upstream_workload = ep->workload->uid();

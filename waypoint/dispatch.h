@@ -28,6 +28,7 @@ struct Dispatch {
   // retries.
   Cluster cluster;
   const Resilience* resilience = &Resilience::istio_default();
+  std::chrono::milliseconds delay{0};  // an injected delay before the first try (flag DI)
 };
 
 // Decides for `request` (rewritten in place by the route) and fills the record's route, flags

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/grpc_status.h"
 #include "core/http_text.h"
 
 namespace ambit::waypoint {
@@ -26,6 +27,11 @@ bool set_condition(RetryPolicy& p, std::string_view name) {
   if (name == "connect-failure") return p.on_connect_failure = true;
   if (name == "refused-stream") return p.on_refused_stream = true;
   if (name == "retriable-4xx") return p.on_retriable_4xx = true;
+  if (name == "envoy-ratelimited") return p.on_ratelimited = true;
+  if (name == "reset-before-request") return p.on_connect_failure = true;  // nothing was sent
+  // Accepted as Envoy does, and never true here: Istio configures no retriable headers, and
+  // the waypoint speaks no HTTP/3.
+  if (name == "retriable-headers" || name == "http3-post-connect-failure") return true;
   // The codes come as numbers in the same list (Istio's form).
   if (name == "retriable-status-codes") return true;
   for (auto [grpc, code] : kGrpcConditions) {
@@ -102,6 +108,11 @@ bool RetryPolicy::retry_response(int status, const std::vector<Header>& headers)
   if (on_5xx && status >= 500) return true;
   if (on_gateway_error && status >= 502 && status <= 504) return true;
   if (on_retriable_4xx && status == 409) return true;
+  if (on_ratelimited) {
+    for (const auto& h : headers) {
+      if (h.name == "x-envoy-ratelimited") return true;
+    }
+  }
   if (std::find(status_codes.begin(), status_codes.end(), status) != status_codes.end())
     return true;
   if (!grpc_statuses.empty()) {
@@ -120,6 +131,35 @@ bool RetryPolicy::retry_failure(std::string_view flags, bool refused) const {
   if (on_5xx || on_gateway_error || on_reset) return true;
   if (flags == "UF") return on_connect_failure;
   return refused && on_refused_stream;
+}
+
+Result<Fault> Fault::parse(const ambit::v1::HTTPFaultInjection& in, std::string_view where) {
+  Fault f;
+  auto percent = [](const ambit::v1::Percent& p, bool set) { return set ? p.value() : 100.0; };
+  if (in.has_delay()) {
+    auto d = parse_duration(in.delay().fixed_delay());
+    if (!d) return Error::format("{}.fault.delay.fixedDelay: {}", where, d.error().message);
+    f.delay = std::chrono::ceil<std::chrono::milliseconds>(*d);
+    f.delay_percent = percent(in.delay().percentage(), in.delay().has_percentage());
+  }
+  if (in.has_abort()) {
+    const auto& a = in.abort();
+    if (!a.grpc_status().empty()) {
+      auto code = grpc_status_code(a.grpc_status());
+      if (!code) {
+        return Error::format("{}.fault.abort.grpcStatus: \"{}\" is not a gRPC status", where,
+                             a.grpc_status());
+      }
+      f.abort_grpc = *code;
+    } else if (a.http_status() < 200 || a.http_status() > 599) {
+      return Error::format("{}.fault.abort.httpStatus: {} is not an HTTP status", where,
+                           a.http_status());
+    } else {
+      f.abort_status = a.http_status();
+    }
+    f.abort_percent = percent(a.percentage(), a.has_percentage());
+  }
+  return f;
 }
 
 Result<std::chrono::nanoseconds> parse_duration(std::string_view text) {

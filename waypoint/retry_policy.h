@@ -31,6 +31,7 @@ struct RetryPolicy {
   bool on_connect_failure = false;
   bool on_refused_stream = false;
   bool on_retriable_4xx = false;  // 409
+  bool on_ratelimited = false;    // a response with x-envoy-ratelimited
   std::vector<int> status_codes;  // retriable-status-codes
   std::vector<int> grpc_statuses;  // cancelled 1, deadline-exceeded 4, resource-exhausted 8,
                                    // internal 13, unavailable 14
@@ -47,9 +48,23 @@ struct RetryPolicy {
   bool retry_timeout() const { return on_5xx || on_gateway_error || on_reset; }
 };
 
+// Istio's fault injection of a route (Envoy's fault filter, before the router): an abort is
+// the waypoint's own answer (flag FI), a delay holds the request before its first try (DI);
+// neither is retried away.
+struct Fault {
+  std::chrono::milliseconds delay{0};
+  double delay_percent = 0;
+  int abort_status = 0;  // HTTP status; 0: none (or a gRPC abort)
+  int abort_grpc = -1;   // gRPC status; -1: none
+  double abort_percent = 0;
+  bool any() const { return delay.count() > 0 || abort_status != 0 || abort_grpc >= 0; }
+  static Result<Fault> parse(const ambit::v1::HTTPFaultInjection& fault, std::string_view where);
+};
+
 struct Resilience {
   std::chrono::milliseconds timeout{0};  // 0: none
   RetryPolicy retry = RetryPolicy::istio_default();
+  Fault fault;
   static const Resilience& istio_default();
 };
 

@@ -368,6 +368,11 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
         if (!p) return p.error();
         r.resilience.retry = std::move(*p);
       }
+      if (hr.has_fault()) {
+        auto f = Fault::parse(hr.fault(), where);
+        if (!f) return f.error();
+        r.resilience.fault = *f;
+      }
       if (!hr.backend_request_timeout().empty() && r.resilience.retry.per_try_timeout.count() == 0) {
         auto t = parse_duration(hr.backend_request_timeout());
         if (!t) return Error::format("{}.timeouts.backendRequest: {}", where, t.error().message);

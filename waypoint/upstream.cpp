@@ -60,10 +60,17 @@ std::string upstream_reset_body(bool connected) {
 }
 
 FailureAnswer failure_answer(std::string_view flags) {
-  std::string_view first = flags.substr(0, flags.find(','));
-  if (first == "UPE") return {502, "upstream sent a response the waypoint cannot read"};
-  if (first == "UT") return {504, "upstream request timeout"};
-  return {503, upstream_reset_body(first == "UC")};
+  auto has = [&](std::string_view flag) {
+    for (size_t at = 0; at <= flags.size();) {
+      size_t comma = std::min(flags.find(',', at), flags.size());
+      if (flags.substr(at, comma - at) == flag) return true;
+      at = comma + 1;
+    }
+    return false;
+  };
+  if (has("UPE")) return {502, "upstream sent a response the waypoint cannot read"};
+  if (has("UT")) return {504, "upstream request timeout"};
+  return {503, upstream_reset_body(has("UC"))};
 }
 
 }  // namespace ambit::waypoint

@@ -121,7 +121,7 @@ inline void end_shadow(UpstreamRequest*& shadow, const std::vector<Header>& trai
 std::string upstream_reset_body(bool connected);
 
 // The waypoint's own answer for a request that failed upstream before its response head, by
-// the failure's flags (the first of them): UPE 502, UT 504 "upstream request timeout", UF and
+// the failure's flags ("UF", "DI,UT,URX"...): UPE 502, UT 504 "upstream request timeout", UF and
 // UC 503 with Envoy's reset text.
 struct FailureAnswer {
   int status;

@@ -149,7 +149,8 @@ struct HttpFault {
   };
   struct Abort {
     double percentage = 100;
-    uint32_t http_status = 0;
+    uint32_t http_status = 0;  // 0 when grpc_status is set
+    std::string grpc_status;   // Istio's grpcStatus: a gRPC status name ("UNAVAILABLE")
   };
   std::optional<Delay> delay;
   std::optional<Abort> abort;

@@ -146,6 +146,7 @@ pb::HTTPRoute to_route(const HttpRoute& in, std::string_view ns) {
     }
     if (in.fault->abort) {
       f->mutable_abort()->set_http_status(static_cast<int32_t>(in.fault->abort->http_status));
+      f->mutable_abort()->set_grpc_status(in.fault->abort->grpc_status);
       f->mutable_abort()->mutable_percentage()->set_value(in.fault->abort->percentage);
     }
   }

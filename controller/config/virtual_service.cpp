@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "controller/config/parse_context.h"
+#include "core/grpc_status.h"
 
 namespace ambit::controller::config {
 namespace {
@@ -205,13 +206,22 @@ HttpFault read_fault(const YamlValue& value, ParseContext& ctx) {
     auto abort = a->object({"percentage", "httpStatus", "grpcStatus", "http2Error"});
     HttpFault::Abort out;
     out.percentage = read_percentage(abort, ctx);
-    auto status = abort.required("httpStatus");
-    int64_t code = status.integer();
-    if (code < 200 || code > 599) {
-      ctx.error(codes::kInvalidValue, status,
-                fmt::format("{} is not an HTTP status (200-599)", code));
+    if (auto grpc = abort.optional("grpcStatus")) {
+      out.grpc_status = grpc->string();
+      if (!grpc_status_code(out.grpc_status)) {
+        ctx.error(
+            codes::kInvalidValue, *grpc,
+            fmt::format("'{}' is not a gRPC status name (UNAVAILABLE, ...)", out.grpc_status));
+      }
+    } else {
+      auto status = abort.required("httpStatus");
+      int64_t code = status.integer();
+      if (code < 200 || code > 599) {
+        ctx.error(codes::kInvalidValue, status,
+                  fmt::format("{} is not an HTTP status (200-599)", code));
+      }
+      out.http_status = static_cast<uint32_t>(code);
     }
-    out.http_status = static_cast<uint32_t>(code);
     f.abort = out;
   }
   if (!f.delay && !f.abort) value.fail("a fault needs a delay or an abort");

@@ -146,5 +146,92 @@ TEST_F(WaypointResilienceTest, AnHttp2ClientsRequestIsRetriedToo) {
   }
 }
 
+// The count of requests the stats recorded with `flags` (any route, status): only
+// ambit_waypoint_requests_total has the label.
+uint64_t count_with_flags(const RequestStats& stats, const std::string& flags) {
+  std::string text = stats.render_prometheus();
+  uint64_t n = 0;
+  std::string key = "response_flags=\"" + flags + "\"} ";
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    n += std::stoull(text.substr(at + key.size()));
+  }
+  return n;
+}
+
+pb::VirtualService faulty(double abort_percent, int abort_status, double delay_percent,
+                          std::string delay = "", std::string grpc = "") {
+  auto vs = resilient(-1, "");
+  auto* f = vs.mutable_http(0)->mutable_fault();
+  if (abort_percent > 0) {
+    f->mutable_abort()->set_http_status(abort_status);
+    f->mutable_abort()->set_grpc_status(grpc);
+    f->mutable_abort()->mutable_percentage()->set_value(abort_percent);
+  }
+  if (delay_percent > 0) {
+    f->mutable_delay()->set_fixed_delay(delay);
+    f->mutable_delay()->mutable_percentage()->set_value(delay_percent);
+  }
+  return vs;
+}
+
+TEST_F(WaypointResilienceTest, AnInjectedAbortIsAnsweredByTheWaypointAndNotRetried) {
+  start_waypoint({faulty(100, 503, 0)}, {});
+  Response r = get("/f");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "fault filter abort");
+  EXPECT_EQ(v1_.seen().size() + v2_->seen().size(), 0u);  // Istio's default retries: not used
+  EXPECT_EQ(count_with_flags(*stats_, "FI"), 1u);
+}
+
+TEST_F(WaypointResilienceTest, AnAbortOnFivePercentHitsAboutFivePercent) {
+  start_waypoint({faulty(5, 500, 0)}, {});
+  constexpr int kRequests = 2000;  // 5 % is 100, sigma ~9.7: +-4 sigma below
+  auto rs = exchange(gets(kRequests), kRequests);
+  ASSERT_EQ(rs.size(), static_cast<size_t>(kRequests));
+  int aborted = 0;
+  for (const auto& r : rs) aborted += r.status == 500;
+  EXPECT_GE(aborted, 61);
+  EXPECT_LE(aborted, 139);
+  EXPECT_EQ(count_with_flags(*stats_, "FI"), static_cast<uint64_t>(aborted));
+}
+
+TEST_F(WaypointResilienceTest, AnInjectedDelayHoldsTheRequestThenForwardsIt) {
+  start_waypoint({faulty(0, 0, 100, "0.2s")}, {});
+  auto begin = std::chrono::steady_clock::now();
+  Response r = get("/slowly");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - begin, 190ms);
+  EXPECT_EQ(count_with_flags(*stats_, "DI"), 1u);
+  // A POST's body waits with it and arrives whole.
+  auto rs = exchange("POST /o HTTP/1.1\r\nHost: shop\r\nContent-Length: 5\r\n\r\nhello");
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_NE(rs[0].body.find("content-length: 5\r\n\r\nhello"), std::string::npos) << rs[0].body;
+}
+
+TEST_F(WaypointResilienceTest, ADelayOnTenPercentDelaysAboutTenPercent) {
+  start_waypoint({faulty(0, 0, 10, "0.01s")}, {});
+  constexpr int kRequests = 300;  // 10 % is 30, sigma ~5.2: 4 sigma either side
+  auto rs = exchange(gets(kRequests), kRequests);
+  ASSERT_EQ(rs.size(), static_cast<size_t>(kRequests));
+  for (const auto& r : rs) EXPECT_EQ(r.status, 200);
+  uint64_t delayed = count_with_flags(*stats_, "DI");
+  EXPECT_GE(delayed, 10u);
+  EXPECT_LE(delayed, 51u);
+}
+
+TEST_F(WaypointResilienceTest, AGrpcAbortIsAGrpcStatus) {
+  start_waypoint({faulty(100, 0, 0, "", "UNAVAILABLE")}, {});
+  auto replies = h2_exchange([](testing::H2TestClient& c) {
+    auto req = testing::H2TestClient::get("/shop.Shop/Get", {{"content-type", "application/grpc"}});
+    req.method = "POST";
+    c.request(req);
+  });
+  ASSERT_EQ(replies.size(), 1u);
+  const auto& r = replies.begin()->second;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("grpc-status"), "14");
+  EXPECT_EQ(r.header("grpc-message"), "fault filter abort");
+}
+
 }  // namespace
 }  // namespace ambit::waypoint

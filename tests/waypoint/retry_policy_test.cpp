@@ -84,6 +84,16 @@ TEST(RetryPolicy, BadValuesNameTheField) {
   ASSERT_FALSE(per_try.ok());
   EXPECT_NE(per_try.error().message.find("r.retries.perTryTimeout: \"soon\""), std::string::npos);
   EXPECT_FALSE(RetryPolicy::parse(retry(-1, ""), "r").ok());
+  // Every condition the controller lets through is one the waypoint takes.
+  auto all = RetryPolicy::parse(
+      retry(1,
+            "5xx,gateway-error,reset,connect-failure,envoy-ratelimited,retriable-4xx,"
+            "refused-stream,retriable-status-codes,retriable-headers,cancelled,"
+            "deadline-exceeded,internal,resource-exhausted,unavailable,reset-before-request,"
+            "http3-post-connect-failure"),
+      "r");
+  EXPECT_TRUE(all.ok()) << all.error().message;
+  EXPECT_TRUE(all->retry_response(429, {{"x-envoy-ratelimited", "true"}}));
 }
 
 TEST(RetryPolicy, DurationsInIstiosUnits) {
