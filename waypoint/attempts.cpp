@@ -18,6 +18,7 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
       policy_(dispatch.resilience->retry),
       timeout_(dispatch.resilience->timeout),
       cluster_(dispatch.cluster),
+      cluster_info_(waypoint_state(context.config).routes->cluster(dispatch.cluster)),
       request_(request),
       record_(record),
       endpoint_(endpoint),
@@ -29,6 +30,14 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
 }
 
 Attempts::~Attempts() { cancel_try(); }
+
+void Attempts::outcome(int status) {
+  if (cluster_info_ == nullptr || !cluster_info_->outlier.enabled) return;
+  waypoint_state(ctx_.config)
+      .routes->outliers()
+      .report(cluster_info_->key, cluster_info_->outlier, cluster_info_->endpoints.size(),
+              endpoint_->address, status);
+}
 
 std::string Attempts::flagged(std::string_view flags) const {
   if (delay_.count() == 0) return std::string(flags);
@@ -57,6 +66,7 @@ bool Attempts::begin_try() {
   auto got = ctx_.pool.acquire(ctx_.config, *endpoint_, http2, this);
   ++record_.attempts;
   if (got.request == nullptr) {
+    outcome(0);
     record_.flags = flagged("UF");
     record_.details = "upstream_connect_failed";
     return false;
@@ -178,6 +188,7 @@ void Attempts::give_up(std::string_view flags, const std::string& why) {
 
 void Attempts::response_head(ResponseHead& head) {
   bool interim = head.status >= 100 && head.status < 200 && head.status != 101;
+  if (!interim) outcome(head.status);
   if (!interim && !response_started_ && policy_.retry_response(head.status, head.headers)) {
     if (may_retry()) {
       cancel_try();  // its answer is dropped with its connection
@@ -198,6 +209,7 @@ void Attempts::response_end(const std::vector<Header>& trailers) {
 }
 
 void Attempts::response_failed(std::string_view flags, const std::string& why) {
+  if (!response_started_) outcome(0);
   cancel_try();  // the upstream heard its last; released here as the front would
   bool refused = why.find("REFUSED_STREAM") != std::string::npos;
   bool retriable = !response_started_ && policy_.retry_failure(flags, refused);
@@ -216,10 +228,12 @@ void Attempts::response_failed(std::string_view flags, const std::string& why) {
 }
 
 void Attempts::on_timeout() {
+  if (!response_started_ && current_ != nullptr) outcome(0);
   give_up("UT", "upstream_response_timeout");
 }
 
 void Attempts::on_try_timeout() {
+  if (!response_started_) outcome(0);
   if (!response_started_ && may_retry() && policy_.retry_timeout()) {
     cancel_try();
     record_.flags = flagged("UT");

@@ -11,6 +11,8 @@
 //     response head, the client hears UT (504 "upstream request timeout"), after one, the
 //     response is cut. perTryTimeout bounds each try the same way, and is retried by 5xx,
 //     gateway-error and reset.
+// Every try's outcome goes to the view's outlier detection (outlier_detector.h) when the
+// cluster has a policy, and retries pick among the endpoints it has not ejected.
 // An injected delay (fault.delay) holds the first try the way a back-off holds a retry.
 // The load balancer's in-flight count follows the try: the endpoint left is told its request
 // finished, the new one that one started.
@@ -75,6 +77,8 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   void next_try();
   void try_after_wait();  // a retry's back-off or the injected delay is over
   std::string flagged(std::string_view flags) const;  // DI first when a delay was injected
+  // Tells outlier detection how the try at endpoint_ went: its status, 0 for no answer.
+  void outcome(int status);
   void request_complete();
   void cancel_try();
   void give_up(std::string_view flags, const std::string& why);
@@ -86,6 +90,7 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   const RetryPolicy& policy_;
   std::chrono::milliseconds timeout_;
   Cluster cluster_;
+  const RouteTable::ClusterInfo* cluster_info_;  // of cluster_, in the exchange's view
   const HttpRequest& request_;
   RequestRecord& record_;
   const RouteTable::Endpoint*& endpoint_;

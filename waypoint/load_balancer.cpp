@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <vector>
 
 namespace ambit::waypoint {
 namespace {
@@ -67,30 +68,45 @@ const RouteTable::Endpoint* LoadBalancer::pick(const RouteTable& table, const Cl
       }
     }
   }
-  if (n == 1) return &eps.front();
+  // Ejected endpoints are passed over, unless too few would be left (panic: all of them).
+  thread_local std::vector<const RouteTable::Endpoint*> healthy;
+  bool filtered = false;
+  if (info->outlier.enabled && table.outliers().any_ejected()) {
+    healthy.clear();
+    for (const auto& ep : eps) {
+      if (!table.outliers().ejected(info->key, ep.address)) healthy.push_back(&ep);
+    }
+    bool panic = healthy.empty() || healthy.size() * 100 < n * info->outlier.min_health_percent;
+    if (!panic && healthy.size() < n) {
+      filtered = true;
+      n = healthy.size();
+    }
+  }
+  auto at = [&](size_t i) { return filtered ? healthy[i] : &eps[i]; };
+  if (n == 1) return at(0);
   switch (info->lb.kind) {
     case LbPolicy::Kind::kRoundRobin:
-      return &eps[round_robin_[cluster.key()]++ % n];
+      return at(round_robin_[info->key]++ % n);
     case LbPolicy::Kind::kRandom:
-      return &eps[entropy % n];
+      return at(entropy % n);
     case LbPolicy::Kind::kLeastRequest: {
       size_t a = entropy % n;
       size_t b = (a + 1 + (entropy >> 32) % (n - 1)) % n;  // another one, never a itself
-      return active(eps[b].address) < active(eps[a].address) ? &eps[b] : &eps[a];
+      return active(at(b)->address) < active(at(a)->address) ? at(b) : at(a);
     }
     case LbPolicy::Kind::kConsistentHash: {
-      if (!key) return &eps[entropy % n];
+      if (!key) return at(entropy % n);
       uint64_t h = std::hash<std::string>{}(*key);
       const RouteTable::Endpoint* best = nullptr;
       uint64_t best_score = 0;
-      for (const auto& ep : eps) {
-        uint64_t score = mix(h ^ std::hash<SocketAddress>{}(ep.address));
-        if (best == nullptr || score > best_score) best = &ep, best_score = score;
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t score = mix(h ^ std::hash<SocketAddress>{}(at(i)->address));
+        if (best == nullptr || score > best_score) best = at(i), best_score = score;
       }
       return best;
     }
   }
-  return &eps.front();
+  return at(0);
 }
 
 void LoadBalancer::request_finished(const RouteTable::Endpoint& endpoint) {

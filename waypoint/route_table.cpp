@@ -62,6 +62,14 @@ const pb::ConnectionPoolSettings::HTTPSettings* http_pool_of(const pb::TrafficPo
   return policy.connection_pool().has_http() ? &policy.connection_pool().http() : nullptr;
 }
 
+// The outlierDetection that applies to `port` under `policy`, if it says one.
+const pb::OutlierDetection* outlier_of(const pb::TrafficPolicy& policy, uint32_t port) {
+  for (const auto& pl : policy.port_level_settings()) {
+    if (pl.port() == port && pl.has_outlier_detection()) return &pl.outlier_detection();
+  }
+  return policy.has_outlier_detection() ? &policy.outlier_detection() : nullptr;
+}
+
 // Istio's choice of upstream protocol: HTTP2 and GRPC ports speak HTTP/2, HTTP ports HTTP/1.1
 // unless h2UpgradePolicy is UPGRADE, ports of no declared HTTP protocol (sniffed) what the
 // client spoke; useClientProtocol makes every port speak what the client spoke.
@@ -423,20 +431,37 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       }
       return out;
     };
+    auto outlier = [&](const pb::OutlierDetection* od,
+                       std::string_view at) -> Result<OutlierPolicy> {
+      if (od == nullptr) return OutlierPolicy{};
+      return OutlierPolicy::parse(
+          *od, fmt::format("DestinationRule {}: {}outlierDetection", dr->uid(), at));
+    };
     for (const auto& port : s->ports) {
       const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
       const auto* top_pool = dr ? http_pool_of(dr->traffic_policy(), port.port) : nullptr;
-      rt->clusters_[Cluster{s, "", port.port}.key()] = {
-          endpoints(port, nullptr, upstream_protocol(port, top_pool)), lb_policy(top)};
+      const auto* top_outlier = dr ? outlier_of(dr->traffic_policy(), port.port) : nullptr;
+      auto top_od = outlier(top_outlier, "trafficPolicy.");
+      if (!top_od) return top_od.error();
+      std::string key = Cluster{s, "", port.port}.key();
+      rt->clusters_[key] = {endpoints(port, nullptr, upstream_protocol(port, top_pool)),
+                            lb_policy(top), *top_od, key};
       if (dr == nullptr) continue;
-      for (const auto& subset : dr->subsets()) {
+      for (int i = 0; i < dr->subsets_size(); ++i) {
+        const auto& subset = dr->subsets(i);
         ztunnel::Labels labels(subset.labels().begin(), subset.labels().end());
         const pb::LoadBalancerSettings* own = lb_of(subset.traffic_policy(), port.port);
         const auto* own_pool = http_pool_of(subset.traffic_policy(), port.port);
-        rt->clusters_[Cluster{s, subset.name(), port.port}.key()] = {
+        const auto* own_outlier = outlier_of(subset.traffic_policy(), port.port);
+        auto od = own_outlier != nullptr
+                      ? outlier(own_outlier, fmt::format("subsets[{}].trafficPolicy.", i))
+                      : top_od;
+        if (!od) return od.error();
+        std::string subset_key = Cluster{s, subset.name(), port.port}.key();
+        rt->clusters_[subset_key] = {
             endpoints(port, &labels,
                       upstream_protocol(port, own_pool != nullptr ? own_pool : top_pool)),
-            lb_policy(own != nullptr ? own : top)};
+            lb_policy(own != nullptr ? own : top), *od, subset_key};
       }
     }
   }

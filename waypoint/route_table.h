@@ -23,6 +23,7 @@
 #include "core/net_address.h"
 #include "core/result.h"
 #include "waypoint/http_request.h"
+#include "waypoint/outlier_detector.h"
 #include "waypoint/retry_policy.h"
 #include "ztunnel/workload_table.h"
 
@@ -90,6 +91,8 @@ class RouteTable {
   struct ClusterInfo {
     std::vector<Endpoint> endpoints;
     LbPolicy lb;
+    OutlierPolicy outlier;  // resolved as lb is
+    std::string key;        // Cluster::key()
   };
 
   // The error names the object and field ("VirtualService shop/reviews: http[1].match[0].uri:
@@ -114,6 +117,8 @@ class RouteTable {
   // subset.
   const ClusterInfo* cluster(const Cluster& cluster) const;
   const ztunnel::WorkloadTable& table() const { return *table_; }
+  // The endpoints' health as the tries of every worker found it, for this view.
+  OutlierDetector& outliers() const { return *outliers_; }
 
  private:
   struct StringMatcher {
@@ -189,6 +194,7 @@ class RouteTable {
   static Result<Match> compile(const ambit::v1::HTTPMatchRequest& m, const std::string& where);
 
   std::shared_ptr<const ztunnel::WorkloadTable> table_;
+  std::shared_ptr<OutlierDetector> outliers_ = std::make_shared<OutlierDetector>();
   std::vector<VirtualService> virtual_services_;  // by uid
   // The first VirtualService (by uid) naming each exact host, lowercase; then the ones with
   // wildcard hosts, in uid order.

@@ -167,6 +167,38 @@ spec:
   EXPECT_EQ(vs.tcp[0].match[0].port, 9090u);
 }
 
+TEST(LoaderTest, AGrpcAbortNeedsAKnownStatusName) {
+  auto m = load_clean(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: grpc, namespace: shop}
+spec:
+  hosts: [grpc]
+  http:
+  - fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 50}}}
+    route: [{destination: {host: grpc}}]
+)");
+  ASSERT_EQ(m.virtual_services.size(), 1u);
+  const auto& abort = *m.virtual_services[0].http[0].fault->abort;
+  EXPECT_EQ(abort.grpc_status, "UNAVAILABLE");
+  EXPECT_EQ(abort.http_status, 0u);
+  EXPECT_EQ(abort.percentage, 50.0);
+
+  auto bad = load_texts({{"bad.yaml", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: grpc, namespace: shop}
+spec:
+  hosts: [grpc]
+  http:
+  - fault: {abort: {grpcStatus: SOMETIMES}}
+    route: [{destination: {host: grpc}}]
+)"}});
+  ASSERT_EQ(bad.diagnostics.size(), 1u);
+  EXPECT_EQ(bad.diagnostics[0].field, "spec.http[0].fault.abort.grpcStatus");
+  EXPECT_NE(bad.diagnostics[0].message.find("'SOMETIMES' is not a gRPC status name"),
+            std::string::npos)
+      << bad.diagnostics[0].message;
+}
+
 TEST(LoaderTest, DestinationRuleFields) {
   auto m = load_clean(R"(apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule

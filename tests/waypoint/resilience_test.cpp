@@ -1,6 +1,8 @@
 // Route timeouts and retries through the waypoint (proxy_fixture.h), with backends that fail
 // or lag on purpose. Every request loop is bounded in count; every wait by the fixture's 5 s.
 #include <atomic>
+#include <set>
+#include <thread>
 
 #include "tests/waypoint/proxy_fixture.h"
 
@@ -12,7 +14,14 @@ namespace pb = ambit::v1;
 using testing::HttpBackend;
 using testing::kHost;
 using testing::Response;
-using WaypointResilienceTest = testing::WaypointProxyFixture;
+class WaypointResilienceTest : public testing::WaypointProxyFixture {
+ protected:
+  // Sends GETs one by one until done(), at most `limit` of them.
+  template <class Done>
+  void get_until(Done done, int limit = 200) {
+    for (int n = 0; n < limit && !done(); ++n) get("/o/" + std::to_string(n));
+  }
+};
 
 // One route to the whole Service (both pods) with these retries and timeout.
 pb::VirtualService resilient(int attempts, std::string retry_on, std::string per_try = "",
@@ -231,6 +240,65 @@ TEST_F(WaypointResilienceTest, AGrpcAbortIsAGrpcStatus) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("grpc-status"), "14");
   EXPECT_EQ(r.header("grpc-message"), "fault filter abort");
+}
+
+// The subsets rule with outlier detection: `errors` 5xx in a row eject for `base`.
+pb::DestinationRule ejecting(uint32_t errors, std::string base, int max_percent) {
+  auto dr = testing::subsets_rule();
+  auto* od = dr.mutable_traffic_policy()->mutable_outlier_detection();
+  od->set_consecutive_5xx_errors(errors);
+  od->set_interval("10s");
+  od->set_base_ejection_time(std::move(base));
+  od->set_max_ejection_percent(max_percent);
+  return dr;
+}
+
+TEST_F(WaypointResilienceTest, AFailingPodIsEjectedAndComesBackLaterEachTime) {
+  v1_.set_behaviour(always(503));
+  start_waypoint({resilient(0, "")}, {}, ejecting(3, "0.5s", 50));
+  // v1 fails three times in a row, then is out: only v2 answers.
+  get_until([&] { return v1_.seen().size() >= 3; });
+  ASSERT_EQ(v1_.seen().size(), 3u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get("/after").served_by(), "shop-v2") << i;
+  EXPECT_EQ(v1_.seen().size(), 3u);
+  // Back after the base ejection time; three more failures eject it for twice as long.
+  std::this_thread::sleep_for(550ms);
+  get_until([&] { return v1_.seen().size() >= 6; });
+  ASSERT_EQ(v1_.seen().size(), 6u);
+  std::this_thread::sleep_for(600ms);  // past one base time, within two
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get("/still").served_by(), "shop-v2") << i;
+  EXPECT_EQ(v1_.seen().size(), 6u);
+  std::this_thread::sleep_for(500ms);
+  get_until([&] { return v1_.seen().size() > 6; }, 40);
+  EXPECT_GT(v1_.seen().size(), 6u);
+}
+
+TEST_F(WaypointResilienceTest, NoMoreThanMaxEjectionPercentAreOutAtOnce) {
+  // Both pods fail; 50 % of two is one: one is ejected, the other keeps every request (were
+  // both out, the load balancer would panic and use both again).
+  v1_.set_behaviour(always(503));
+  v2_->set_behaviour(always(503));
+  start_waypoint({resilient(0, "")}, {}, ejecting(2, "30s", 50));
+  for (int i = 0; i < 12; ++i) get("/w/" + std::to_string(i));
+  size_t v1_before = v1_.seen().size(), v2_before = v2_->seen().size();
+  std::set<std::string> served;
+  for (int i = 0; i < 10; ++i) served.insert(get("/x/" + std::to_string(i)).served_by());
+  EXPECT_EQ(served.size(), 1u);
+  EXPECT_EQ(v1_.seen().size() + v2_->seen().size(), v1_before + v2_before + 10);
+}
+
+TEST_F(WaypointResilienceTest, RetriesAvoidAnEjectedPod) {
+  v1_.set_behaviour(every_other_fails());
+  start_waypoint({resilient(2, "5xx")}, {}, ejecting(1, "30s", 50));
+  // v1's first failure ejects it; every later request is v2's, and succeeds.
+  get_until([&] { return v1_.seen().size() >= 2; });
+  size_t v1_seen = v1_.seen().size();
+  for (int i = 0; i < 10; ++i) {
+    Response r = get("/r/" + std::to_string(i));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.served_by(), "shop-v2");
+  }
+  EXPECT_EQ(v1_.seen().size(), v1_seen);
 }
 
 }  // namespace
