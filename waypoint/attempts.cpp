@@ -19,6 +19,11 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
       timeout_(dispatch.resilience->timeout),
       cluster_(dispatch.cluster),
       cluster_info_(waypoint_state(context.config).routes->cluster(dispatch.cluster)),
+      budget_(waypoint_state(context.config)
+                  .routes->budgets()
+                  .for_service(dispatch.cluster.service->uid(),
+                               policy_.budget.value_or(
+                                   waypoint_state(context.config).routes->default_budget()))),
       request_(request),
       record_(record),
       endpoint_(endpoint),
@@ -27,16 +32,19 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
       try_timer_(context.worker.timers()),
       backoff_timer_(context.worker.timers()) {
   endpoint_ = dispatch.endpoint;
+  budget_.deposit();
 }
 
 Attempts::~Attempts() { cancel_try(); }
 
 void Attempts::outcome(int status) {
   if (cluster_info_ == nullptr || !cluster_info_->outlier.enabled) return;
-  waypoint_state(ctx_.config)
-      .routes->outliers()
-      .report(cluster_info_->key, cluster_info_->outlier, cluster_info_->endpoints.size(),
-              endpoint_->address, status);
+  const auto& state = waypoint_state(ctx_.config);
+  if (state.routes->outliers().report(cluster_info_->key, cluster_info_->outlier,
+                                      cluster_info_->endpoints.size(), endpoint_->address,
+                                      status)) {
+    state.stats->count(ctx_.shard, RequestStats::Event::kEjection, cluster_info_->key);
+  }
 }
 
 std::string Attempts::flagged(std::string_view flags) const {
@@ -53,7 +61,7 @@ bool Attempts::start(const Framing& framing, bool end_stream) {
     return true;
   }
   if (begin_try()) return true;
-  if (may_retry() && policy_.retry_failure("UF", false)) {
+  if (policy_.retry_failure("UF", false) && may_retry()) {
     retry_later();
     return true;
   }
@@ -135,12 +143,19 @@ void Attempts::cancel_try() {
   if (current_ != nullptr) std::exchange(current_, nullptr)->release(false);
 }
 
-bool Attempts::may_retry() const {
-  return retries_ < policy_.retries && !body_too_long_;
+bool Attempts::may_retry() {
+  if (retries_ >= policy_.retries || body_too_long_) return false;
+  if (!budget_.withdraw()) {
+    waypoint_state(ctx_.config)
+        .stats->count(ctx_.shard, RequestStats::Event::kRetryBudgetExhausted, record_.route);
+    return false;
+  }
+  return true;
 }
 
 void Attempts::retry_later() {
   ++retries_;
+  waypoint_state(ctx_.config).stats->count(ctx_.shard, RequestStats::Event::kRetry, record_.route);
   // Envoy's back-off: uniformly random up to base * 2^(retry - 1), capped.
   auto ceiling = std::min(kBackoffMax, kBackoffBase * (1u << std::min(retries_ - 1, 4u)));
   auto wait = std::chrono::microseconds(
@@ -175,7 +190,7 @@ void Attempts::try_after_wait() {
     if (!request_done_) client_.request_writable();
     return;
   }
-  if (may_retry() && policy_.retry_failure("UF", false)) return retry_later();
+  if (policy_.retry_failure("UF", false) && may_retry()) return retry_later();
   give_up(retries_ > 0 ? "UF,URX" : "UF", "upstream_connect_failed");
 }
 
@@ -234,7 +249,7 @@ void Attempts::on_timeout() {
 
 void Attempts::on_try_timeout() {
   if (!response_started_) outcome(0);
-  if (!response_started_ && may_retry() && policy_.retry_timeout()) {
+  if (!response_started_ && policy_.retry_timeout() && may_retry()) {
     cancel_try();
     record_.flags = flagged("UT");
     record_.details = "upstream_per_try_timeout";

@@ -39,6 +39,7 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
     const ztunnel::EngineConfig& config;
     const Downstream& downstream;
     bool client_http2;
+    unsigned shard;  // the worker's, for the stats
   };
   // `request`, `record` and `endpoint` belong to the exchange, which outlives this; `endpoint`
   // is kept pointing at the try's endpoint (the one the load balancer counts).
@@ -72,7 +73,9 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
 
  private:
   bool begin_try();
-  bool may_retry() const;
+  // Another try is allowed: under the limit, the body replayable, and the budget has one
+  // (taken from it). Last in any condition, so a retry it allows is a retry made.
+  bool may_retry();
   void retry_later();
   void next_try();
   void try_after_wait();  // a retry's back-off or the injected delay is over
@@ -91,6 +94,7 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   std::chrono::milliseconds timeout_;
   Cluster cluster_;
   const RouteTable::ClusterInfo* cluster_info_;  // of cluster_, in the exchange's view
+  RetryBudget& budget_;                          // of the destination service
   const HttpRequest& request_;
   RequestRecord& record_;
   const RouteTable::Endpoint*& endpoint_;

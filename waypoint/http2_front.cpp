@@ -114,7 +114,7 @@ void Http2Front::Exchange::forward(const Dispatch& d) {
   response_edits = d.response_edits;
   attempts = std::make_unique<Attempts>(
       Attempts::Context{s.worker(), s.pool(), s.listener().load_balancer(), *config, s.downstream(),
-                        true},
+                        true, s.listener().shard()},
       *this, d, request, record, endpoint);
   Framing framing = request_framing(request, request_done);
   if (d.mirror) {

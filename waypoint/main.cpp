@@ -64,6 +64,12 @@ int main(int argc, char** argv) {
   app.add_option("--readiness", readiness, "readiness endpoint ip:port (/healthz/ready)");
   app.add_option("--drain-ms", drain_ms, "on SIGTERM, how long live requests may finish");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
+  app.add_option("--retry-budget-ratio", settings.default_budget.ratio,
+                 "retries per original request a service may get, over the budget's window "
+                 "(routes without a ServiceProfile retryBudget)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--retry-budget-min-per-second", settings.default_budget.min_per_second,
+                 "retries per second allowed on top of the ratio");
   CLI11_PARSE(app, argc, argv);
   Logging logging(log_level);
   signal(SIGPIPE, SIG_IGN);

@@ -30,7 +30,7 @@ Result<OutlierPolicy> OutlierPolicy::parse(const ambit::v1::OutlierDetection& in
   return p;
 }
 
-void OutlierDetector::report(const std::string& cluster_key, const OutlierPolicy& policy,
+bool OutlierDetector::report(const std::string& cluster_key, const OutlierPolicy& policy,
                              size_t cluster_size, const SocketAddress& endpoint, int status,
                              Clock::time_point now) {
   bool error_5xx = status == 0 || status >= 500;
@@ -38,7 +38,7 @@ void OutlierDetector::report(const std::string& cluster_key, const OutlierPolicy
   std::lock_guard lock(mu_);
   auto& hosts = clusters_[cluster_key];
   Host& h = hosts[endpoint];
-  if (h.ejected_until > now) return;  // a try that began before the ejection
+  if (h.ejected_until > now) return false;  // a try that began before the ejection
   if (h.multiplier > 0 && h.quiet_since != Clock::time_point{} && policy.interval.count() > 0) {
     // Each quiet interval since the last ejection forgives one.
     auto quiet = (now - h.quiet_since) / policy.interval;
@@ -52,11 +52,11 @@ void OutlierDetector::report(const std::string& cluster_key, const OutlierPolicy
   bool trip =
       (policy.consecutive_5xx > 0 && h.consecutive_5xx >= policy.consecutive_5xx) ||
       (policy.consecutive_gateway > 0 && h.consecutive_gateway >= policy.consecutive_gateway);
-  if (!trip) return;
+  if (!trip) return false;
   size_t out = 0;
   for (const auto& [addr, other] : hosts) out += other.ejected_until > now;
   size_t allowed = std::max<size_t>(1, cluster_size * policy.max_ejection_percent / 100);
-  if (out >= allowed) return;  // the counters stay: it goes when another comes back
+  if (out >= allowed) return false;  // the counters stay: it goes when another comes back
   ++h.multiplier;
   auto length = std::min<Clock::duration>(policy.base_ejection * h.multiplier, kMaxEjection);
   h.ejected_until = now + length;
@@ -67,6 +67,7 @@ void OutlierDetector::report(const std::string& cluster_key, const OutlierPolicy
   int64_t seen = latest_until_.load(std::memory_order_relaxed);
   while (seen < until && !latest_until_.compare_exchange_weak(seen, until)) {
   }
+  return true;
 }
 
 bool OutlierDetector::ejected(const std::string& cluster_key, const SocketAddress& endpoint,

@@ -42,7 +42,8 @@ class OutlierDetector {
 
   // A try's outcome at `endpoint` of the cluster `cluster_key` (of `cluster_size` endpoints):
   // its response status, or 0 when it got none (connect failure, reset, timeout).
-  void report(const std::string& cluster_key, const OutlierPolicy& policy, size_t cluster_size,
+  // True when this report ejected the endpoint.
+  bool report(const std::string& cluster_key, const OutlierPolicy& policy, size_t cluster_size,
               const SocketAddress& endpoint, int status, Clock::time_point now = Clock::now());
   bool ejected(const std::string& cluster_key, const SocketAddress& endpoint,
                Clock::time_point now = Clock::now()) const;

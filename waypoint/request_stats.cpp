@@ -87,6 +87,12 @@ void RequestStats::parse_error(unsigned shard, const std::string& reason) {
   ++s.parse_errors[reason];
 }
 
+void RequestStats::count(unsigned shard, Event event, const std::string& label) {
+  Shard& s = *shards_[shard % shards_.size()];
+  std::lock_guard lock(s.mutex);
+  ++s.events[{event, label}];
+}
+
 uint64_t RequestStats::requests() const {
   uint64_t n = 0;
   for (const auto& s : shards_) {
@@ -100,8 +106,10 @@ std::string RequestStats::render_prometheus() const {
   std::map<Key, uint64_t> requests;
   std::map<std::string, Histogram> latency;
   std::map<std::string, uint64_t> errors;
+  std::map<std::pair<Event, std::string>, uint64_t> events;
   for (const auto& s : shards_) {
     std::lock_guard lock(s->mutex);
+    for (const auto& [k, v] : s->events) events[k] += v;
     for (const auto& [k, v] : s->requests) requests[k] += v;
     for (const auto& [route, h] : s->latency) {
       Histogram& sum = latency[route];
@@ -152,6 +160,26 @@ std::string RequestStats::render_prometheus() const {
   for (const auto& [reason, v] : errors) {
     fmt::format_to(std::back_inserter(out),
                    "ambit_waypoint_bad_requests_total{{reason=\"{}\"}} {}\n", label(reason), v);
+  }
+  struct Family {
+    Event event;
+    const char *name, *label, *help;
+  };
+  for (const Family& f : {
+           Family{Event::kRetry, "ambit_waypoint_retries_total", "route",
+                  "Retries sent, by route."},
+           Family{Event::kRetryBudgetExhausted, "ambit_waypoint_retry_budget_exhausted_total",
+                  "route", "Retries the retry budget refused, by route."},
+           Family{Event::kEjection, "ambit_waypoint_outlier_ejections_total", "cluster",
+                  "Endpoints ejected by outlier detection, by cluster."},
+       }) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", f.name, f.help,
+                   f.name);
+    for (const auto& [k, v] : events) {
+      if (k.first != f.event) continue;
+      fmt::format_to(std::back_inserter(out), "{}{{{}=\"{}\"}} {}\n", f.name, f.label,
+                     label(k.second), v);
+    }
   }
   return out;
 }

@@ -54,6 +54,10 @@ class RequestStats {
   void record(unsigned shard, const RequestRecord& r);
   // Parse failures before a request existed, by reason.
   void parse_error(unsigned shard, const std::string& reason);
+  // Resilience events: a retry sent, a retry the budget refused (by route), an endpoint
+  // ejected by outlier detection (by cluster).
+  enum class Event { kRetry, kRetryBudgetExhausted, kEjection };
+  void count(unsigned shard, Event event, const std::string& label);
 
   std::string render_prometheus() const;
   uint64_t requests() const;
@@ -75,6 +79,7 @@ class RequestStats {
     std::map<Key, uint64_t> requests;
     std::map<std::string, Histogram> latency;  // by route
     std::map<std::string, uint64_t> parse_errors;
+    std::map<std::pair<Event, std::string>, uint64_t> events;
   };
   std::vector<std::unique_ptr<Shard>> shards_;
 };

@@ -75,12 +75,25 @@ Result<RetryPolicy> RetryPolicy::parse(const ambit::v1::HTTPRetry& in, std::stri
     if (!d) return Error::format("{}.retries.perTryTimeout: {}", where, d.error().message);
     p.per_try_timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
   }
+  if (in.has_budget()) {
+    RetryBudgetPolicy b;
+    b.ratio = in.budget().retry_ratio();
+    b.min_per_second = in.budget().min_retries_per_second();
+    if (!in.budget().ttl().empty()) {
+      auto ttl = parse_duration(in.budget().ttl());
+      if (!ttl) return Error::format("{}.retries.budget.ttl: {}", where, ttl.error().message);
+      b.ttl = std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(*ttl));
+    }
+    if (b.ratio < 0) return Error::format("{}.retries.budget.retryRatio: negative", where);
+    p.budget = b;
+  }
   std::string_view list = in.retry_on();
   if (trim_ows(list).empty()) {
     // Attempts without conditions: Istio fills in its default conditions.
     RetryPolicy d = istio_default();
     d.retries = p.retries;
     d.per_try_timeout = p.per_try_timeout;
+    d.budget = p.budget;
     return d;
   }
   while (!list.empty()) {

@@ -13,12 +13,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "ambit/v1/mesh.pb.h"
 #include "core/result.h"
 #include "waypoint/http_request.h"
+#include "waypoint/retry_budget.h"
 
 namespace ambit::waypoint {
 
@@ -33,6 +35,8 @@ struct RetryPolicy {
   bool on_retriable_4xx = false;  // 409
   bool on_ratelimited = false;    // a response with x-envoy-ratelimited
   std::vector<int> status_codes;  // retriable-status-codes
+  // Linkerd's retryBudget when the route came from a ServiceProfile; else the waypoint's default.
+  std::optional<RetryBudgetPolicy> budget;
   std::vector<int> grpc_statuses;  // cancelled 1, deadline-exceeded 4, resource-exhausted 8,
                                    // internal 13, unavailable 14
 

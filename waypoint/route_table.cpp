@@ -268,9 +268,10 @@ Result<RouteTable::Match> RouteTable::compile(const pb::HTTPMatchRequest& m,
 Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     const std::vector<pb::VirtualService>& virtual_services,
     const std::vector<pb::DestinationRule>& destination_rules,
-    std::shared_ptr<const ztunnel::WorkloadTable> table) {
+    std::shared_ptr<const ztunnel::WorkloadTable> table, const RetryBudgetPolicy& default_budget) {
   std::shared_ptr<RouteTable> rt(new RouteTable());
   rt->table_ = std::move(table);
+  rt->default_budget_ = default_budget;
 
   std::vector<const pb::VirtualService*> vss;
   for (const auto& vs : virtual_services) vss.push_back(&vs);

@@ -100,7 +100,8 @@ class RouteTable {
   static Result<std::shared_ptr<const RouteTable>> build(
       const std::vector<ambit::v1::VirtualService>& virtual_services,
       const std::vector<ambit::v1::DestinationRule>& destination_rules,
-      std::shared_ptr<const ztunnel::WorkloadTable> table);
+      std::shared_ptr<const ztunnel::WorkloadTable> table,
+      const RetryBudgetPolicy& default_budget = {});
 
   // Chooses the route and applies its request edits (rewrite, headers) to `request`.
   RouteResult route(HttpRequest& request, const Downstream& downstream, uint64_t entropy) const;
@@ -119,6 +120,9 @@ class RouteTable {
   const ztunnel::WorkloadTable& table() const { return *table_; }
   // The endpoints' health as the tries of every worker found it, for this view.
   OutlierDetector& outliers() const { return *outliers_; }
+  // The retry budgets of this view's services, and the one a route without its own gets.
+  RetryBudgets& budgets() const { return *budgets_; }
+  const RetryBudgetPolicy& default_budget() const { return default_budget_; }
 
  private:
   struct StringMatcher {
@@ -195,6 +199,8 @@ class RouteTable {
 
   std::shared_ptr<const ztunnel::WorkloadTable> table_;
   std::shared_ptr<OutlierDetector> outliers_ = std::make_shared<OutlierDetector>();
+  std::shared_ptr<RetryBudgets> budgets_ = std::make_shared<RetryBudgets>();
+  RetryBudgetPolicy default_budget_;
   std::vector<VirtualService> virtual_services_;  // by uid
   // The first VirtualService (by uid) naming each exact host, lowercase; then the ones with
   // wildcard hosts, in uid order.

@@ -40,7 +40,8 @@ Result<ztunnel::EngineConfig> engine_config(
   state->waypoint_uid = settings.waypoint_uid;
   state->workload_uid = settings.workload_uid;
   state->stats = stats;
-  auto routes = RouteTable::build(virtual_services, destination_rules, std::move(table));
+  auto routes = RouteTable::build(virtual_services, destination_rules, std::move(table),
+                                  settings.default_budget);
   if (!routes) return routes.error();
   state->routes = *routes;
   auto authz = L7Authorizer::build(policies, settings.waypoint_uid, settings.root_namespace);

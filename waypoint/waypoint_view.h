@@ -19,6 +19,8 @@ struct WaypointSettings {
   std::string workload_uid;  // <ns>/<pod> this process runs as
   SocketAddress listen;      // HBONE, normally 0.0.0.0:15008 in the pod
   std::string root_namespace = "istio-system";
+  // The retry budget of routes that do not bring their own (every Istio route).
+  RetryBudgetPolicy default_budget;
 };
 
 // `certificates` gives the waypoint's certificate (null while the first one is on its way: the

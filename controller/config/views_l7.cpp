@@ -219,13 +219,31 @@ pb::Resource from_service_profile(const ServiceProfile& sp) {
     }
     to_service(route);
     route->set_timeout(duration_text(in.timeout));
+    // Linkerd retries an isRetryable route's failures (5xx) while the budget allows, and no
+    // other route's: those get no retries at all (not Istio's default). The seed's per-route
+    // `retries.limit` bounds the tries; isRetryable alone allows kLinkerdRetries.
+    constexpr int32_t kLinkerdRetries = 3;
+    auto* retries = route->mutable_retries();
     auto it = sp.route_retries.find(in.name);
     if (it != sp.route_retries.end() && it->second.limit > 0) {
-      route->mutable_retries()->set_attempts(static_cast<int32_t>(it->second.limit));
-      route->mutable_retries()->set_per_try_timeout(duration_text(it->second.timeout));
+      retries->set_attempts(static_cast<int32_t>(it->second.limit));
+      retries->set_per_try_timeout(duration_text(it->second.timeout));
+    } else {
+      retries->set_attempts(in.is_retryable ? kLinkerdRetries : 0);
+    }
+    retries->set_retry_on("5xx");
+    if (sp.retry_budget) {
+      auto* b = retries->mutable_budget();
+      b->set_retry_ratio(sp.retry_budget->retry_ratio);
+      b->set_min_retries_per_second(static_cast<uint32_t>(sp.retry_budget->min_retries_per_second));
+      if (sp.retry_budget->ttl.value.count() > 0) b->set_ttl(duration_text(sp.retry_budget->ttl));
     }
   }
-  if (!sp.routes.empty()) to_service(out->add_http());
+  if (!sp.routes.empty()) {
+    auto* rest = out->add_http();  // requests no route names: forwarded, never retried
+    to_service(rest);
+    rest->mutable_retries()->set_attempts(0);
+  }
   return r;
 }
 

@@ -362,6 +362,8 @@ spec:
   - name: GET /api
     condition: {method: GET, pathRegex: /api/.*}
     timeout: 10s
+    isRetryable: true
+  retryBudget: {retryRatio: 0.3, minRetriesPerSecond: 5, ttl: 20s}
 ---
 apiVersion: split.smi-spec.io/v1alpha1
 kind: TrafficSplit
@@ -462,7 +464,15 @@ TEST(WaypointViewTest, L7ConfigOfTheServicesItServes) {
   EXPECT_EQ(sp.http(0).match(0).method().exact(), "GET");
   EXPECT_EQ(sp.http(0).match(0).uri().regex(), "/api/.*");
   EXPECT_EQ(sp.http(0).timeout(), "10s");
+  // isRetryable: 5xx retried within the profile's budget; the catch-all is never retried.
+  EXPECT_EQ(sp.http(0).retries().attempts(), 3);
+  EXPECT_EQ(sp.http(0).retries().retry_on(), "5xx");
+  EXPECT_DOUBLE_EQ(sp.http(0).retries().budget().retry_ratio(), 0.3);
+  EXPECT_EQ(sp.http(0).retries().budget().min_retries_per_second(), 5u);
+  EXPECT_EQ(sp.http(0).retries().budget().ttl(), "20s");
   EXPECT_EQ(sp.http(1).match_size(), 0);
+  ASSERT_TRUE(sp.http(1).has_retries());
+  EXPECT_EQ(sp.http(1).retries().attempts(), 0);
   const auto& ts = find(view, "VirtualService", "trafficsplit/shop/web")->virtual_service();
   EXPECT_EQ(ts.origin(), "TrafficSplit");
   ASSERT_EQ(ts.http_size(), 1);

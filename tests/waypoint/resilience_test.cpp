@@ -81,6 +81,25 @@ TEST_F(WaypointResilienceTest, RetriesStopAtTheirLimitAndTheLastAnswerStands) {
       << stats_->render_prometheus();
 }
 
+TEST_F(WaypointResilienceTest, TheRetryBudgetStopsRetriesFromMultiplyingAnOutage) {
+  v1_.set_behaviour(always(503));
+  v2_->set_behaviour(always(503));
+  auto vs = resilient(3, "5xx");
+  auto* budget = vs.mutable_http(0)->mutable_retries()->mutable_budget();
+  budget->set_retry_ratio(0.2);
+  budget->set_min_retries_per_second(0);
+  start_waypoint({vs}, {});
+  constexpr int kRequests = 100;
+  auto rs = exchange(gets(kRequests), kRequests);
+  ASSERT_EQ(rs.size(), static_cast<size_t>(kRequests));
+  size_t tries = v1_.seen().size() + v2_->seen().size();
+  // Without the budget: 400 tries. With it: the requests and about a fifth more.
+  EXPECT_GT(tries, static_cast<size_t>(kRequests));
+  EXPECT_LE(tries, static_cast<size_t>(kRequests + kRequests / 5 + 1));
+  EXPECT_NE(stats_->render_prometheus().find("ambit_waypoint_retry_budget_exhausted_total{route="),
+            std::string::npos);
+}
+
 TEST_F(WaypointResilienceTest, NoRetryForAStatusThePolicyDoesNotName) {
   v1_.set_behaviour(always(500));
   v2_->set_behaviour(always(500));

@@ -130,5 +130,49 @@ TEST(RetryPolicy, ARouteCarriesItsTimeoutAndRetriesAndABadOneIsRefusedByName) {
       << bad.error().message;
 }
 
+TEST(RetryBudget, RetriesAreBoundedByTheRatioPlusTheFloor) {
+  RetryBudget b({0.2, 0, 10s});
+  auto t = RetryBudget::Clock::time_point(100s);
+  for (int i = 0; i < 100; ++i) b.deposit(t);
+  int allowed = 0;
+  for (int i = 0; i < 100; ++i) allowed += b.withdraw(t);
+  EXPECT_EQ(allowed, 20);
+  // The floor: minRetriesPerSecond times the window, with no traffic at all.
+  RetryBudget floor({0.2, 2, 5s});
+  int free = 0;
+  for (int i = 0; i < 50; ++i) free += floor.withdraw(t);
+  EXPECT_EQ(free, 10);
+}
+
+TEST(RetryBudget, TheWindowSlides) {
+  RetryBudget b({0.5, 0, 2s});
+  auto t = RetryBudget::Clock::time_point(1000s);
+  for (int i = 0; i < 10; ++i) b.deposit(t);
+  int first = 0;
+  for (int i = 0; i < 10; ++i) first += b.withdraw(t);
+  EXPECT_EQ(first, 5);
+  EXPECT_FALSE(b.withdraw(t + 1s));  // the same window
+  // Two seconds on, those requests and retries have left it.
+  EXPECT_FALSE(b.withdraw(t + 2s));
+  for (int i = 0; i < 4; ++i) b.deposit(t + 2s);
+  EXPECT_TRUE(b.withdraw(t + 2s));
+  EXPECT_TRUE(b.withdraw(t + 2s));
+  EXPECT_FALSE(b.withdraw(t + 2s));
+}
+
+TEST(RetryPolicy, AServiceProfileBudgetIsCarried) {
+  auto r = retry(3, "5xx");
+  r.mutable_budget()->set_retry_ratio(0.5);
+  r.mutable_budget()->set_min_retries_per_second(1);
+  r.mutable_budget()->set_ttl("30s");
+  auto p = RetryPolicy::parse(r, "x");
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(p->budget.has_value());
+  EXPECT_DOUBLE_EQ(p->budget->ratio, 0.5);
+  EXPECT_EQ(p->budget->min_per_second, 1u);
+  EXPECT_EQ(p->budget->ttl, 30s);
+  EXPECT_FALSE(RetryPolicy::parse(retry(3, "5xx"), "x")->budget.has_value());
+}
+
 }  // namespace
 }  // namespace ambit::waypoint
