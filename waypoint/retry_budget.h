@@ -1,9 +1,11 @@
 // Retry budgets, as Linkerd's ServiceProfile retryBudget: over a sliding window of `ttl`, a
 // service's retries may number at most retryRatio times its original requests plus
-// minRetriesPerSecond times the window's seconds, so retries cannot multiply an outage. Routes
-// without a ServiceProfile (Istio retries) get the waypoint's default budget, Linkerd's
-// defaults (0.2, 10/s, 10 s) unless the waypoint is told otherwise. A budget is shared by the
-// workers of one view (a mutex per service).
+// minRetriesPerSecond times the window's seconds, so retries cannot multiply an outage. A
+// ServiceProfile's budget has Linkerd's defaults (0.2, 10/s, 10 s). Routes without one (Istio
+// retries) get the waypoint's default budget: ratio 1.0, 10/s, 10 s (--retry-budget-ratio,
+// --retry-budget-min-per-second), enough to hide a backend failing half its requests (about
+// 0.9 retries per request at attempts 3) while a dead one gets at most twice its traffic, not
+// attempts + 1 times. A budget is shared by the workers of one view (a mutex per service).
 #pragma once
 
 #include <chrono>
@@ -17,10 +19,13 @@
 namespace ambit::waypoint {
 
 struct RetryBudgetPolicy {
-  double ratio = 0.2;
+  double ratio = 0.2;  // Linkerd's; the waypoint's default for Istio routes is 1.0
   uint32_t min_per_second = 10;
   std::chrono::seconds ttl{10};
 };
+
+// The waypoint's default for routes without a budget of their own.
+inline constexpr RetryBudgetPolicy kDefaultRouteBudget{1.0, 10, std::chrono::seconds(10)};
 
 class RetryBudget {
  public:

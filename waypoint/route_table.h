@@ -101,7 +101,7 @@ class RouteTable {
       const std::vector<ambit::v1::VirtualService>& virtual_services,
       const std::vector<ambit::v1::DestinationRule>& destination_rules,
       std::shared_ptr<const ztunnel::WorkloadTable> table,
-      const RetryBudgetPolicy& default_budget = {});
+      const RetryBudgetPolicy& default_budget = kDefaultRouteBudget);
 
   // Chooses the route and applies its request edits (rewrite, headers) to `request`.
   RouteResult route(HttpRequest& request, const Downstream& downstream, uint64_t entropy) const;

@@ -20,7 +20,7 @@ struct WaypointSettings {
   SocketAddress listen;      // HBONE, normally 0.0.0.0:15008 in the pod
   std::string root_namespace = "istio-system";
   // The retry budget of routes that do not bring their own (every Istio route).
-  RetryBudgetPolicy default_budget;
+  RetryBudgetPolicy default_budget = kDefaultRouteBudget;
 };
 
 // `certificates` gives the waypoint's certificate (null while the first one is on its way: the

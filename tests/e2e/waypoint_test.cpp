@@ -65,9 +65,12 @@ class WaypointTest : public ControlledMesh {
     waypoint_ = std::move(*p);
   }
 
-  void serve_http(const std::string& pod, const std::string& name, int delay_ms = 0) {
-    auto p = cluster_->spawn_in_pod(pod, {"python3", AMBIT_HTTP_BACKEND, "--name", name,
-                                          "--delay-ms", std::to_string(delay_ms)});
+  void serve_http(const std::string& pod, const std::string& name, int delay_ms = 0,
+                  std::vector<std::string> more = {}) {
+    std::vector<std::string> argv = {"python3", AMBIT_HTTP_BACKEND, "--name",
+                                     name,      "--delay-ms",       std::to_string(delay_ms)};
+    argv.insert(argv.end(), more.begin(), more.end());
+    auto p = cluster_->spawn_in_pod(pod, argv);
     ASSERT_TRUE(p.ok()) << p.error().message;
     ASSERT_TRUE(
         wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s));
@@ -126,15 +129,16 @@ class WaypointTest : public ControlledMesh {
 
   // The cluster, the routes, and both backends; returns once `ready_path` answers 200.
   void start_all(const std::string& routes, const std::string& ready_path = "/",
-                 int v2_delay_ms = 0) {
+                 int v2_delay_ms = 0, std::vector<std::string> v1_args = {},
+                 std::vector<std::string> v2_args = {}) {
     ASSERT_NO_FATAL_FAILURE(write_base());
     write_file("routes.yaml", routes);
     ASSERT_NO_FATAL_FAILURE(start_controller());
     ASSERT_NO_FATAL_FAILURE(start_agent("node1"));
     ASSERT_NO_FATAL_FAILURE(start_agent("node2"));
     ASSERT_NO_FATAL_FAILURE(start_waypoint());
-    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v1", "v1"));
-    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v2", "v2", v2_delay_ms));
+    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v1", "v1", 0, v1_args));
+    ASSERT_NO_FATAL_FAILURE(serve_http("shop-v2", "v2", v2_delay_ms, v2_args));
     ASSERT_TRUE(agent_log_has("node1", "enrolled pod shop/client")) << agent_log("node1");
     ASSERT_TRUE(agent_log_has("node2", "enrolled pod shop/shop-v2")) << agent_log("node2");
     // Ready once it has its view and certificate, and the route answers.
@@ -209,6 +213,49 @@ spec:
 int served(const nlohmann::json& r, const std::string& who) {
   return r.contains("served") ? r["served"].value(who, 0) : 0;
 }
+
+int status_count(const nlohmann::json& r, const std::string& status) {
+  return r.contains("statuses") ? r["statuses"].value(status, 0) : 0;
+}
+
+// The first `n` lines of `text` that contain `what`, for a failure's message.
+std::string lines_with(const std::string& text, const std::string& what, int n = 3) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; n > 0 && std::getline(in, line);) {
+    if (line.find(what) == std::string::npos) continue;
+    out += line + "\n";
+    --n;
+  }
+  return out;
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// v1 fails every other request; / is retried on it, /slow (v2 answers it 2 s late) has a
+// 300 ms timeout, /fault/abort is aborted 5 % of the time, /fault/delay delayed 10 %.
+const std::string kResilience = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - match: [{uri: {prefix: /slow}}]
+    route: [{destination: {host: shop, subset: v2}}]
+    timeout: 300ms
+  - match: [{uri: {prefix: /fault/abort}}]
+    route: [{destination: {host: shop, subset: v2}}]
+    fault: {abort: {httpStatus: 500, percentage: {value: 5}}}
+  - match: [{uri: {prefix: /fault/delay}}]
+    route: [{destination: {host: shop, subset: v2}}]
+    fault: {delay: {fixedDelay: 200ms, percentage: {value: 10}}}
+  - route: [{destination: {host: shop, subset: v1}}]
+    retries: {attempts: 3, retryOn: 5xx}
+)";
 
 TEST_F(WaypointTest, ACanarySplitsNinetyTenAndHeadersPickV2) {
   ASSERT_NO_FATAL_FAILURE(start_all(kCanary));
@@ -442,6 +489,45 @@ spec:
   EXPECT_NE(subject_for("v2.shop.example").find("CN = v2"), std::string::npos);
   EXPECT_NE(subject_for("www.shop.example").find("CN = v1"), std::string::npos);
   EXPECT_NE(subject_for("v2.shop.example").find("CN = v2"), std::string::npos);
+}
+
+TEST_F(WaypointTest, RetriesHideAFlakyPodTimeoutsFireAndFaultsAreInjected) {
+  ASSERT_NO_FATAL_FAILURE(start_all(kResilience, "/fault/delay", 2000, {"--fail-every", "2"},
+                                    {"--slow-prefix", "/slow"}));
+  // Half of v1's answers are 503; the client sees none of them.
+  auto flaky = load("client", 200, "GET", "/");
+  EXPECT_EQ(status_count(flaky, "200"), 200)
+      << flaky.dump() << lines_with(waypoint_->stderr_text(), "status=503")
+      << lines_with(run_in("shop-waypoint-0", {"curl", "-s", "127.0.0.1:15000/metrics"}),
+                    "ambit_waypoint_retr", 4);
+  EXPECT_EQ(served(flaky, "v1"), 200) << flaky.dump();
+  EXPECT_GE(occurrences(waypoint_->stderr_text(), "attempts=2"), 90u);
+
+  // v2 takes 2 s on /slow; the route's 300 ms timeout answers first.
+  auto begin = std::chrono::steady_clock::now();
+  auto slow = load("client", 3, "GET", "/slow/x");
+  auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(status_count(slow, "504"), 3) << slow.dump();
+  EXPECT_EQ(slow.value("first", ""), "upstream request timeout") << slow.dump();
+  EXPECT_LT(took, 5s);
+  EXPECT_TRUE(wait_for(
+      [&] { return waypoint_->stderr_text().find("status=504 flags=UT") != std::string::npos; }));
+
+  // 5 % aborted with 500 over 1,000 requests: 50 expected, sigma ~6.9.
+  auto aborted = load("client", 1000, "GET", "/fault/abort", {}, kVip, 80, 4);
+  int fi = status_count(aborted, "500");
+  EXPECT_EQ(fi + status_count(aborted, "200"), 1000) << aborted.dump();
+  EXPECT_GE(fi, 25) << aborted.dump();
+  EXPECT_LE(fi, 80) << aborted.dump();
+  // 10 % held 200 ms over 200 requests: 20 expected, sigma ~4.2; all answered 200.
+  auto delayed = load("client", 200, "GET", "/fault/delay", {}, kVip, 80, 8);
+  EXPECT_EQ(status_count(delayed, "200"), 200) << delayed.dump();
+  ASSERT_TRUE(wait_for([&] {
+    return occurrences(waypoint_->stderr_text(), "flags=FI") >= static_cast<size_t>(fi);
+  }));
+  size_t di = occurrences(waypoint_->stderr_text(), "flags=DI");
+  EXPECT_GE(di, 5u);
+  EXPECT_LE(di, 40u);
 }
 
 }  // namespace

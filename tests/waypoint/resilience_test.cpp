@@ -64,6 +64,7 @@ TEST_F(WaypointResilienceTest, PodsFailingHalfTheirRequestsAreRetriedToSuccess) 
   int ok = 0;
   for (const auto& r : rs) ok += r.status == 200;
   EXPECT_GE(ok, kRequests * 99 / 100);
+  EXPECT_EQ(ok, kRequests) << stats_->render_prometheus();
   // The failures were there, and retried: the pods answered more tries than the client sent.
   size_t tries = v1_.seen().size() + v2_->seen().size();
   EXPECT_GT(tries, static_cast<size_t>(kRequests) + kRequests / 4) << tries;

@@ -6,6 +6,7 @@ killed; prints "listening" once bound."""
 import argparse
 import json
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +16,13 @@ def main():
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--name", required=True)
     ap.add_argument("--delay-ms", type=float, default=0, help="wait this long before answering")
+    ap.add_argument("--slow-prefix", default="/",
+                    help="only paths starting with this wait --delay-ms")
+    ap.add_argument("--fail-every", type=int, default=0,
+                    help="answer every Nth request with 503 (a flaky backend)")
     args = ap.parse_args()
+    seen = [0]
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -27,8 +34,11 @@ def main():
         def answer(self):
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
-            if args.delay_ms:
+            if args.delay_ms and self.path.startswith(args.slow_prefix):
                 time.sleep(args.delay_ms / 1000)
+            with lock:
+                seen[0] += 1
+                failing = args.fail_every > 0 and seen[0] % args.fail_every == 0
             out = json.dumps({
                 "name": args.name,
                 "method": self.command,
@@ -37,7 +47,7 @@ def main():
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body_bytes": len(body),
             }).encode()
-            self.send_response(200)
+            self.send_response(503 if failing else 200)
             self.send_header("content-type", "application/json")
             self.send_header("x-served-by", args.name)
             self.send_header("content-length", str(len(out)))
