@@ -142,7 +142,24 @@ spec:
 YAML
 # L7: the shop Service goes through its waypoint, which splits v1/v2, sends "end-user: debug"
 # to v2 and lets only sleep's identity POST orders.
-cp scripts/shop-waypoint.yaml "$work/config/shop-waypoint.yaml"
+# The demo adds two routes of its own ahead of them (the benchmark keeps the two): /fault aborts
+# 10 % of requests, /slow times out after 200 ms (v2 answers it in 1 s).
+python3 - scripts/shop-waypoint.yaml "$work/config/shop-waypoint.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+extra = """  - name: fault-demo
+    match: [{uri: {prefix: /fault}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 10}}}
+    route: [{destination: {host: shop, subset: v2}}]
+  - name: timeout-demo
+    match: [{uri: {prefix: /slow}}]
+    timeout: 200ms
+    route: [{destination: {host: shop, subset: v2}}]
+"""
+anchor = "  - name: debug-to-v2\n"
+assert anchor in text
+open(sys.argv[2], "w").write(text.replace(anchor, extra + anchor, 1))
+PY
 cat >"$work/config/waypoint.yaml" <<'YAML'
 apiVersion: v1
 kind: Service
@@ -203,11 +220,13 @@ for p in web api old; do
   "$netlab" exec "$cluster" "$p" -- "$probe" serve --port 8080 --echo >/dev/null 2>&1 &
   pids+=($!)
 done
-for v in v1 v2; do
-  "$netlab" exec "$cluster" "shop-$v" -- python3 "$repo/tests/e2e/tools/http_backend.py" --name "$v" \
-    >/dev/null 2>&1 &
-  pids+=($!)
-done
+# v1 is flaky (every third answer a 503); v2 takes a second on /slow.
+"$netlab" exec "$cluster" shop-v1 -- python3 "$repo/tests/e2e/tools/http_backend.py" --name v1 \
+  --fail-every 3 >/dev/null 2>&1 &
+pids+=($!)
+"$netlab" exec "$cluster" shop-v2 -- python3 "$repo/tests/e2e/tools/http_backend.py" --name v2 \
+  --delay-ms 1000 --slow-prefix /slow >/dev/null 2>&1 &
+pids+=($!)
 # The waypoint runs in its own pod, as its Gateway's Deployment would.
 "$netlab" exec "$cluster" shop-waypoint-0 -- "$waypoint" --controller "$controller_at" \
   --waypoint shop/shop-waypoint --workload shop/shop-waypoint-0 --credentials "$work/waypoint" \
@@ -304,6 +323,23 @@ v1=$(field "$canary" 'd["served"].get("v1", 0)')
 v2=$(field "$canary" 'd["served"].get("v2", 0)')
 printf '  %-52s v1 %s, v2 %s (expected about 900/100)\n' "canary 90/10, 1000 GETs from sleep:" "$v1" "$v2"
 (( v1 + v2 == 1000 && v2 > 60 && v2 < 140 )) || status=1
+metric() {  # $1 metric name: its sum over labels on the waypoint's /metrics
+  "$netlab" exec "$cluster" shop-waypoint-0 -- curl -s --max-time 5 http://127.0.0.1:15000/metrics |
+    awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m {s += $NF} END {print s + 0}'
+}
+ok=$(field "$canary" 'd["statuses"].get("200", 0)')
+retries=$(metric ambit_waypoint_retries_total)
+printf '  %-52s %s of 1000 were 200, after %s retries (expected 1000)\n' \
+  "v1 fails every 3rd answer (503), Istio's default retries:" "$ok" "$retries"
+(( ok == 1000 && retries > 150 )) || status=1
+faults=$(load sleep -n 400 --path /fault)
+aborted=$(field "$faults" 'd["statuses"].get("503", 0)')
+printf '  %-52s %s of 400 aborted with 503 (expected about 40)\n' "fault abort 10 % on /fault:" "$aborted"
+(( aborted > 15 && aborted < 70 )) || status=1
+slow=$(field "$(load sleep -n 1 --path /slow)" 'list(d["statuses"])[0] if d["statuses"] else "error"')
+took=$(grep 'status=504 flags=UT' "$work/waypoint.log" | tail -1 | grep -o 'duration_ms=[0-9.]*' | cut -d= -f2)
+printf '  %-52s %s after %s ms (expected 504 UT after 200 ms)\n' "timeout 200ms on /slow (v2 takes 1 s):" "$slow" "${took:-?}"
+[[ $slow == 504 ]] || status=1
 debug=$(field "$(load sleep -n 50 -H 'end-user: debug')" 'd["served"].get("v2", 0)')
 printf '  %-52s %s of 50 to v2 (expected 50)\n' "header end-user: debug" "$debug"
 (( debug == 50 )) || status=1
