@@ -17,13 +17,14 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
       client_(client),
       policy_(dispatch.resilience->retry),
       timeout_(dispatch.resilience->timeout),
-      cluster_(dispatch.cluster),
-      cluster_info_(waypoint_state(context.config).routes->cluster(dispatch.cluster)),
+      cluster_info_(dispatch.cluster_info),
       budget_(waypoint_state(context.config)
                   .routes->budgets()
-                  .for_service(dispatch.cluster.service->uid(),
-                               policy_.budget.value_or(
-                                   waypoint_state(context.config).routes->default_budget()))),
+                  .get(dispatch.resilience->budget_owner != nullptr
+                           ? dispatch.resilience->budget_owner
+                           : dispatch.cluster.service,
+                       policy_.budget.value_or(
+                           waypoint_state(context.config).routes->default_budget()))),
       request_(request),
       record_(record),
       endpoint_(endpoint),
@@ -171,7 +172,7 @@ void Attempts::next_try() {
   const RouteTable::Endpoint* next = endpoint_;
   for (int i = 0; i < 5; ++i) {
     const RouteTable::Endpoint* ep =
-        ctx_.lb.pick(routes, cluster_, request_, ctx_.downstream, ctx_.worker.entropy());
+        ctx_.lb.pick(routes, cluster_info_, request_, ctx_.downstream, ctx_.worker.entropy());
     if (ep == nullptr) break;
     next = ep;
     if (ep->address != endpoint_->address) break;

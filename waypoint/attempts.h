@@ -92,8 +92,7 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   ResponseSink& client_;
   const RetryPolicy& policy_;
   std::chrono::milliseconds timeout_;
-  Cluster cluster_;
-  const RouteTable::ClusterInfo* cluster_info_;  // of cluster_, in the exchange's view
+  const RouteTable::ClusterInfo* cluster_info_;  // the route's cluster, in the exchange's view
   RetryBudget& budget_;                          // of the destination service
   const HttpRequest& request_;
   RequestRecord& record_;

@@ -70,8 +70,9 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
     }
   }
   std::string set_cookie;
+  const RouteTable::ClusterInfo* info = state.routes->cluster(route.cluster);
   const RouteTable::Endpoint* ep =
-      lb.pick(*state.routes, route.cluster, request, downstream, entropy, &set_cookie);
+      lb.pick(*state.routes, info, request, downstream, entropy, &set_cookie);
   if (ep == nullptr) {
     return answer(record, 503, "no healthy upstream", "UH", "no_healthy_upstream");
   }
@@ -84,6 +85,7 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
     d.mirror = lb.pick(*state.routes, *route.mirror, request, downstream, entropy >> 1);
   }
   d.cluster = std::move(route.cluster);
+  d.cluster_info = info;
   d.resilience = route.resilience;
   d.delay = delay;
   if (delay.count() > 0) record.flags = "DI";

@@ -27,6 +27,7 @@ struct Dispatch {
   // kForward: the cluster (a retry picks another of its endpoints), the route's timeout and
   // retries.
   Cluster cluster;
+  const RouteTable::ClusterInfo* cluster_info = nullptr;
   const Resilience* resilience = &Resilience::istio_default();
   std::chrono::milliseconds delay{0};  // an injected delay before the first try (flag DI)
 };

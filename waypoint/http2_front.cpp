@@ -68,7 +68,7 @@ class Http2Front::Exchange final : public ResponseSink {
   HttpRequest request;
   RequestRecord record;
   UpstreamRequest* upstream = nullptr;  // attempts, while they are on
-  std::unique_ptr<Attempts> attempts;
+  std::optional<Attempts> attempts;     // in place: no allocation per request
   UpstreamRequest* shadow = nullptr;  // the mirror's copy, while its body is on its way
   const RouteTable::Endpoint* endpoint = nullptr;
   HeaderEdits response_edits;
@@ -112,10 +112,9 @@ void Http2Front::Exchange::start(HttpRequest r, bool end_stream) {
 void Http2Front::Exchange::forward(const Dispatch& d) {
   HttpSession& s = front_.session_;
   response_edits = d.response_edits;
-  attempts = std::make_unique<Attempts>(
-      Attempts::Context{s.worker(), s.pool(), s.listener().load_balancer(), *config, s.downstream(),
-                        true, s.listener().shard()},
-      *this, d, request, record, endpoint);
+  attempts.emplace(Attempts::Context{s.worker(), s.pool(), s.listener().load_balancer(), *config,
+                                     s.downstream(), true, s.listener().shard()},
+                   *this, d, request, record, endpoint);
   Framing framing = request_framing(request, request_done);
   if (d.mirror) {
     shadow = s.pool().shadow(*config, *d.mirror, true, request, framing, request_done);
@@ -123,7 +122,7 @@ void Http2Front::Exchange::forward(const Dispatch& d) {
     if (request_done) shadow = nullptr;
   }
   sent = std::chrono::steady_clock::now();
-  upstream = attempts.get();
+  upstream = &*attempts;
   if (!attempts->start(framing, request_done)) {
     upstream = nullptr;
     attempts.reset();

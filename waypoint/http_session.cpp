@@ -363,13 +363,12 @@ void HttpSession::forward(const Dispatch& d) {
     ex.sent = std::chrono::steady_clock::now();
     return ex.upstream->send_head(ex.request, ex.request_framing, ex.request_done, ex.upgrade);
   }
-  ex.attempts = std::make_unique<Attempts>(
-      Attempts::Context{worker_, pool_, listener_.load_balancer(), *ex.config, downstream_, false,
-                        listener_.shard()},
-      *this, d, ex.request, ex.record, ex.endpoint);
+  ex.attempts.emplace(Attempts::Context{worker_, pool_, listener_.load_balancer(), *ex.config,
+                                        downstream_, false, listener_.shard()},
+                      *this, d, ex.request, ex.record, ex.endpoint);
   if (d.mirror) mirror(*d.mirror);
   ex.sent = std::chrono::steady_clock::now();
-  ex.upstream = ex.attempts.get();
+  ex.upstream = &*ex.attempts;
   if (!ex.attempts->start(ex.request_framing, ex.request_done)) {
     ex.upstream = nullptr;
     ex.attempts.reset();

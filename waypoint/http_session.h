@@ -69,7 +69,7 @@ class HttpSession final : public ztunnel::Relay,
     std::string upgrade;
     Framing request_framing;
     UpstreamRequest* upstream = nullptr;  // attempts, or the one try of a protocol switch
-    std::unique_ptr<Attempts> attempts;
+    std::optional<Attempts> attempts;     // in place: no allocation per request
     Http1Upstream* http1 = nullptr;  // the protocol switch's upstream
     UpstreamRequest* shadow = nullptr;  // the mirror's copy, while its body is on its way
     const RouteTable::Endpoint* endpoint = nullptr;

@@ -45,11 +45,11 @@ std::optional<std::string> hash_key(const LbPolicy& policy, const HttpRequest& r
   return std::nullopt;
 }
 
-const RouteTable::Endpoint* LoadBalancer::pick(const RouteTable& table, const Cluster& cluster,
+const RouteTable::Endpoint* LoadBalancer::pick(const RouteTable& table,
+                                               const RouteTable::ClusterInfo* info,
                                                const HttpRequest& request,
                                                const Downstream& downstream, uint64_t entropy,
                                                std::string* set_cookie) {
-  const RouteTable::ClusterInfo* info = table.cluster(cluster);
   if (info == nullptr || info->endpoints.empty()) return nullptr;
   const auto& eps = info->endpoints;
   size_t n = eps.size();

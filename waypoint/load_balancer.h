@@ -29,6 +29,12 @@ class LoadBalancer {
   // the key that lands where this one did.
   const RouteTable::Endpoint* pick(const RouteTable& table, const Cluster& cluster,
                                    const HttpRequest& request, const Downstream& downstream,
+                                   uint64_t entropy, std::string* set_cookie = nullptr) {
+    return pick(table, table.cluster(cluster), request, downstream, entropy, set_cookie);
+  }
+  // The same, for a cluster already looked up (null: none).
+  const RouteTable::Endpoint* pick(const RouteTable& table, const RouteTable::ClusterInfo* info,
+                                   const HttpRequest& request, const Downstream& downstream,
                                    uint64_t entropy, std::string* set_cookie = nullptr);
   void request_started(const RouteTable::Endpoint& endpoint) { ++active_[endpoint.address]; }
   void request_finished(const RouteTable::Endpoint& endpoint);

@@ -8,11 +8,11 @@
 // attempts + 1 times. A budget is shared by the workers of one view (a mutex per service).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -31,31 +31,34 @@ class RetryBudget {
  public:
   using Clock = std::chrono::steady_clock;
   explicit RetryBudget(RetryBudgetPolicy policy);
-  // An original request was sent.
+  // An original request was sent (no lock: a counter of the current second).
   void deposit(Clock::time_point now = Clock::now());
   // A retry may go: true, and it is counted; false when the budget is spent.
   bool withdraw(Clock::time_point now = Clock::now());
 
  private:
   struct Slot {
-    int64_t second = -1;
-    uint64_t requests = 0, retries = 0;
+    std::atomic<int64_t> second{-1};
+    std::atomic<uint64_t> requests{0}, retries{0};
   };
+  // The slot of `now`'s second, cleared first when it still holds an older second.
   Slot& slot(Clock::time_point now);
 
   RetryBudgetPolicy policy_;
   std::mutex mu_;
-  std::vector<Slot> slots_;  // one per second of the window
+  std::unique_ptr<Slot[]> slots_;  // one per second of the window
+  size_t size_;
 };
 
-// The budgets of one view, by destination service.
+// The budgets of one view, by what shares one: a VirtualService (all its routes, as a
+// ServiceProfile's share Linkerd's), or a Service reached without one.
 class RetryBudgets {
  public:
-  RetryBudget& for_service(const std::string& service_uid, const RetryBudgetPolicy& policy);
+  RetryBudget& get(const void* owner, const RetryBudgetPolicy& policy);
 
  private:
   std::mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<RetryBudget>> budgets_;
+  std::unordered_map<const void*, std::unique_ptr<RetryBudget>> budgets_;
 };
 
 }  // namespace ambit::waypoint

@@ -69,6 +69,9 @@ struct Resilience {
   std::chrono::milliseconds timeout{0};  // 0: none
   RetryPolicy retry = RetryPolicy::istio_default();
   Fault fault;
+  // Whose retry budget the route's retries draw on (its VirtualService); null: the
+  // destination Service's.
+  const void* budget_owner = nullptr;
   static const Resilience& istio_default();
 };
 

@@ -401,6 +401,11 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     }
     rt->virtual_services_.push_back(std::move(vs));
   }
+  for (auto& vs : rt->virtual_services_) {
+    // A VirtualService's routes share one retry budget (a ServiceProfile's routes share
+    // Linkerd's); the first route's policy is the budget's.
+    for (auto& r : vs.routes) r.resilience.budget_owner = &vs;
+  }
   for (const auto& vs : rt->virtual_services_) {
     bool wildcard = false;
     for (const auto& h : vs.hosts) {
