@@ -36,7 +36,26 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
   budget_.deposit();
 }
 
-Attempts::~Attempts() { cancel_try(); }
+Attempts::~Attempts() {
+  cancel_try();
+  let_go();
+}
+
+void Attempts::let_go() {
+  if (cluster_info_ == nullptr) return;
+  if (std::exchange(holding_request_, false)) cluster_info_->load->requests.fetch_sub(1);
+  if (std::exchange(holding_retry_, false)) cluster_info_->load->retries.fetch_sub(1);
+}
+
+bool Attempts::admit() {
+  if (cluster_info_ == nullptr || cluster_info_->limits.max_requests == 0) return true;
+  if (cluster_info_->load->requests.fetch_add(1) >= cluster_info_->limits.max_requests) {
+    cluster_info_->load->requests.fetch_sub(1);
+    return false;
+  }
+  holding_request_ = true;
+  return true;
+}
 
 void Attempts::outcome(int status) {
   if (cluster_info_ == nullptr || !cluster_info_->outlier.enabled) return;
@@ -55,6 +74,14 @@ std::string Attempts::flagged(std::string_view flags) const {
 
 bool Attempts::start(const Framing& framing, bool end_stream) {
   framing_ = framing;
+  if (!admit()) {
+    // The cluster's http2MaxRequests are all in flight: Envoy's overflow, answered at once.
+    record_.flags = flagged("UO");
+    record_.details = "upstream_overflow";
+    waypoint_state(ctx_.config)
+        .stats->count(ctx_.shard, RequestStats::Event::kOverflow, cluster_info_->key);
+    return false;
+  }
   if (end_stream) request_complete();
   if (delay_.count() > 0) {
     // The injected delay: the first try waits, as every retry waits for its back-off.
@@ -137,6 +164,7 @@ void Attempts::release(bool complete) {
   backoff_timer_.cancel();
   try_timer_.cancel();
   if (current_ != nullptr) std::exchange(current_, nullptr)->release(complete);
+  let_go();
 }
 
 void Attempts::cancel_try() {
@@ -146,10 +174,21 @@ void Attempts::cancel_try() {
 
 bool Attempts::may_retry() {
   if (retries_ >= policy_.retries || body_too_long_) return false;
+  const auto& state = waypoint_state(ctx_.config);
+  uint32_t max_retries = cluster_info_ != nullptr ? cluster_info_->limits.max_retries : 0;
+  if (max_retries > 0 && !holding_retry_ && cluster_info_->load->retries.load() >= max_retries) {
+    // The cluster's maxRetries are all in flight (Envoy's retry overflow).
+    state.stats->count(ctx_.shard, RequestStats::Event::kRetryOverflow, cluster_info_->key);
+    return false;
+  }
   if (!budget_.withdraw()) {
     waypoint_state(ctx_.config)
         .stats->count(ctx_.shard, RequestStats::Event::kRetryBudgetExhausted, record_.route);
     return false;
+  }
+  if (max_retries > 0 && !holding_retry_) {
+    cluster_info_->load->retries.fetch_add(1);
+    holding_retry_ = true;
   }
   return true;
 }

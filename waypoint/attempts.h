@@ -11,6 +11,9 @@
 //     response head, the client hears UT (504 "upstream request timeout"), after one, the
 //     response is cut. perTryTimeout bounds each try the same way, and is retried by 5xx,
 //     gateway-error and reset.
+// The cluster's circuit breakers (connectionPool.http http2MaxRequests, maxRetries) are taken
+// while the request is on: over http2MaxRequests it is answered 503 UO at once; over maxRetries
+// it is not retried.
 // Every try's outcome goes to the view's outlier detection (outlier_detector.h) when the
 // cluster has a policy, and retries pick among the endpoints it has not ejected.
 // An injected delay (fault.delay) holds the first try the way a back-off holds a retry.
@@ -48,8 +51,8 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
            const RouteTable::Endpoint*& endpoint);
   ~Attempts();
 
-  // The first try. False when it could not start and will not be retried (the record says UF):
-  // the front answers for it.
+  // The first try. False when it could not start and will not be retried (the record's flags
+  // say why, UF or UO: the front answers with failure_answer(flags)).
   bool start(const Framing& framing, bool end_stream);
 
   // UpstreamRequest, as the front drives it (send_head: start(), for the interface's sake).
@@ -76,6 +79,10 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   // Another try is allowed: under the limit, the body replayable, and the budget has one
   // (taken from it). Last in any condition, so a retry it allows is a retry made.
   bool may_retry();
+  // Takes one of the cluster's http2MaxRequests; false when none is left.
+  bool admit();
+  // Gives back what admit() and a retry took of the cluster's limits.
+  void let_go();
   void retry_later();
   void next_try();
   void try_after_wait();  // a retry's back-off or the injected delay is over
@@ -107,6 +114,8 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   bool request_done_ = false;
   bool body_too_long_ = false;
   bool response_started_ = false;
+  bool holding_request_ = false;  // counted in the cluster's requests in flight
+  bool holding_retry_ = false;    // counted in its retries in flight (maxRetries)
 };
 
 }  // namespace ambit::waypoint

@@ -126,7 +126,8 @@ void Http2Front::Exchange::forward(const Dispatch& d) {
   if (!attempts->start(framing, request_done)) {
     upstream = nullptr;
     attempts.reset();
-    answer(503, upstream_reset_body(false));
+    FailureAnswer a = failure_answer(record.flags);
+    answer(a.status, a.body);
   }
 }
 

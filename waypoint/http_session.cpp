@@ -372,7 +372,8 @@ void HttpSession::forward(const Dispatch& d) {
   if (!ex.attempts->start(ex.request_framing, ex.request_done)) {
     ex.upstream = nullptr;
     ex.attempts.reset();
-    return answer_locally(503, upstream_reset_body(false));
+    FailureAnswer a = failure_answer(ex.record.flags);
+    return answer_locally(a.status, a.body);
   }
 }
 

@@ -172,6 +172,10 @@ std::string RequestStats::render_prometheus() const {
                   "route", "Retries the retry budget refused, by route."},
            Family{Event::kEjection, "ambit_waypoint_outlier_ejections_total", "cluster",
                   "Endpoints ejected by outlier detection, by cluster."},
+           Family{Event::kOverflow, "ambit_waypoint_upstream_overflow_total", "cluster",
+                  "Requests answered 503 UO: the cluster's http2MaxRequests were in flight."},
+           Family{Event::kRetryOverflow, "ambit_waypoint_retry_overflow_total", "cluster",
+                  "Retries not made: the cluster's maxRetries were in flight."},
        }) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", f.name, f.help,
                    f.name);

@@ -62,6 +62,14 @@ const pb::ConnectionPoolSettings::HTTPSettings* http_pool_of(const pb::TrafficPo
   return policy.connection_pool().has_http() ? &policy.connection_pool().http() : nullptr;
 }
 
+RouteTable::ClusterLimits limits_of(const pb::ConnectionPoolSettings::HTTPSettings* pool) {
+  RouteTable::ClusterLimits l;
+  if (pool == nullptr) return l;
+  l.max_requests = static_cast<uint32_t>(std::max(0, pool->http2_max_requests()));
+  l.max_retries = static_cast<uint32_t>(std::max(0, pool->max_retries()));
+  return l;
+}
+
 // The outlierDetection that applies to `port` under `policy`, if it says one.
 const pb::OutlierDetection* outlier_of(const pb::TrafficPolicy& policy, uint32_t port) {
   for (const auto& pl : policy.port_level_settings()) {
@@ -451,7 +459,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       if (!top_od) return top_od.error();
       std::string key = Cluster{s, "", port.port}.key();
       rt->clusters_[key] = {endpoints(port, nullptr, upstream_protocol(port, top_pool)),
-                            lb_policy(top), *top_od, key};
+                            lb_policy(top), *top_od, key, limits_of(top_pool)};
       if (dr == nullptr) continue;
       for (int i = 0; i < dr->subsets_size(); ++i) {
         const auto& subset = dr->subsets(i);
@@ -467,7 +475,8 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
         rt->clusters_[subset_key] = {
             endpoints(port, &labels,
                       upstream_protocol(port, own_pool != nullptr ? own_pool : top_pool)),
-            lb_policy(own != nullptr ? own : top), *od, subset_key};
+            lb_policy(own != nullptr ? own : top), *od, subset_key,
+            limits_of(own_pool != nullptr ? own_pool : top_pool)};
       }
     }
   }

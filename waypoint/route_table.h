@@ -12,6 +12,7 @@
 
 #include <re2/re2.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -88,11 +89,23 @@ class RouteTable {
     SocketAddress address;  // pod ip : target port
     UpstreamProtocol protocol = UpstreamProtocol::kClient;  // its cluster's
   };
+  // Envoy's circuit breakers of a cluster, from DestinationRule connectionPool.http
+  // (http2MaxRequests, maxRetries; resolved as lb is): how many requests and retries may be in
+  // flight to it at once, across the workers. 0: no limit (Istio's default).
+  struct ClusterLimits {
+    uint32_t max_requests = 0;
+    uint32_t max_retries = 0;
+  };
+  struct ClusterLoad {
+    std::atomic<uint32_t> requests{0}, retries{0};
+  };
   struct ClusterInfo {
     std::vector<Endpoint> endpoints;
     LbPolicy lb;
     OutlierPolicy outlier;  // resolved as lb is
     std::string key;        // Cluster::key()
+    ClusterLimits limits;
+    std::shared_ptr<ClusterLoad> load = std::make_shared<ClusterLoad>();  // what is in flight
   };
 
   // The error names the object and field ("VirtualService shop/reviews: http[1].match[0].uri:

@@ -70,6 +70,10 @@ FailureAnswer failure_answer(std::string_view flags) {
   };
   if (has("UPE")) return {502, "upstream sent a response the waypoint cannot read"};
   if (has("UT")) return {504, "upstream request timeout"};
+  if (has("UO")) {
+    return {503,
+            "upstream connect error or disconnect/reset before headers. reset reason: overflow"};
+  }
   return {503, upstream_reset_body(has("UC"))};
 }
 

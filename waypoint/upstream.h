@@ -121,8 +121,8 @@ inline void end_shadow(UpstreamRequest*& shadow, const std::vector<Header>& trai
 std::string upstream_reset_body(bool connected);
 
 // The waypoint's own answer for a request that failed upstream before its response head, by
-// the failure's flags ("UF", "DI,UT,URX"...): UPE 502, UT 504 "upstream request timeout", UF and
-// UC 503 with Envoy's reset text.
+// the failure's flags ("UF", "DI,UT,URX"...): UPE 502, UT 504 "upstream request timeout", UF,
+// UC and UO (a circuit breaker's overflow) 503 with Envoy's reset text.
 struct FailureAnswer {
   int status;
   std::string body;

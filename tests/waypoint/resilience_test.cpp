@@ -321,5 +321,54 @@ TEST_F(WaypointResilienceTest, RetriesAvoidAnEjectedPod) {
   EXPECT_EQ(v1_.seen().size(), v1_seen);
 }
 
+// The subsets rule with connectionPool.http limits.
+pb::DestinationRule limited(int max_requests, int max_retries) {
+  auto dr = testing::subsets_rule();
+  auto* http = dr.mutable_traffic_policy()->mutable_connection_pool()->mutable_http();
+  http->set_http2_max_requests(max_requests);
+  http->set_max_retries(max_retries);
+  return dr;
+}
+
+TEST_F(WaypointResilienceTest, OverTheClustersMaxRequestsIsAnswered503UOAtOnce) {
+  v1_.set_behaviour(always(200, 300ms));
+  v2_->set_behaviour(always(200, 300ms));
+  start_waypoint({resilient(0, "")}, {}, limited(2, 0));
+  auto begin = std::chrono::steady_clock::now();
+  auto replies = h2_exchange([](testing::H2TestClient& c) {
+    for (int i = 0; i < 6; ++i) c.request(testing::H2TestClient::get("/q/" + std::to_string(i)));
+  });
+  ASSERT_EQ(replies.size(), 6u);
+  int ok = 0, overflow = 0;
+  for (const auto& [id, r] : replies) {
+    if (r.status == 200) ++ok;
+    if (r.status == 503) {
+      ++overflow;
+      EXPECT_NE(r.body.find("reset reason: overflow"), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(overflow, 4);
+  EXPECT_EQ(count_with_flags(*stats_, "UO"), 4u);
+  // The two in flight went back: the next requests are let in.
+  EXPECT_EQ(get("/after").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 3s);
+}
+
+TEST_F(WaypointResilienceTest, MaxRetriesBoundsTheRetriesInFlight) {
+  v1_.set_behaviour(always(503, 100ms));
+  v2_->set_behaviour(always(503, 100ms));
+  start_waypoint({resilient(3, "5xx")}, {}, limited(0, 1));
+  auto replies = h2_exchange([](testing::H2TestClient& c) {
+    for (int i = 0; i < 6; ++i) c.request(testing::H2TestClient::get("/m/" + std::to_string(i)));
+  });
+  ASSERT_EQ(replies.size(), 6u);
+  for (const auto& [id, r] : replies) EXPECT_EQ(r.status, 503) << id;
+  // Without the limit: 6 x 4 tries. With one retry in flight at a time, fewer.
+  EXPECT_LT(v1_.seen().size() + v2_->seen().size(), 24u);
+  EXPECT_NE(stats_->render_prometheus().find("ambit_waypoint_retry_overflow_total{cluster="),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ambit::waypoint
