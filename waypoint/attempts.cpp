@@ -182,8 +182,7 @@ bool Attempts::may_retry() {
     return false;
   }
   if (!budget_.withdraw()) {
-    waypoint_state(ctx_.config)
-        .stats->count(ctx_.shard, RequestStats::Event::kRetryBudgetExhausted, record_.route);
+    state.stats->count(ctx_.shard, RequestStats::Event::kRetryBudgetExhausted, record_.route);
     return false;
   }
   if (max_retries > 0 && !holding_retry_) {
@@ -273,13 +272,8 @@ void Attempts::response_failed(std::string_view flags, const std::string& why) {
     record_.details = why;
     return retry_later();
   }
-  timeout_timer_.cancel();
-  backoff_timer_.cancel();
   // Retried and still failing: Envoy adds URX to the last try's flag.
-  if (retriable && retries_ > 0) {
-    return client_.response_failed(flagged(std::string(flags) + ",URX"), why);
-  }
-  client_.response_failed(flagged(flags), why);
+  give_up(retriable && retries_ > 0 ? std::string(flags) + ",URX" : std::string(flags), why);
 }
 
 void Attempts::on_timeout() {

@@ -17,10 +17,7 @@ Dispatch answer(RequestRecord& record, int status, std::string body, std::string
 
 // A fresh 64-bit draw from the request's entropy, one per independent decision.
 uint64_t draw(uint64_t entropy, uint64_t salt) {
-  uint64_t z = entropy + salt * 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return mix(entropy + salt * 0x9e3779b97f4a7c15ULL);
 }
 
 bool happens(uint64_t roll, double percent) {

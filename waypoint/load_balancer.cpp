@@ -6,9 +6,6 @@
 #include <vector>
 
 namespace ambit::waypoint {
-namespace {
-
-// A 64-bit mix (splitmix64's finaliser): spreads a hash over every bit.
 uint64_t mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -16,8 +13,6 @@ uint64_t mix(uint64_t x) {
   x *= 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 std::optional<std::string> hash_key(const LbPolicy& policy, const HttpRequest& request,
                                     const Downstream& downstream) {

@@ -21,6 +21,9 @@
 
 namespace ambit::waypoint {
 
+// A 64-bit mix (splitmix64's finaliser): spreads a hash over every bit.
+uint64_t mix(uint64_t x);
+
 class LoadBalancer {
  public:
   // Null when the cluster has no endpoints. A consistent hash on a cookie with a ttl, for a
