@@ -15,17 +15,6 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals_ascii(s.substr(0, prefix.size()), prefix);
 }
 
-// Istio host patterns: an FQDN, "*.suffix" or "*".
-bool host_matches(std::string_view pattern, std::string_view host) {
-  if (pattern == "*") return true;
-  if (pattern.starts_with("*.")) {
-    std::string_view suffix = pattern.substr(1);
-    return host.size() > suffix.size() &&
-           iequals_ascii(host.substr(host.size() - suffix.size()), suffix);
-  }
-  return iequals_ascii(pattern, host);
-}
-
 HeaderEdits edits_of(const pb::HeaderOperations& ops) {
   HeaderEdits e;
   // Maps arrive in protobuf's unspecified order; sorted, every worker and run agree.
@@ -38,116 +27,17 @@ HeaderEdits edits_of(const pb::HeaderOperations& ops) {
   return e;
 }
 
-bool lb_set(const pb::LoadBalancerSettings& lb) {
-  return lb.simple() != pb::LoadBalancerSettings::UNSPECIFIED || lb.has_consistent_hash();
-}
-
-// The loadBalancer that applies to `port` under `policy`, if it says one.
-const pb::LoadBalancerSettings* lb_of(const pb::TrafficPolicy& policy, uint32_t port) {
-  for (const auto& pl : policy.port_level_settings()) {
-    if (pl.port() == port && pl.has_load_balancer() && lb_set(pl.load_balancer())) {
-      return &pl.load_balancer();
-    }
-  }
-  if (policy.has_load_balancer() && lb_set(policy.load_balancer())) return &policy.load_balancer();
-  return nullptr;
-}
-
-// The connectionPool.http that applies to `port` under `policy`, if it says one.
-const pb::ConnectionPoolSettings::HTTPSettings* http_pool_of(const pb::TrafficPolicy& policy,
-                                                             uint32_t port) {
-  for (const auto& pl : policy.port_level_settings()) {
-    if (pl.port() == port && pl.connection_pool().has_http()) return &pl.connection_pool().http();
-  }
-  return policy.connection_pool().has_http() ? &policy.connection_pool().http() : nullptr;
-}
-
-RouteTable::ClusterLimits limits_of(const pb::ConnectionPoolSettings::HTTPSettings* pool) {
-  RouteTable::ClusterLimits l;
-  if (pool == nullptr) return l;
-  l.max_requests = static_cast<uint32_t>(std::max(0, pool->http2_max_requests()));
-  l.max_retries = static_cast<uint32_t>(std::max(0, pool->max_retries()));
-  return l;
-}
-
-// The outlierDetection that applies to `port` under `policy`, if it says one.
-const pb::OutlierDetection* outlier_of(const pb::TrafficPolicy& policy, uint32_t port) {
-  for (const auto& pl : policy.port_level_settings()) {
-    if (pl.port() == port && pl.has_outlier_detection()) return &pl.outlier_detection();
-  }
-  return policy.has_outlier_detection() ? &policy.outlier_detection() : nullptr;
-}
-
-// Istio's choice of upstream protocol: HTTP2 and GRPC ports speak HTTP/2, HTTP ports HTTP/1.1
-// unless h2UpgradePolicy is UPGRADE, ports of no declared HTTP protocol (sniffed) what the
-// client spoke; useClientProtocol makes every port speak what the client spoke.
-UpstreamProtocol upstream_protocol(const ztunnel::ServicePort& port,
-                                   const pb::ConnectionPoolSettings::HTTPSettings* pool) {
-  if (pool != nullptr && pool->use_client_protocol()) return UpstreamProtocol::kClient;
-  if (port.protocol == "HTTP2" || port.protocol == "GRPC") return UpstreamProtocol::kHttp2;
-  if (port.protocol == "HTTP") {
-    bool upgrade = pool != nullptr &&
-                   pool->h2_upgrade_policy() == pb::ConnectionPoolSettings::HTTPSettings::UPGRADE;
-    return upgrade ? UpstreamProtocol::kHttp2 : UpstreamProtocol::kHttp1;
-  }
-  return UpstreamProtocol::kClient;
-}
-
-LbPolicy lb_policy(const pb::LoadBalancerSettings* lb) {
-  LbPolicy out;
-  if (lb == nullptr) return out;
-  if (lb->has_consistent_hash()) {
-    const auto& ch = lb->consistent_hash();
-    out.kind = LbPolicy::Kind::kConsistentHash;
-    if (!ch.http_header_name().empty()) {
-      out.hash_on = LbPolicy::HashOn::kHeader;
-      out.hash_key = ascii_lower(ch.http_header_name());
-    } else if (!ch.http_cookie_name().empty()) {
-      out.hash_on = LbPolicy::HashOn::kCookie;
-      out.hash_key = ch.http_cookie_name();
-      out.cookie_path = ch.http_cookie_path();
-      if (!ch.http_cookie_ttl().empty()) {
-        // The controller writes durations as "<seconds>[.<fraction>]s".
-        out.cookie_ttl_s = std::strtoull(ch.http_cookie_ttl().c_str(), nullptr, 10);
-      }
-    } else if (ch.use_source_ip()) {
-      out.hash_on = LbPolicy::HashOn::kSourceIp;
-    } else if (!ch.http_query_parameter_name().empty()) {
-      out.hash_on = LbPolicy::HashOn::kQueryParameter;
-      out.hash_key = ch.http_query_parameter_name();
-    } else {
-      out.kind = LbPolicy::Kind::kRandom;  // nothing to hash on
-    }
-    return out;
-  }
-  switch (lb->simple()) {
-    case pb::LoadBalancerSettings::ROUND_ROBIN:
-      out.kind = LbPolicy::Kind::kRoundRobin;
-      break;
-    case pb::LoadBalancerSettings::RANDOM:
-    case pb::LoadBalancerSettings::PASSTHROUGH:  // no original destination behind a VIP here
-      out.kind = LbPolicy::Kind::kRandom;
-      break;
-    default:
-      out.kind = LbPolicy::Kind::kLeastRequest;
-  }
-  return out;
-}
-
-// The DestinationRule for a Service: the exact host before the longest wildcard, then by uid.
-const pb::DestinationRule* rule_for(const std::vector<const pb::DestinationRule*>& rules,
-                                    const std::string& hostname) {
-  const pb::DestinationRule* best = nullptr;
-  size_t best_len = 0;
-  for (const auto* dr : rules) {
-    if (!host_matches(dr->host(), hostname)) continue;
-    size_t len = dr->host() == "*" ? 1 : dr->host().starts_with("*.") ? dr->host().size() : ~0u;
-    if (best == nullptr || len > best_len) best = dr, best_len = len;
-  }
-  return best;
-}
-
 }  // namespace
+
+bool host_matches(std::string_view pattern, std::string_view host) {
+  if (pattern == "*") return true;
+  if (pattern.starts_with("*.")) {
+    std::string_view suffix = pattern.substr(1);
+    return host.size() > suffix.size() &&
+           iequals_ascii(host.substr(host.size() - suffix.size()), suffix);
+  }
+  return iequals_ascii(pattern, host);
+}
 
 void HeaderEdits::apply_to(std::vector<Header>& headers) const {
   for (const auto& name : remove) {
@@ -426,60 +316,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     if (wildcard) rt->wildcards_.push_back(&vs);
   }
 
-  std::vector<const pb::DestinationRule*> drs;
-  for (const auto& dr : destination_rules) drs.push_back(&dr);
-  std::sort(drs.begin(), drs.end(), [](auto* a, auto* b) { return a->uid() < b->uid(); });
-  for (const ztunnel::Service* s : rt->table_->services()) {
-    const pb::DestinationRule* dr = rule_for(drs, s->hostname());
-    std::vector<const ztunnel::Workload*> all = rt->table_->endpoints_of(*s);
-    // The waypoint reaches endpoints over HBONE only.
-    std::erase_if(all, [](const ztunnel::Workload* w) { return !w->mesh || w->addresses.empty(); });
-    auto endpoints = [&](const ztunnel::ServicePort& port, const ztunnel::Labels* subset,
-                         UpstreamProtocol protocol) {
-      std::vector<Endpoint> out;
-      for (const auto* w : all) {
-        if (subset != nullptr && !ztunnel::selector_matches(*subset, w->labels)) continue;
-        auto target = port.target_on(*w);
-        if (!target) continue;
-        out.push_back({w, SocketAddress(w->addresses.front(), *target), protocol});
-      }
-      return out;
-    };
-    auto outlier = [&](const pb::OutlierDetection* od,
-                       std::string_view at) -> Result<OutlierPolicy> {
-      if (od == nullptr) return OutlierPolicy{};
-      return OutlierPolicy::parse(
-          *od, fmt::format("DestinationRule {}: {}outlierDetection", dr->uid(), at));
-    };
-    for (const auto& port : s->ports) {
-      const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
-      const auto* top_pool = dr ? http_pool_of(dr->traffic_policy(), port.port) : nullptr;
-      const auto* top_outlier = dr ? outlier_of(dr->traffic_policy(), port.port) : nullptr;
-      auto top_od = outlier(top_outlier, "trafficPolicy.");
-      if (!top_od) return top_od.error();
-      std::string key = Cluster{s, "", port.port}.key();
-      rt->clusters_[key] = {endpoints(port, nullptr, upstream_protocol(port, top_pool)),
-                            lb_policy(top), *top_od, key, limits_of(top_pool)};
-      if (dr == nullptr) continue;
-      for (int i = 0; i < dr->subsets_size(); ++i) {
-        const auto& subset = dr->subsets(i);
-        ztunnel::Labels labels(subset.labels().begin(), subset.labels().end());
-        const pb::LoadBalancerSettings* own = lb_of(subset.traffic_policy(), port.port);
-        const auto* own_pool = http_pool_of(subset.traffic_policy(), port.port);
-        const auto* own_outlier = outlier_of(subset.traffic_policy(), port.port);
-        auto od = own_outlier != nullptr
-                      ? outlier(own_outlier, fmt::format("subsets[{}].trafficPolicy.", i))
-                      : top_od;
-        if (!od) return od.error();
-        std::string subset_key = Cluster{s, subset.name(), port.port}.key();
-        rt->clusters_[subset_key] = {
-            endpoints(port, &labels,
-                      upstream_protocol(port, own_pool != nullptr ? own_pool : top_pool)),
-            lb_policy(own != nullptr ? own : top), *od, subset_key,
-            limits_of(own_pool != nullptr ? own_pool : top_pool)};
-      }
-    }
-  }
+  if (auto ok = rt->build_clusters(destination_rules); !ok) return ok.error();
   return std::shared_ptr<const RouteTable>(std::move(rt));
 }
 

@@ -39,6 +39,9 @@ struct HeaderEdits {
   void append(const HeaderEdits& other);
 };
 
+// Istio host patterns: an FQDN, "*.suffix" or "*" (case-insensitive).
+bool host_matches(std::string_view pattern, std::string_view host);
+
 // Where a request goes: a Service's port, optionally one of its subsets.
 struct Cluster {
   const ztunnel::Service* service = nullptr;
@@ -138,6 +141,8 @@ class RouteTable {
   const RetryBudgetPolicy& default_budget() const { return default_budget_; }
 
  private:
+  // route_clusters.cpp: clusters_ from table_ and the DestinationRules.
+  Status build_clusters(const std::vector<ambit::v1::DestinationRule>& destination_rules);
   struct StringMatcher {
     enum class Kind { kExact, kPrefix, kRegex, kPathPrefix, kPresent } kind = Kind::kPresent;
     std::string value;
