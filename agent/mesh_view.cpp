@@ -42,6 +42,7 @@ bool used_by(MeshView::Role role, const ambit::v1::Resource& r) {
       return true;
     case ambit::v1::Resource::kVirtualService:
     case ambit::v1::Resource::kDestinationRule:
+    case ambit::v1::Resource::kLocalRateLimit:
       return role == MeshView::Role::kWaypoint;
     default:
       return false;

@@ -15,19 +15,11 @@ Dispatch answer(RequestRecord& record, int status, std::string body, std::string
   return d;
 }
 
-// A fresh 64-bit draw from the request's entropy, one per independent decision.
-uint64_t draw(uint64_t entropy, uint64_t salt) {
-  return mix(entropy + salt * 0x9e3779b97f4a7c15ULL);
-}
-
-bool happens(uint64_t roll, double percent) {
-  return static_cast<double>(roll % 1'000'000) < percent * 10'000.0;
-}
-
 }  // namespace
 
-Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& request,
-                  const Downstream& downstream, uint64_t entropy, RequestRecord& record) {
+Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, unsigned shard,
+                  HttpRequest& request, const Downstream& downstream, uint64_t entropy,
+                  RequestRecord& record) {
   L7Decision decision = state.authorizer->check(request, downstream);
   if (!decision.allowed) {
     return answer(record, 403, "RBAC: access denied", "-",
@@ -35,6 +27,9 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
   }
   RouteResult route = state.routes->route(request, downstream, entropy);
   record.route = route.route;
+  if (route.rate_limited_by != nullptr) {
+    state.stats->count(shard, RequestStats::Event::kRateLimited, *route.rate_limited_by);
+  }
   switch (route.kind) {
     case RouteResult::Kind::kForward:
       break;
@@ -46,6 +41,13 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
       return answer(record, 404, "", "NR", "route_not_found");
     case RouteResult::Kind::kNoCluster:
       return answer(record, 503, "", "NC", "cluster_not_found");
+    case RouteResult::Kind::kRateLimited: {
+      // Envoy's local_ratelimit answer.
+      std::vector<Header> extra = std::move(route.rate_limit_headers);
+      extra.push_back({"x-envoy-ratelimited", "true"});
+      return answer(record, route.status, "local_rate_limited", "RL", "local_rate_limited",
+                    std::move(extra));
+    }
   }
   // Envoy's fault filter, before the router. An abort answers at once (when a delay fires too,
   // Envoy would answer after it; here the abort is not delayed).
@@ -53,7 +55,7 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
   std::chrono::milliseconds delay{0};
   if (fault.any()) {
     if ((fault.abort_status != 0 || fault.abort_grpc >= 0) &&
-        happens(draw(entropy, 1), fault.abort_percent)) {
+        happens(draw(entropy, kSaltFaultAbort), fault.abort_percent)) {
       if (fault.abort_grpc < 0) {
         return answer(record, fault.abort_status, "fault filter abort", "FI", "fault_filter_abort");
       }
@@ -62,7 +64,7 @@ Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& req
                      {"grpc-status", std::to_string(fault.abort_grpc)},
                      {"grpc-message", "fault filter abort"}});
     }
-    if (fault.delay.count() > 0 && happens(draw(entropy, 2), fault.delay_percent)) {
+    if (fault.delay.count() > 0 && happens(draw(entropy, kSaltFaultDelay), fault.delay_percent)) {
       delay = fault.delay;
     }
   }

@@ -33,9 +33,10 @@ struct Dispatch {
 };
 
 // Decides for `request` (rewritten in place by the route) and fills the record's route, flags
-// and details.
-Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, HttpRequest& request,
-                  const Downstream& downstream, uint64_t entropy, RequestRecord& record);
+// and details; counts rate-limit events on the worker's `shard`.
+Dispatch dispatch(const WaypointState& state, LoadBalancer& lb, unsigned shard,
+                  HttpRequest& request, const Downstream& downstream, uint64_t entropy,
+                  RequestRecord& record);
 
 // Whether to speak HTTP/2 to `endpoint` for a client that spoke it (`client_http2`) or not;
 // a protocol switch (Upgrade) needs HTTP/1.1.

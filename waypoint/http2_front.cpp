@@ -103,8 +103,8 @@ void Http2Front::Exchange::start(HttpRequest r, bool end_stream) {
     record.details = "connect_not_allowed";  // as for HTTP/1.1 (extended CONNECT: not yet)
     return answer(405, "");
   }
-  Dispatch d = dispatch(waypoint_state(*config), s.listener().load_balancer(), request,
-                        s.downstream(), s.worker().entropy(), record);
+  Dispatch d = dispatch(waypoint_state(*config), s.listener().load_balancer(), s.listener().shard(),
+                        request, s.downstream(), s.worker().entropy(), record);
   if (d.kind == Dispatch::Kind::kAnswer) return answer(d.status, d.body, d.extra);
   forward(d);
 }

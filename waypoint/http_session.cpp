@@ -339,8 +339,8 @@ void HttpSession::begin_exchange() {
   r.src_identity = downstream_.peer;
   r.service = downstream_.service ? downstream_.service->uid() : "";
 
-  Dispatch d = dispatch(waypoint_state(*ex.config), listener_.load_balancer(), ex.request,
-                        downstream_, worker_.entropy(), r);
+  Dispatch d = dispatch(waypoint_state(*ex.config), listener_.load_balancer(), listener_.shard(),
+                        ex.request, downstream_, worker_.entropy(), r);
   if (d.kind == Dispatch::Kind::kAnswer) return answer_locally(d.status, d.body, d.extra);
   forward(d);
 }

@@ -6,13 +6,6 @@
 #include <vector>
 
 namespace ambit::waypoint {
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 std::optional<std::string> hash_key(const LbPolicy& policy, const HttpRequest& request,
                                     const Downstream& downstream) {

@@ -16,13 +16,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "waypoint/chance.h"
 #include "waypoint/http_request.h"
 #include "waypoint/route_table.h"
 
 namespace ambit::waypoint {
-
-// A 64-bit mix (splitmix64's finaliser): spreads a hash over every bit.
-uint64_t mix(uint64_t x);
 
 class LoadBalancer {
  public:

@@ -202,6 +202,10 @@ int main(int argc, char** argv) {
          for (const auto* r : view.resources_of(ambit::v1::Resource::kDestinationRule)) {
            rules.push_back(r->uid());
          }
+         auto& limits = j["local_rate_limits"] = nlohmann::json::array();
+         for (const auto* r : view.resources_of(ambit::v1::Resource::kLocalRateLimit)) {
+           limits.push_back(r->uid());
+         }
          auto& policies = j["authorization_policies"] = nlohmann::json::array();
          for (const auto* r : view.resources_of(ambit::v1::Resource::kAuthorizationPolicy)) {
            policies.push_back(r->uid());

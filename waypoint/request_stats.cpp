@@ -176,6 +176,9 @@ std::string RequestStats::render_prometheus() const {
                   "Requests answered 503 UO: the cluster's http2MaxRequests were in flight."},
            Family{Event::kRetryOverflow, "ambit_waypoint_retry_overflow_total", "cluster",
                   "Retries not made: the cluster's maxRetries were in flight."},
+           Family{Event::kRateLimited, "ambit_waypoint_rate_limited_total", "policy",
+                  "Requests over a local rate limit (answered 429 RL unless the limit is not "
+                  "enforced for them), by LocalRateLimit."},
        }) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", f.name, f.help,
                    f.name);

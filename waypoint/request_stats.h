@@ -56,8 +56,16 @@ class RequestStats {
   void parse_error(unsigned shard, const std::string& reason);
   // Resilience events: a retry sent, a retry the budget refused (by route), an endpoint
   // ejected by outlier detection (by cluster).
-  // Overflows (a circuit breaker's limit reached: UO, or a retry not made) by cluster.
-  enum class Event { kRetry, kRetryBudgetExhausted, kEjection, kOverflow, kRetryOverflow };
+  // Overflows (a circuit breaker's limit reached: UO, or a retry not made) by cluster. Requests
+  // over a local rate limit, refused or not (shadow mode), by its uid.
+  enum class Event {
+    kRetry,
+    kRetryBudgetExhausted,
+    kEjection,
+    kOverflow,
+    kRetryOverflow,
+    kRateLimited
+  };
   void count(unsigned shard, Event event, const std::string& label);
 
   std::string render_prometheus() const;

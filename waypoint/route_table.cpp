@@ -166,7 +166,8 @@ Result<RouteTable::Match> RouteTable::compile(const pb::HTTPMatchRequest& m,
 Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     const std::vector<pb::VirtualService>& virtual_services,
     const std::vector<pb::DestinationRule>& destination_rules,
-    std::shared_ptr<const ztunnel::WorkloadTable> table, const RetryBudgetPolicy& default_budget) {
+    std::shared_ptr<const ztunnel::WorkloadTable> table, const RetryBudgetPolicy& default_budget,
+    const std::vector<pb::LocalRateLimit>& rate_limits, TokenBuckets* buckets) {
   std::shared_ptr<RouteTable> rt(new RouteTable());
   rt->table_ = std::move(table);
   rt->default_budget_ = default_budget;
@@ -230,6 +231,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
       std::string where = fmt::format("VirtualService {}: http[{}]", in->uid(), i);
       Route r;
       r.name = in->uid() + "#" + (hr.name().empty() ? std::to_string(i) : hr.name());
+      r.written_name = hr.name();
       for (int j = 0; j < hr.match_size(); ++j) {
         auto m = compile(hr.match(j), fmt::format("{}.match[{}]", where, j));
         if (!m) return m.error();
@@ -317,6 +319,10 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
   }
 
   if (auto ok = rt->build_clusters(destination_rules); !ok) return ok.error();
+  TokenBuckets own;
+  if (auto ok = rt->build_rate_limits(rate_limits, buckets != nullptr ? *buckets : own); !ok) {
+    return ok.error();
+  }
   return std::shared_ptr<const RouteTable>(std::move(rt));
 }
 
@@ -466,6 +472,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
   const VirtualService* vs = virtual_service_for(downstream, request);
   if (vs == nullptr) {
     out.route = "default";
+    if (!admit(request, downstream, nullptr, entropy, out)) return out;
     auto c = dialled(downstream);
     out.kind = c ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
     if (c) out.cluster = std::move(*c);
@@ -474,6 +481,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
   if (vs->routes.empty() && !vs->tcp.empty()) {
     // Only TCP routes (a Gateway API TCPRoute): HTTP on that port is carried as they say.
     auto c = tcp_route(downstream, "", entropy, &out.route);
+    if (!admit(request, downstream, nullptr, entropy, out)) return out;
     out.kind = c ? RouteResult::Kind::kForward : RouteResult::Kind::kNoCluster;
     if (c) out.cluster = std::move(*c);
     return out;
@@ -491,6 +499,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
     }
     if (!hit) continue;
     out.route = r.name;
+    if (!admit(request, downstream, &r, entropy, out)) return out;
     std::string_view path = request.path_only();
     std::string query = request.path.substr(path.size());
     if (r.direct_status != 0) {
@@ -544,6 +553,7 @@ RouteResult RouteTable::route(HttpRequest& request, const Downstream& downstream
     }
     return out;
   }
+  if (!admit(request, downstream, nullptr, entropy, out)) return out;
   out.kind = RouteResult::Kind::kNoRoute;
   return out;
 }

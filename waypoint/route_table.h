@@ -26,6 +26,7 @@
 #include "waypoint/http_request.h"
 #include "waypoint/outlier_detector.h"
 #include "waypoint/retry_policy.h"
+#include "waypoint/token_bucket.h"
 #include "ztunnel/workload_table.h"
 
 namespace ambit::waypoint {
@@ -71,7 +72,7 @@ struct LbPolicy {
 enum class UpstreamProtocol { kHttp1, kHttp2, kClient /* what the client spoke */ };
 
 struct RouteResult {
-  enum class Kind { kForward, kRedirect, kDirectResponse, kNoRoute, kNoCluster };
+  enum class Kind { kForward, kRedirect, kDirectResponse, kNoRoute, kNoCluster, kRateLimited };
   Kind kind = Kind::kNoRoute;
   // For logs and metrics: "<vs uid>#<route name or index>", "default" without a VirtualService.
   std::string route;
@@ -80,9 +81,13 @@ struct RouteResult {
   std::optional<Cluster> mirror;  // kForward: also send a copy there (fire and forget)
   // kForward: the route's timeout and retries (Istio's default retries without a route).
   const Resilience* resilience = &Resilience::istio_default();
-  int status = 0;                 // kRedirect, kDirectResponse
+  int status = 0;                 // kRedirect, kDirectResponse, kRateLimited
   std::string location;           // kRedirect
   std::string body;               // kDirectResponse
+  // A local rate limit whose bucket was empty: its uid. The request is refused (kRateLimited,
+  // with `rate_limit_headers`) when the limit is enforced for it, else it goes on, counted.
+  const std::string* rate_limited_by = nullptr;
+  std::vector<Header> rate_limit_headers;
 };
 
 class RouteTable {
@@ -117,9 +122,13 @@ class RouteTable {
       const std::vector<ambit::v1::VirtualService>& virtual_services,
       const std::vector<ambit::v1::DestinationRule>& destination_rules,
       std::shared_ptr<const ztunnel::WorkloadTable> table,
-      const RetryBudgetPolicy& default_budget = kDefaultRouteBudget);
+      const RetryBudgetPolicy& default_budget = kDefaultRouteBudget,
+      const std::vector<ambit::v1::LocalRateLimit>& rate_limits = {},
+      TokenBuckets* buckets = nullptr);
 
-  // Chooses the route and applies its request edits (rewrite, headers) to `request`.
+  // Chooses the route and applies its request edits (rewrite, headers) to `request`. The local
+  // rate limits of the dialled Service apply first, as Envoy's filter runs before its router:
+  // on the request as it came, with the chosen route's settings.
   RouteResult route(HttpRequest& request, const Downstream& downstream, uint64_t entropy) const;
 
   // Where a connection that is not HTTP goes: for TLS with a server name (`sni`), the
@@ -143,6 +152,9 @@ class RouteTable {
  private:
   // route_clusters.cpp: clusters_ from table_ and the DestinationRules.
   Status build_clusters(const std::vector<ambit::v1::DestinationRule>& destination_rules);
+  // route_rate_limits.cpp: rate_limits_ from the view's LocalRateLimits.
+  Status build_rate_limits(const std::vector<ambit::v1::LocalRateLimit>& rate_limits,
+                           TokenBuckets& buckets);
   struct StringMatcher {
     enum class Kind { kExact, kPrefix, kRegex, kPathPrefix, kPresent } kind = Kind::kPresent;
     std::string value;
@@ -167,6 +179,7 @@ class RouteTable {
   };
   struct Route {
     std::string name;            // for logs and metrics: "<vs uid>#<route name or index>"
+    std::string written_name;    // http[].name ("" when none): what rate-limit routes name
     std::vector<Match> matches;  // empty: every request
     std::vector<WeightedDestination> destinations;
     uint32_t total_weight = 0;
@@ -202,6 +215,34 @@ class RouteTable {
   static const WeightedDestination& pick(const std::vector<WeightedDestination>& ds, uint32_t total,
                                          uint64_t entropy);
 
+  // One LocalRateLimit's settings for a route, compiled (see ambit.v1.RateLimitSettings).
+  struct RateLimit {
+    std::shared_ptr<TokenBucket> bucket;  // null: only the rules limit
+    double enabled_percent = 0, enforced_percent = 0;
+    int status = 429;
+    std::vector<Header> headers;
+    struct Rule {
+      Match match;
+      std::shared_ptr<TokenBucket> bucket;
+    };
+    std::vector<Rule> rules;
+    bool always_consume_default = false;
+  };
+  struct RateLimitPolicy {
+    std::string uid;
+    std::optional<RateLimit> settings;
+    std::vector<std::pair<std::string, RateLimit>> routes;  // by http route name
+    const RateLimit* for_route(std::string_view route) const;
+  };
+  // Takes the tokens the request needs from the dialled Service's limits. When one has none,
+  // `out` names it; false when that limit is enforced for this request (`out` is then
+  // kRateLimited), true when the request goes on regardless (shadow mode).
+  bool admit(const HttpRequest& request, const Downstream& downstream, const Route* route,
+             uint64_t entropy, RouteResult& out) const;
+  // Whether `limit` lets the request go (tokens taken), for a sampled request.
+  bool take_tokens(const RateLimit& limit, const HttpRequest& request,
+                   const Downstream& downstream) const;
+
   RouteTable() = default;
   // The dialled Service and port, when it is a cluster of this table.
   std::optional<Cluster> dialled(const Downstream& downstream) const;
@@ -227,6 +268,9 @@ class RouteTable {
   // Every (Service, port) and (Service, DestinationRule subset, port): a subset without
   // endpoints still has its entry, a subset the rule lacks has none.
   std::unordered_map<std::string, ClusterInfo> clusters_;  // by Cluster::key()
+  std::vector<RateLimitPolicy> rate_limits_;               // by uid
+  // The limits of each Service FQDN (lowercase), in uid order.
+  std::unordered_map<std::string, std::vector<const RateLimitPolicy*>> rate_limits_by_host_;
 };
 
 }  // namespace ambit::waypoint

@@ -29,6 +29,7 @@ Result<ztunnel::EngineConfig> engine_config(
     std::shared_ptr<const ztunnel::WorkloadTable> table,
     const std::vector<ambit::v1::VirtualService>& virtual_services,
     const std::vector<ambit::v1::DestinationRule>& destination_rules,
+    const std::vector<ambit::v1::LocalRateLimit>& rate_limits,
     const std::vector<ambit::v1::AuthorizationPolicy>& policies) {
   ztunnel::EngineConfig config;
   config.node = settings.waypoint_uid;
@@ -40,8 +41,9 @@ Result<ztunnel::EngineConfig> engine_config(
   state->waypoint_uid = settings.waypoint_uid;
   state->workload_uid = settings.workload_uid;
   state->stats = stats;
-  auto routes = RouteTable::build(virtual_services, destination_rules, std::move(table),
-                                  settings.default_budget);
+  auto routes =
+      RouteTable::build(virtual_services, destination_rules, std::move(table),
+                        settings.default_budget, rate_limits, settings.rate_limit_buckets.get());
   if (!routes) return routes.error();
   state->routes = *routes;
   auto authz = L7Authorizer::build(policies, settings.waypoint_uid, settings.root_namespace);
@@ -57,7 +59,7 @@ Result<ztunnel::EngineConfig> engine_config(
 Result<ztunnel::EngineConfig> empty_config(const WaypointSettings& settings,
                                            const std::shared_ptr<RequestStats>& stats) {
   return engine_config(settings, stats, std::make_shared<const ztunnel::WorkloadTable>(), {}, {},
-                       {});
+                       {}, {});
 }
 
 Result<ztunnel::EngineConfig> compile_view(const agent::MeshView& view,
@@ -74,6 +76,7 @@ Result<ztunnel::EngineConfig> compile_view(const agent::MeshView& view,
   auto made =
       engine_config(settings, stats, table, messages(view, R::kVirtualService, &R::virtual_service),
                     messages(view, R::kDestinationRule, &R::destination_rule),
+                    messages(view, R::kLocalRateLimit, &R::local_rate_limit),
                     messages(view, R::kAuthorizationPolicy, &R::authorization_policy));
   if (!made) return made.error();
   ztunnel::EngineConfig& config = *made;

@@ -21,6 +21,8 @@ struct WaypointSettings {
   std::string root_namespace = "istio-system";
   // The retry budget of routes that do not bring their own (every Istio route).
   RetryBudgetPolicy default_budget = kDefaultRouteBudget;
+  // Local rate limits' buckets, kept from one view to the next (a push must not refill them).
+  std::shared_ptr<TokenBuckets> rate_limit_buckets = std::make_shared<TokenBuckets>();
 };
 
 // `certificates` gives the waypoint's certificate (null while the first one is on its way: the

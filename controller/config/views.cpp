@@ -150,12 +150,14 @@ int kind_rank(const pb::Resource& r) {
       return 4;
     case pb::Resource::kDestinationRule:
       return 5;
-    case pb::Resource::kTrustBundle:
+    case pb::Resource::kLocalRateLimit:
       return 6;
+    case pb::Resource::kTrustBundle:
+      return 7;
     case pb::Resource::KIND_NOT_SET:
       break;
   }
-  return 7;
+  return 8;
 }
 
 void sort_resources(std::vector<pb::Resource>& resources) {

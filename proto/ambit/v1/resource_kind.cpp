@@ -11,6 +11,8 @@ std::string_view resource_kind(const Resource& resource) {
     case Resource::kTrustBundle: return "TrustBundle";
     case Resource::kVirtualService: return "VirtualService";
     case Resource::kDestinationRule: return "DestinationRule";
+    case Resource::kLocalRateLimit:
+      return "LocalRateLimit";
     case Resource::KIND_NOT_SET: break;
   }
   return {};
