@@ -52,6 +52,9 @@ const std::vector<KindEntry>& kinds() {
       {"gateway.networking.k8s.io", "HTTPRoute", kGatewayApi, read_http_route},
       {"gateway.networking.k8s.io", "GRPCRoute", {"v1", "v1alpha2"}, read_grpc_route},
       {"gateway.networking.k8s.io", "TCPRoute", {"v1alpha2"}, read_tcp_route},
+      // Only its envoy.filters.http.local_ratelimit patches are acted on (local_rate_limit.cpp).
+      {"networking.istio.io", "EnvoyFilter", kIstioNet, read_envoy_filter},
+      {"ambit.io", "LocalRateLimit", {"v1alpha1"}, read_local_rate_limit},
       // Understood, not acted on.
       {"", "ConfigMap", kV1, nullptr, false, "ambit has no sidecar injector to configure"},
       {"", "Secret", kV1, nullptr, false, "ambit does not read Secrets"},
@@ -65,8 +68,6 @@ const std::vector<KindEntry>& kinds() {
        "standalone mode does not run controllers; declare its workloads as Pods"},
       {"networking.istio.io", "Gateway", kIstioNet, nullptr, false,
        "ingress/east-west gateways are not part of ambit"},
-      {"networking.istio.io", "EnvoyFilter", kIstioNet, nullptr, false,
-       "ambit has no Envoy to patch"},
       {"networking.istio.io", "Sidecar", kIstioNet, nullptr, false, "ambit has no sidecars"},
       {"networking.istio.io", "WorkloadEntry", kIstioNet, nullptr, false,
        "declare non-Kubernetes workloads as Pods in standalone mode"},

@@ -41,12 +41,16 @@ std::string GatewayRoute::route_uid() const {
   return "tcproute/" + meta.uid();
 }
 
+std::string LocalRateLimit::limit_uid() const {
+  return (meta.kind == "EnvoyFilter" ? "envoyfilter/" : "localratelimit/") + meta.uid();
+}
+
 size_t ConfigModel::object_count() const {
   return namespaces.size() + service_accounts.size() + pods.size() + services.size() +
          waypoints.size() + virtual_services.size() + destination_rules.size() +
          service_entries.size() + peer_authentications.size() + authorization_policies.size() +
          service_profiles.size() + traffic_splits.size() + gateway_routes.size() +
-         ignored.size();
+         local_rate_limits.size() + ignored.size();
 }
 
 void ConfigModel::append(const ConfigModel& other) {
@@ -74,6 +78,7 @@ void for_each_kind(Model& m, Other& o, ConfigModel::Part part, Fn&& fn) {
     fn(m.service_profiles, o.service_profiles);
     fn(m.traffic_splits, o.traffic_splits);
     fn(m.gateway_routes, o.gateway_routes);
+    fn(m.local_rate_limits, o.local_rate_limits);
     fn(m.ignored, o.ignored);
   }
 }

@@ -489,6 +489,50 @@ struct TrafficSplit {
   std::vector<Backend> backends;
 };
 
+// --- Local rate limits ---------------------------------------------------------------------------
+
+// Envoy's token bucket: full at first, tokens_per_fill more every fill_interval, up to max_tokens.
+struct RateLimitBucket {
+  int64_t max_tokens = 0;
+  int64_t tokens_per_fill = 1;
+  Duration fill_interval;
+};
+
+// The settings of Envoy's local_ratelimit filter (or of one route's typed_per_filter_config),
+// descriptors already turned into request conditions.
+struct RateLimitSettings {
+  std::optional<RateLimitBucket> bucket;             // absent: only the rules limit
+  double enabled_percent = 0, enforced_percent = 0;  // Envoy's defaults: off
+  uint32_t status = 429;
+  StringMap response_headers;
+  struct Rule {
+    HttpMatchRequest match;  // every condition holds
+    RateLimitBucket bucket;
+    Origin at;
+  };
+  std::vector<Rule> rules;
+  bool always_consume_default = true;  // Envoy's always_consume_default_token_bucket
+};
+
+// A local rate limit at the waypoint of the Services it names: an Istio EnvoyFilter that inserts
+// envoy.filters.http.local_ratelimit (workloadSelector or targetRefs), or ambit's own
+// LocalRateLimit (ambit.io/v1alpha1, targetRefs).
+struct LocalRateLimit {
+  ObjectMeta meta;
+  std::optional<StringMap> selector;   // the Services whose pods it picks; absent: the namespace
+  std::vector<TargetRef> target_refs;  // Services, or waypoint Gateways (the Services they serve)
+  std::optional<RateLimitSettings> settings;
+  struct Route {
+    std::string name;  // a VirtualService http route's name
+    RateLimitSettings settings;
+    Origin at;
+  };
+  std::vector<Route> routes;
+
+  // "envoyfilter/<ns>/<name>" or "localratelimit/<ns>/<name>".
+  std::string limit_uid() const;
+};
+
 // --- The whole configuration -------------------------------------------------------------------
 
 // Kinds that are read and understood but that the mesh does not act on (Istio Gateway,
@@ -511,6 +555,7 @@ struct ConfigModel {
   std::vector<ServiceProfile> service_profiles;
   std::vector<TrafficSplit> traffic_splits;
   std::vector<GatewayRoute> gateway_routes;
+  std::vector<LocalRateLimit> local_rate_limits;
   std::vector<IgnoredObject> ignored;
 
   size_t object_count() const;

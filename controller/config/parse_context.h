@@ -86,6 +86,17 @@ void read_http_route(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
 void read_grpc_route(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
 void read_tcp_route(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
 
+// Istio's EnvoyFilter (its envoy.filters.http.local_ratelimit patches) and ambit's LocalRateLimit
+// (local_rate_limit.cpp).
+void read_envoy_filter(const YamlObject& root, ObjectMeta meta, ParseContext& ctx, ConfigModel& m);
+void read_local_rate_limit(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
+                           ConfigModel& m);
+TargetRef read_rate_limit_target(const YamlValue& value, const ObjectMeta& owner,
+                                 ParseContext& ctx);
+
+// A VirtualService http match (virtual_service.cpp), also the rules' of a LocalRateLimit.
+HttpMatchRequest read_istio_http_match(const YamlValue& value, ParseContext& ctx);
+
 // Shared by VirtualService and DestinationRule readers.
 std::optional<TrafficPolicy> read_traffic_policy(const YamlValue& value, ParseContext& ctx);
 

@@ -95,6 +95,14 @@ void add_route_destinations(const ambit::v1::VirtualService& vs, std::vector<std
 bool policy_for_waypoint(const ambit::v1::AuthorizationPolicy& policy,
                          std::string_view waypoint_uid,
                          const std::vector<std::string>& served_service_uids);
+// The Services (uids) a local rate limit applies to: its targetRefs (a Service; a waypoint
+// Gateway: every Service that waypoint serves), else the Services whose selector picks a pod its
+// workloadSelector picks (none: every pod of its namespace, of the mesh in the root namespace).
+std::vector<std::string> rate_limited_services(const Topology& topology, const LocalRateLimit& rl);
+// The LocalRateLimits of the Services `served_service_uids` (of waypoint `waypoint_uid`), each
+// with the FQDNs of those it applies to; uid LocalRateLimit::limit_uid().
+std::vector<ambit::v1::Resource> waypoint_rate_limits(
+    const Topology& topology, const std::vector<std::string>& served_service_uids);
 // The AuthorizationPolicies with targetRefs (for waypoints only; agent_view leaves them out).
 std::vector<ambit::v1::Resource> waypoint_policies(const ConfigModel& model);
 

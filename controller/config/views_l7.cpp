@@ -413,6 +413,87 @@ std::vector<pb::Resource> l7_resources(const ConfigModel& model) {
   return out;
 }
 
+namespace {
+
+pb::TokenBucket to_bucket(const RateLimitBucket& in) {
+  pb::TokenBucket out;
+  out.set_max_tokens(static_cast<uint32_t>(in.max_tokens));
+  out.set_tokens_per_fill(static_cast<uint32_t>(in.tokens_per_fill));
+  out.set_fill_interval(duration_text(in.fill_interval));
+  return out;
+}
+
+pb::RateLimitSettings to_rate_limit_settings(const RateLimitSettings& in) {
+  pb::RateLimitSettings out;
+  if (in.bucket) *out.mutable_bucket() = to_bucket(*in.bucket);
+  out.set_enabled_percent(in.enabled_percent);
+  out.set_enforced_percent(in.enforced_percent);
+  out.set_status(in.status);
+  for (const auto& [k, v] : in.response_headers) (*out.mutable_response_headers_to_add())[k] = v;
+  for (const auto& rule : in.rules) {
+    auto* r = out.add_rules();
+    *r->mutable_match() = to_match(rule.match);
+    *r->mutable_bucket() = to_bucket(rule.bucket);
+  }
+  out.set_always_consume_default(in.always_consume_default);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> rate_limited_services(const Topology& topology, const LocalRateLimit& rl) {
+  std::set<std::string> uids;
+  if (!rl.target_refs.empty()) {
+    for (const auto& ref : rl.target_refs) {
+      if (ref.kind == "Service") {
+        if (topology.find_service(ref.name, ref.ns) != nullptr)
+          uids.insert(ref.ns + "/" + ref.name);
+        continue;
+      }
+      for (const auto& s : topology.model().services) {
+        if (topology.waypoint_of(s) == ref.ns + "/" + ref.name) uids.insert(s.meta.uid());
+      }
+    }
+  } else {
+    for (const Pod* pod : topology.selected_pods(rl.meta.ns, rl.selector, true)) {
+      for (const Service* s : topology.services_of(*pod)) uids.insert(s->meta.uid());
+    }
+  }
+  return {uids.begin(), uids.end()};
+}
+
+std::vector<pb::Resource> waypoint_rate_limits(
+    const Topology& topology, const std::vector<std::string>& served_service_uids) {
+  std::vector<pb::Resource> out;
+  for (const auto& rl : topology.model().local_rate_limits) {
+    std::vector<std::string> hosts;
+    for (const auto& uid : rate_limited_services(topology, rl)) {
+      if (std::find(served_service_uids.begin(), served_service_uids.end(), uid) ==
+          served_service_uids.end()) {
+        continue;
+      }
+      auto slash = uid.find('/');
+      hosts.push_back(service_fqdn(uid.substr(slash + 1), uid.substr(0, slash)));
+    }
+    if (hosts.empty()) continue;
+    pb::Resource r;
+    r.set_uid(rl.limit_uid());
+    auto* limit = r.mutable_local_rate_limit();
+    limit->set_uid(rl.limit_uid());
+    limit->set_name(rl.meta.name);
+    limit->set_namespace_(rl.meta.ns);
+    for (auto& h : hosts) limit->add_hosts(std::move(h));
+    if (rl.settings) *limit->mutable_settings() = to_rate_limit_settings(*rl.settings);
+    for (const auto& route : rl.routes) {
+      auto* rr = limit->add_routes();
+      rr->set_route(route.name);
+      *rr->mutable_settings() = to_rate_limit_settings(route.settings);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 bool l7_for_waypoint(const pb::Resource& resource, const std::vector<std::string>& service_hosts,
                      std::string_view waypoint_ns) {
   if (!l7_for_hosts(resource, service_hosts)) return false;

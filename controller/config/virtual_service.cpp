@@ -47,27 +47,6 @@ std::map<std::string, StringMatch> read_match_map(const YamlValue& value, ParseC
   return out;
 }
 
-HttpMatchRequest read_http_match(const YamlValue& value, ParseContext& ctx) {
-  auto o = value.object({"name", "uri", "scheme", "method", "authority", "headers",
-                         "withoutHeaders", "queryParams", "port", "sourceLabels", "sourceNamespace",
-                         "gateways", "ignoreUriCase"});
-  HttpMatchRequest m;
-  m.name = o.string_or("name", "");
-  if (auto v = o.optional("uri")) m.uri = read_string_match(*v, ctx);
-  if (auto v = o.optional("scheme")) m.scheme = read_string_match(*v, ctx);
-  if (auto v = o.optional("method")) m.method = read_string_match(*v, ctx);
-  if (auto v = o.optional("authority")) m.authority = read_string_match(*v, ctx);
-  if (auto v = o.optional("headers")) m.headers = read_match_map(*v, ctx);
-  if (auto v = o.optional("withoutHeaders")) m.without_headers = read_match_map(*v, ctx);
-  if (auto v = o.optional("queryParams")) m.query_params = read_match_map(*v, ctx);
-  m.port = port_or_none(o, "port");
-  if (auto v = o.optional("sourceLabels")) m.source_labels = v->string_map();
-  m.source_namespace = o.string_or("sourceNamespace", "");
-  m.ignore_uri_case = o.boolean_or("ignoreUriCase", false);
-  if (o.has("gateways")) o.required("gateways").strings();
-  return m;
-}
-
 // headers: {request: {set, add, remove}, response: {...}}
 HeaderManipulation read_headers(const YamlValue& value) {
   auto o = value.object({"request", "response"});
@@ -236,7 +215,7 @@ HttpRoute read_vs_http_route(const YamlValue& value, ParseContext& ctx) {
   r.at = origin_of(value);
   r.name = o.string_or("name", "");
   if (auto v = o.optional("match")) {
-    for (const auto& item : v->items()) r.match.push_back(read_http_match(item, ctx));
+    for (const auto& item : v->items()) r.match.push_back(read_istio_http_match(item, ctx));
   }
   if (auto v = o.optional("route")) r.route = read_route(*v, ctx);
   if (auto v = o.optional("redirect")) {
@@ -303,6 +282,27 @@ L4Route read_l4_route(const YamlValue& value, ParseContext& ctx, bool tls) {
 }
 
 }  // namespace
+
+HttpMatchRequest read_istio_http_match(const YamlValue& value, ParseContext& ctx) {
+  auto o = value.object({"name", "uri", "scheme", "method", "authority", "headers",
+                         "withoutHeaders", "queryParams", "port", "sourceLabels", "sourceNamespace",
+                         "gateways", "ignoreUriCase"});
+  HttpMatchRequest m;
+  m.name = o.string_or("name", "");
+  if (auto v = o.optional("uri")) m.uri = read_string_match(*v, ctx);
+  if (auto v = o.optional("scheme")) m.scheme = read_string_match(*v, ctx);
+  if (auto v = o.optional("method")) m.method = read_string_match(*v, ctx);
+  if (auto v = o.optional("authority")) m.authority = read_string_match(*v, ctx);
+  if (auto v = o.optional("headers")) m.headers = read_match_map(*v, ctx);
+  if (auto v = o.optional("withoutHeaders")) m.without_headers = read_match_map(*v, ctx);
+  if (auto v = o.optional("queryParams")) m.query_params = read_match_map(*v, ctx);
+  m.port = port_or_none(o, "port");
+  if (auto v = o.optional("sourceLabels")) m.source_labels = v->string_map();
+  m.source_namespace = o.string_or("sourceNamespace", "");
+  m.ignore_uri_case = o.boolean_or("ignoreUriCase", false);
+  if (o.has("gateways")) o.required("gateways").strings();
+  return m;
+}
 
 void read_virtual_service(const YamlObject& root, ObjectMeta meta, ParseContext& ctx,
                           ConfigModel& m) {

@@ -90,7 +90,7 @@ metadata: {name: rate-limit, namespace: shop}
 spec:
   configPatches: []
 )");
-  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0005", kWarning, 1, "EnvoyFilter shop/rate-limit", "");
+  EXPECT_ONLY_DIAGNOSTIC(d, "AMB0005", kWarning, 5, "EnvoyFilter shop/rate-limit", "spec");
 }
 
 TEST(AnalyzeTest, InvalidValue) {

@@ -436,7 +436,17 @@ TEST(SeedDocumentTest, EveryExampleHasNoErrors) {
   EXPECT_EQ(m.traffic_splits.size(), 1u);
   EXPECT_EQ(m.service_profiles.size(), 1u);
   EXPECT_EQ(m.services.size(), 1u);
-  EXPECT_EQ(m.ignored.size(), 5u);  // 2 Deployments, Istio Gateway, EnvoyFilter, ConfigMap
+  EXPECT_EQ(m.ignored.size(), 4u);  // 2 Deployments, Istio Gateway, ConfigMap
+  // The EnvoyFilter's local_ratelimit: 100 requests a minute for the orders pods.
+  ASSERT_EQ(m.local_rate_limits.size(), 1u);
+  const auto& limit = m.local_rate_limits[0];
+  EXPECT_EQ(limit.selector, (StringMap{{"app", "orders"}}));
+  ASSERT_TRUE(limit.settings && limit.settings->bucket);
+  EXPECT_EQ(limit.settings->bucket->max_tokens, 100);
+  EXPECT_EQ(limit.settings->bucket->tokens_per_fill, 100);
+  EXPECT_EQ(limit.settings->bucket->fill_interval.value, 60s);
+  EXPECT_EQ(limit.settings->enabled_percent, 100);
+  EXPECT_EQ(limit.settings->enforced_percent, 100);
   // The retries in the Linkerd example (not Linkerd schema) are kept.
   EXPECT_EQ(m.service_profiles[0].route_retries.at("POST /api/orders").limit, 3);
 }
