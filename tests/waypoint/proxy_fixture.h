@@ -252,15 +252,17 @@ class WaypointProxyFixture : public ::testing::Test {
     node_b_ = std::move(*engine);
   }
 
-  // The waypoint with these routes and policies.
+  // The waypoint with these routes, policies and local rate limits, on `workers` workers.
   void start_waypoint(std::vector<pb::VirtualService> vss, std::vector<pb::AuthorizationPolicy> aps,
-                      pb::DestinationRule dr = testing::subsets_rule()) {
+                      pb::DestinationRule dr = testing::subsets_rule(),
+                      std::vector<pb::LocalRateLimit> rate_limits = {}, unsigned workers = 1) {
     auto t = table(node_b_->listener_addresses());
     auto state = std::make_shared<WaypointState>();
     state->waypoint_uid = "shop/shop-waypoint";
     state->workload_uid = "shop/shop-waypoint-0";
+    if (workers > 1) stats_ = std::make_shared<RequestStats>(workers);
     state->stats = stats_;
-    auto routes = RouteTable::build(vss, {dr}, t);
+    auto routes = RouteTable::build(vss, {dr}, t, kDefaultRouteBudget, rate_limits);
     ASSERT_TRUE(routes.ok()) << routes.error().message;
     state->routes = *routes;
     auto authz = L7Authorizer::build(aps, state->waypoint_uid, "istio-system");
@@ -280,7 +282,7 @@ class WaypointProxyFixture : public ::testing::Test {
     spec.address = SocketAddress(*IpAddress::parse("127.0.0.5"), 0);
     spec.workload = "shop/shop-waypoint-0";
     w.listeners.push_back(spec);
-    w.workers = 1;
+    w.workers = workers;
     auto engine = ztunnel::Engine::start(std::move(w));
     ASSERT_TRUE(engine.ok()) << engine.error().message;
     waypoint_ = std::move(*engine);

@@ -372,5 +372,50 @@ TEST_F(WaypointResilienceTest, MaxRetriesBoundsTheRetriesInFlight) {
             std::string::npos);
 }
 
+// A local rate limit of `tokens` for the shop Service (no refill within a test).
+pb::LocalRateLimit shop_limit(uint32_t tokens) {
+  pb::LocalRateLimit rl;
+  rl.set_uid("localratelimit/shop/burst");
+  rl.add_hosts("shop.shop.svc.cluster.local");
+  auto* s = rl.mutable_settings();
+  s->mutable_bucket()->set_max_tokens(tokens);
+  s->mutable_bucket()->set_tokens_per_fill(tokens);
+  s->mutable_bucket()->set_fill_interval("3600s");
+  s->set_enabled_percent(100);
+  s->set_enforced_percent(100);
+  (*s->mutable_response_headers_to_add())["x-local-rate-limit"] = "true";
+  return rl;
+}
+
+class WaypointRateLimitTest : public WaypointResilienceTest,
+                              public ::testing::WithParamInterface<unsigned> {};
+
+TEST_P(WaypointRateLimitTest, ABurstAboveTheBucketGetsExactly429sWhateverTheWorkers) {
+  const unsigned workers = GetParam();
+  start_waypoint({resilient(-1, "")}, {}, testing::subsets_rule(), {shop_limit(12)}, workers);
+  // 8 connections (their ports spread them over the workers) of 5 requests each.
+  int ok = 0, limited = 0;
+  for (int c = 0; c < 8; ++c) {
+    for (const auto& r : exchange(gets(5), 5)) {
+      if (r.status == 200) ++ok;
+      if (r.status != 429) continue;
+      ++limited;
+      EXPECT_EQ(r.body, "local_rate_limited");
+      EXPECT_NE(r.head.find("x-envoy-ratelimited: true"), std::string::npos) << r.head;
+      EXPECT_NE(r.head.find("x-local-rate-limit: true"), std::string::npos) << r.head;
+    }
+  }
+  EXPECT_EQ(ok, 12) << "the bucket's 12 tokens, whatever the worker count";
+  EXPECT_EQ(limited, 28);
+  EXPECT_EQ(count_with_flags(*stats_, "RL"), 28u);
+  EXPECT_NE(stats_->render_prometheus().find(
+                "ambit_waypoint_rate_limited_total{policy=\"localratelimit/shop/burst\"} 28"),
+            std::string::npos)
+      << stats_->render_prometheus();
+  EXPECT_EQ(v1_.seen().size() + v2_->seen().size(), 12u) << "refused requests never go upstream";
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, WaypointRateLimitTest, ::testing::Values(1u, 2u));
+
 }  // namespace
 }  // namespace ambit::waypoint
