@@ -150,6 +150,9 @@ std::shared_ptr<const ViewSource> ConfigDirectory::build() {
     auto l7 = config::l7_resources(all.model);
     resources.insert(resources.end(), std::make_move_iterator(l7.begin()),
                      std::make_move_iterator(l7.end()));
+    auto limits = config::rate_limit_resources(*topology_, all.model.local_rate_limits);
+    resources.insert(resources.end(), std::make_move_iterator(limits.begin()),
+                     std::make_move_iterator(limits.end()));
     auto policies = config::waypoint_policies(all.model);
     resources.insert(resources.end(), std::make_move_iterator(policies.begin()),
                      std::make_move_iterator(policies.end()));

@@ -65,7 +65,7 @@ std::shared_ptr<const StaticViewSource> StaticViewSource::create(std::vector<Res
   for (auto& r : resources) {
     const v1::Resource& res = r->resource();
     // L7, and the policies with targetRefs (enforced only by waypoints): never for agents.
-    if (res.has_virtual_service() || res.has_destination_rule() ||
+    if (res.has_virtual_service() || res.has_destination_rule() || res.has_local_rate_limit() ||
         (res.has_authorization_policy() && res.authorization_policy().target_refs_size() > 0)) {
       source->waypoint_only_.push_back(std::move(r));
       continue;
@@ -155,6 +155,7 @@ ViewPtr StaticViewSource::waypoint_view(const std::string& waypoint) const {
     if (res.has_destination_rule()) {
       return !served_hosts.empty() && config::l7_for_waypoint(res, rule_hosts, own_ns);
     }
+    if (res.has_local_rate_limit()) return config::l7_for_waypoint(res, served_hosts, own_ns);
     return false;
   };
   for (const View* from : {base_.get(), &waypoint_only_}) {

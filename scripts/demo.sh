@@ -142,8 +142,9 @@ spec:
 YAML
 # L7: the shop Service goes through its waypoint, which splits v1/v2, sends "end-user: debug"
 # to v2 and lets only sleep's identity POST orders.
-# The demo adds two routes of its own ahead of them (the benchmark keeps the two): /fault aborts
-# 10 % of requests, /slow times out after 200 ms (v2 answers it in 1 s).
+# The demo adds routes of its own ahead of them (the benchmark keeps the two): /fault aborts
+# 10 % of requests, /slow times out after 200 ms (v2 answers it in 1 s), /burst is rate limited
+# (20 requests a minute) by the Istio EnvoyFilter below.
 python3 - scripts/shop-waypoint.yaml "$work/config/shop-waypoint.yaml" <<'PY'
 import sys
 text = open(sys.argv[1]).read()
@@ -155,11 +156,55 @@ extra = """  - name: fault-demo
     match: [{uri: {prefix: /slow}}]
     timeout: 200ms
     route: [{destination: {host: shop, subset: v2}}]
+  - name: burst-demo
+    match: [{uri: {prefix: /burst}}]
+    route: [{destination: {host: shop, subset: v2}}]
 """
 anchor = "  - name: debug-to-v2\n"
 assert anchor in text
 open(sys.argv[2], "w").write(text.replace(anchor, extra + anchor, 1))
 PY
+# Envoy's local rate limit as Istio users write it: the filter inserted, its bucket given to one
+# route (Istio's per-route form). The waypoint of the pods it selects enforces it.
+cat >"$work/config/rate-limit.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata:
+  name: shop-burst-limit
+  namespace: shop
+spec:
+  workloadSelector:
+    labels: {app: shop}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match: {context: SIDECAR_INBOUND}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          value: {stat_prefix: http_local_rate_limiter}
+  - applyTo: HTTP_ROUTE
+    match:
+      context: SIDECAR_INBOUND
+      routeConfiguration: {vhost: {route: {name: burst-demo}}}
+    patch:
+      operation: MERGE
+      value:
+        typed_per_filter_config:
+          envoy.filters.http.local_ratelimit:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+            stat_prefix: http_local_rate_limiter
+            token_bucket: {max_tokens: 20, tokens_per_fill: 20, fill_interval: 60s}
+            filter_enabled:
+              runtime_key: local_rate_limit_enabled
+              default_value: {numerator: 100, denominator: HUNDRED}
+            filter_enforced:
+              runtime_key: local_rate_limit_enforced
+              default_value: {numerator: 100, denominator: HUNDRED}
+YAML
 cat >"$work/config/waypoint.yaml" <<'YAML'
 apiVersion: v1
 kind: Service
@@ -340,6 +385,12 @@ slow=$(field "$(load sleep -n 1 --path /slow)" 'list(d["statuses"])[0] if d["sta
 took=$(grep 'status=504 flags=UT' "$work/waypoint.log" | tail -1 | grep -o 'duration_ms=[0-9.]*' | cut -d= -f2)
 printf '  %-52s %s after %s ms (expected 504 UT after 200 ms)\n' "timeout 200ms on /slow (v2 takes 1 s):" "$slow" "${took:-?}"
 [[ $slow == 504 ]] || status=1
+burst=$(load sleep -n 50 --path /burst)
+limited=$(metric ambit_waypoint_rate_limited_total)
+printf '  %-52s %s 200, %s 429 (%s counted; expected 20 / 30 / 30)\n' \
+  "EnvoyFilter local_ratelimit 20/min, 50 GETs /burst:" "$(field "$burst" 'd["statuses"].get("200", 0)')" \
+  "$(field "$burst" 'd["statuses"].get("429", 0)')" "$limited"
+[[ $(field "$burst" 'd["statuses"].get("429", 0)') == 30 && $limited == 30 ]] || status=1
 debug=$(field "$(load sleep -n 50 -H 'end-user: debug')" 'd["served"].get("v2", 0)')
 printf '  %-52s %s of 50 to v2 (expected 50)\n' "header end-user: debug" "$debug"
 (( debug == 50 )) || status=1

@@ -344,9 +344,9 @@ std::vector<pb::Resource> waypoint_view(const ConfigModel& model, std::string_vi
       const auto& hosts = r.has_destination_rule() ? rule_hosts : served_hosts;
       if (l7_for_waypoint(r, hosts, own_ns)) out.push_back(std::move(r));
     }
-    auto limits = waypoint_rate_limits(topology, served_uids);
-    out.insert(out.end(), std::make_move_iterator(limits.begin()),
-               std::make_move_iterator(limits.end()));
+    for (auto& r : rate_limit_resources(topology, model.local_rate_limits)) {
+      if (l7_for_waypoint(r, served_hosts, own_ns)) out.push_back(std::move(r));
+    }
   }
   sort_resources(out);
   return out;

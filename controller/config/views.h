@@ -78,7 +78,8 @@ std::vector<ambit::v1::Resource> waypoint_view(const ConfigModel& model,
 // Hosts are FQDNs (expand_host relative to the object's namespace).
 std::vector<ambit::v1::Resource> l7_resources(const ConfigModel& model);
 // Whether an L7 resource is for one of `service_hosts` (FQDNs): a VirtualService host or the
-// DestinationRule host equal to, or a wildcard covering, one of them. False for other kinds.
+// DestinationRule host equal to, or a wildcard covering, one of them; a LocalRateLimit's host
+// equal to one. False for other kinds.
 bool l7_for_hosts(const ambit::v1::Resource& resource,
                   const std::vector<std::string>& service_hosts);
 // l7_for_hosts, and exported (exportTo) to the waypoint's namespace: what a waypoint gets.
@@ -99,10 +100,11 @@ bool policy_for_waypoint(const ambit::v1::AuthorizationPolicy& policy,
 // Gateway: every Service that waypoint serves), else the Services whose selector picks a pod its
 // workloadSelector picks (none: every pod of its namespace, of the mesh in the root namespace).
 std::vector<std::string> rate_limited_services(const Topology& topology, const LocalRateLimit& rl);
-// The LocalRateLimits of the Services `served_service_uids` (of waypoint `waypoint_uid`), each
-// with the FQDNs of those it applies to; uid LocalRateLimit::limit_uid().
-std::vector<ambit::v1::Resource> waypoint_rate_limits(
-    const Topology& topology, const std::vector<std::string>& served_service_uids);
+// Every LocalRateLimit that applies to a Service, with the FQDNs of those it applies to; uid
+// LocalRateLimit::limit_uid(). A waypoint gets those naming a Service it serves (l7_for_hosts).
+// (`limits`: the model's; the topology's pods and Services are what they select.)
+std::vector<ambit::v1::Resource> rate_limit_resources(const Topology& topology,
+                                                      const std::vector<LocalRateLimit>& limits);
 // The AuthorizationPolicies with targetRefs (for waypoints only; agent_view leaves them out).
 std::vector<ambit::v1::Resource> waypoint_policies(const ConfigModel& model);
 

@@ -462,27 +462,22 @@ std::vector<std::string> rate_limited_services(const Topology& topology, const L
   return {uids.begin(), uids.end()};
 }
 
-std::vector<pb::Resource> waypoint_rate_limits(
-    const Topology& topology, const std::vector<std::string>& served_service_uids) {
+std::vector<pb::Resource> rate_limit_resources(const Topology& topology,
+                                               const std::vector<LocalRateLimit>& limits) {
   std::vector<pb::Resource> out;
-  for (const auto& rl : topology.model().local_rate_limits) {
-    std::vector<std::string> hosts;
-    for (const auto& uid : rate_limited_services(topology, rl)) {
-      if (std::find(served_service_uids.begin(), served_service_uids.end(), uid) ==
-          served_service_uids.end()) {
-        continue;
-      }
-      auto slash = uid.find('/');
-      hosts.push_back(service_fqdn(uid.substr(slash + 1), uid.substr(0, slash)));
-    }
-    if (hosts.empty()) continue;
+  for (const auto& rl : limits) {
+    std::vector<std::string> uids = rate_limited_services(topology, rl);
+    if (uids.empty()) continue;
     pb::Resource r;
     r.set_uid(rl.limit_uid());
     auto* limit = r.mutable_local_rate_limit();
     limit->set_uid(rl.limit_uid());
     limit->set_name(rl.meta.name);
     limit->set_namespace_(rl.meta.ns);
-    for (auto& h : hosts) limit->add_hosts(std::move(h));
+    for (const auto& uid : uids) {
+      auto slash = uid.find('/');
+      limit->add_hosts(service_fqdn(uid.substr(slash + 1), uid.substr(0, slash)));
+    }
     if (rl.settings) *limit->mutable_settings() = to_rate_limit_settings(*rl.settings);
     for (const auto& route : rl.routes) {
       auto* rr = limit->add_routes();
@@ -505,6 +500,7 @@ bool l7_for_waypoint(const pb::Resource& resource, const std::vector<std::string
     const auto& vs = resource.virtual_service();
     return visible(vs.export_to(), vs.namespace_());
   }
+  if (resource.has_local_rate_limit()) return true;  // its hosts are Services, named exactly
   const auto& dr = resource.destination_rule();
   return visible(dr.export_to(), dr.namespace_());
 }
@@ -556,6 +552,12 @@ bool l7_for_hosts(const pb::Resource& resource, const std::vector<std::string>& 
     return std::any_of(hosts.begin(), hosts.end(), any);
   }
   if (resource.has_destination_rule()) return any(resource.destination_rule().host());
+  if (resource.has_local_rate_limit()) {
+    const auto& hosts = resource.local_rate_limit().hosts();
+    return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& h) {
+      return std::find(service_hosts.begin(), service_hosts.end(), h) != service_hosts.end();
+    });
+  }
   return false;
 }
 

@@ -168,6 +168,26 @@ spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
   EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
 }
 
+// A local rate limit reaches the waypoint of the Service it targets, and no agent.
+TEST(ConfigDirectoryTest, PublishesLocalRateLimitsForWaypoints) {
+  auto published = publish_directory(R"(apiVersion: ambit.io/v1alpha1
+kind: LocalRateLimit
+metadata: {name: web, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, name: web}]
+  limit: {requests: 5, per: 1s}
+)");
+  ASSERT_NE(published, nullptr);
+  EXPECT_TRUE(published->config_errors().empty());
+  auto waypoint = published->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/waypoint"));
+  EXPECT_EQ(keys(*waypoint), (std::vector<std::string>{"LocalRateLimit localratelimit/shop/web",
+                                                       "Namespace shop", "Service shop/web"}));
+  auto other = published->view_for(subscriber(v1::Subscribe::WAYPOINT, "shop/other"));
+  EXPECT_TRUE(other->empty() || keys(*other) == std::vector<std::string>{"Namespace shop"});
+  auto agent = published->view_for(subscriber(v1::Subscribe::AGENT, "node-a"));
+  EXPECT_EQ(keys(*agent), (std::vector<std::string>{"Namespace shop", "Service shop/web"}));
+}
+
 // What only waypoints enforce reaches them through the real path, and a route to a host that is
 // not there yet is served with its error reported, not refused.
 TEST(ConfigDirectoryTest, TargetRefPoliciesExportToAndServedErrors) {
