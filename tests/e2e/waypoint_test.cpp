@@ -51,6 +51,7 @@ class WaypointTest : public ControlledMesh {
     write_file("cluster.yaml", y.str());
   }
 
+  int waypoint_workers_ = 1;
   void start_waypoint() {
     SpawnOptions o;
     o.argv = {AMBIT_CONTROLLER_PATH, "bootstrap-waypoint", "--ca-dir", dir_ + "/ca",
@@ -58,9 +59,10 @@ class WaypointTest : public ControlledMesh {
     auto out = run_command(o, {}, 20s);
     ASSERT_TRUE(out.ok()) << out.error().message;
     auto p = cluster_->spawn_in_pod(
-        "shop-waypoint-0", {AMBIT_WAYPOINT_PATH, "--controller", controller_address_, "--waypoint",
-                            "shop/shop-waypoint", "--workload", "shop/shop-waypoint-0",
-                            "--credentials", dir_ + "/waypoint", "--workers", "1"});
+        "shop-waypoint-0",
+        {AMBIT_WAYPOINT_PATH, "--controller", controller_address_, "--waypoint",
+         "shop/shop-waypoint", "--workload", "shop/shop-waypoint-0", "--credentials",
+         dir_ + "/waypoint", "--workers", std::to_string(waypoint_workers_)});
     ASSERT_TRUE(p.ok()) << p.error().message;
     waypoint_ = std::move(*p);
   }
@@ -253,8 +255,19 @@ spec:
   - match: [{uri: {prefix: /fault/delay}}]
     route: [{destination: {host: shop, subset: v2}}]
     fault: {delay: {fixedDelay: 200ms, percentage: {value: 10}}}
+  - match: [{uri: {prefix: /limited}}]
+    route: [{destination: {host: shop, subset: v2}}]
   - route: [{destination: {host: shop, subset: v1}}]
     retries: {attempts: 3, retryOn: 5xx}
+---
+apiVersion: ambit.io/v1alpha1
+kind: LocalRateLimit
+metadata: {name: shop, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, name: shop}]
+  rules:
+  - match: {uri: {prefix: /limited}}
+    limit: {requests: 10, per: 1h}
 )";
 
 TEST_F(WaypointTest, ACanarySplitsNinetyTenAndHeadersPickV2) {
@@ -492,6 +505,7 @@ spec:
 }
 
 TEST_F(WaypointTest, RetriesHideAFlakyPodTimeoutsFireAndFaultsAreInjected) {
+  waypoint_workers_ = 2;  // the rate limit below holds across workers
   ASSERT_NO_FATAL_FAILURE(start_all(kResilience, "/fault/delay", 2000, {"--fail-every", "2"},
                                     {"--slow-prefix", "/slow"}));
   // Half of v1's answers are 503; the client sees none of them.
@@ -528,6 +542,16 @@ TEST_F(WaypointTest, RetriesHideAFlakyPodTimeoutsFireAndFaultsAreInjected) {
   size_t di = occurrences(waypoint_->stderr_text(), "flags=DI");
   EXPECT_GE(di, 5u);
   EXPECT_LE(di, 40u);
+
+  // The LocalRateLimit's rule: 10 an hour on /limited, over 8 connections (both workers).
+  auto burst = load("client", 40, "GET", "/limited", {}, kVip, 80, 8);
+  EXPECT_EQ(status_count(burst, "200"), 10) << burst.dump();
+  EXPECT_EQ(status_count(burst, "429"), 30) << burst.dump();
+  auto metrics = run_in("shop-waypoint-0", {"curl", "-s", "127.0.0.1:15000/metrics"});
+  EXPECT_NE(
+      metrics.find("ambit_waypoint_rate_limited_total{policy=\"localratelimit/shop/shop\"} 30"),
+      std::string::npos)
+      << lines_with(metrics, "rate_limited", 4);
 }
 
 }  // namespace
