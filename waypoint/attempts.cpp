@@ -16,7 +16,7 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
     : ctx_(context),
       client_(client),
       policy_(dispatch.resilience->retry),
-      timeout_(dispatch.resilience->timeout),
+      timeout_(request_timeout(dispatch.resilience->timeout, request)),
       cluster_info_(dispatch.cluster_info),
       budget_(waypoint_state(context.config)
                   .routes->budgets()

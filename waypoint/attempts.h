@@ -10,7 +10,7 @@
 //   - The route timeout runs from the end of the request (Envoy's); when it fires before a
 //     response head, the client hears UT (504 "upstream request timeout"), after one, the
 //     response is cut. perTryTimeout bounds each try the same way, and is retried by 5xx,
-//     gateway-error and reset.
+//     gateway-error and reset. A gRPC call's grpc-timeout is its timeout, bounded by the route's.
 // The cluster's circuit breakers (connectionPool.http http2MaxRequests, maxRetries) are taken
 // while the request is on: over http2MaxRequests it is answered 503 UO at once; over maxRetries
 // it is not retried.

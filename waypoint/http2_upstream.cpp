@@ -93,11 +93,11 @@ class Http2Upstream::Request final : public UpstreamRequest {
   void release(bool complete) override {
     sink_ = nullptr;
     released_ = true;
-    if (!closed_ && id_ > 0 && !(complete && ended_)) {
-      up_.codec_.submit_reset(id_, NGHTTP2_CANCEL);
-      up_.flush();
-    }
-    if (closed_ || id_ <= 0) up_.forget(this);
+    if (closed_ || id_ <= 0) return up_.forget(this);
+    if (complete && ended_) return;  // it goes when its stream closes
+    up_.codec_.submit_reset(id_, NGHTTP2_CANCEL);
+    // Sending the reset closes the stream at once, and closed() frees this: nothing after.
+    up_.flush();
   }
 
   // From the connection.

@@ -198,4 +198,49 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   return std::chrono::nanoseconds(static_cast<int64_t>(value * ns_per));
 }
 
+std::optional<std::chrono::milliseconds> parse_grpc_timeout(std::string_view text) {
+  if (text.size() < 2 || text.size() > 9) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  using namespace std::chrono;
+  nanoseconds d;
+  switch (text.back()) {
+    case 'H':
+      d = hours(value);
+      break;
+    case 'M':
+      d = minutes(value);
+      break;
+    case 'S':
+      d = seconds(value);
+      break;
+    case 'm':
+      d = milliseconds(value);
+      break;
+    case 'u':
+      d = microseconds(value);
+      break;
+    case 'n':
+      d = nanoseconds(value);
+      break;
+    default:
+      return std::nullopt;
+  }
+  return std::max(ceil<milliseconds>(d), milliseconds(1));
+}
+
+std::chrono::milliseconds request_timeout(std::chrono::milliseconds route_timeout,
+                                          const HttpRequest& request) {
+  const std::string* type = request.header("content-type");
+  if (type == nullptr || !type->starts_with("application/grpc")) return route_timeout;
+  const std::string* header = request.header("grpc-timeout");
+  if (header == nullptr) return route_timeout;
+  auto deadline = parse_grpc_timeout(*header);
+  if (!deadline) return route_timeout;
+  return route_timeout.count() > 0 ? std::min(route_timeout, *deadline) : *deadline;
+}
+
 }  // namespace ambit::waypoint

@@ -78,4 +78,14 @@ struct Resilience {
 // "1.5s", "250ms", "2m", "1h", "100us": Istio's duration text (the controller writes "<s>.<frac>s").
 Result<std::chrono::nanoseconds> parse_duration(std::string_view text);
 
+// A gRPC call's grpc-timeout header ("200m", "5S": 1 to 8 digits and a unit of H M S m u n),
+// rounded up to whole milliseconds; nullopt when it is not one.
+std::optional<std::chrono::milliseconds> parse_grpc_timeout(std::string_view text);
+
+// The timeout of a request: the route's, or for a gRPC call with a grpc-timeout, that deadline
+// bounded by the route's (Istio sets Envoy's max_grpc_timeout to the route timeout, 0 =
+// unbounded). 0: none.
+std::chrono::milliseconds request_timeout(std::chrono::milliseconds route_timeout,
+                                          const HttpRequest& request);
+
 }  // namespace ambit::waypoint

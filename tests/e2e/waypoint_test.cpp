@@ -80,9 +80,12 @@ class WaypointTest : public ControlledMesh {
   }
 
   // Debian's python (grpcio is a Debian package) serving gRPC on 9090 in `pod`.
-  void serve_grpc(const std::string& pod, const std::string& name) {
-    auto p = cluster_->spawn_in_pod(
-        pod, {"/usr/bin/python3", AMBIT_GRPC_PEER, "serve", "--name", name, "--port", "9090"});
+  void serve_grpc(const std::string& pod, const std::string& name,
+                  std::vector<std::string> more = {}) {
+    std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "serve", "--name", name,
+                                     "--port",           "9090"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    auto p = cluster_->spawn_in_pod(pod, argv);
     ASSERT_TRUE(p.ok()) << p.error().message;
     ASSERT_TRUE(
         wait_for([&] { return (*p)->stdout_text().find("listening") != std::string::npos; }, 10s))
@@ -461,6 +464,47 @@ spec:
   EXPECT_EQ(denied["codes"].value("PERMISSION_DENIED", 0), 5) << denied.dump();
   EXPECT_TRUE(wait_for(
       [&] { return waypoint_->stderr_text().find("protocol=HTTP/2") != std::string::npos; }));
+}
+
+TEST_F(WaypointTest, GrpcUnavailableIsRetriedAndADeadlineCancelsTheCallUpstream) {
+  const std::string routes = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - route: [{destination: {host: shop, subset: v1}}]
+    retries: {attempts: 3, retryOn: unavailable}
+)";
+  ASSERT_NO_FATAL_FAILURE(start_all(routes));
+  ASSERT_NO_FATAL_FAILURE(serve_grpc("shop-v1", "v1", {"--fail-every", "2"}));
+  std::string target = std::string(kVip) + ":9090";
+  auto grpc = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "call", target};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return nlohmann::json::parse(run_in("client", argv), nullptr, false);
+  };
+  // Every other call of v1 is UNAVAILABLE; the retry on `unavailable` hides each of them.
+  auto calls = grpc({"-n", "100"});
+  EXPECT_EQ(calls["codes"].value("OK", 0), 100) << calls.dump() << waypoint_->stderr_text();
+  EXPECT_GE(occurrences(waypoint_->stderr_text(), "attempts=2"), 45u);
+  // A 300 ms deadline on a call the pod would answer in 3 s: DEADLINE_EXCEEDED for the client,
+  // and the pod sees its call cancelled (the waypoint ended the try), not left running.
+  auto begin = std::chrono::steady_clock::now();
+  auto slow = grpc({"-n", "1", "--method", "Slow", "--deadline", "0.3"});
+  EXPECT_EQ(slow["codes"].value("DEADLINE_EXCEEDED", 0), 1) << slow.dump();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 3s);
+  auto alive = load("client", 1, "GET", "/");  // the waypoint took the cancel in its stride
+  EXPECT_EQ(status_count(alive, "200"), 1)
+      << alive.dump() << " waypoint running: " << waypoint_->running();
+  EXPECT_TRUE(wait_for(
+      [&] {
+        auto stats = grpc({"-n", "1", "--method", "Stats"});
+        return stats.dump().find("cancelled=1") != std::string::npos;
+      },
+      2s))
+      << grpc({"-n", "1", "--method", "Stats"}).dump()
+      << lines_with(waypoint_->stderr_text(), "shop.Cart/S", 10);
 }
 
 TEST_F(WaypointTest, TlsIsRoutedByItsServerNameEndToEnd) {

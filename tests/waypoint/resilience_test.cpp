@@ -372,6 +372,24 @@ TEST_F(WaypointResilienceTest, MaxRetriesBoundsTheRetriesInFlight) {
             std::string::npos);
 }
 
+TEST_F(WaypointResilienceTest, AGrpcCallsDeadlineCancelsItsTryWhenItPasses) {
+  v1_.set_behaviour(always(200, 2000ms));
+  v2_->set_behaviour(always(200, 2000ms));
+  start_waypoint({resilient(0, "")}, {});
+  auto begin = std::chrono::steady_clock::now();
+  auto replies = h2_exchange([](testing::H2TestClient& c) {
+    c.request(testing::H2TestClient::get(
+        "/shop.Cart/Slow", {{"content-type", "application/grpc"}, {"grpc-timeout", "200m"}}));
+  });
+  auto took = std::chrono::steady_clock::now() - begin;
+  ASSERT_EQ(replies.size(), 1u);
+  const auto& r = replies.begin()->second;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("grpc-status"), "14") << "UT answered as Envoy maps 504 for gRPC";
+  EXPECT_LT(took, 1500ms) << "the 200 ms deadline, not the backend's 2 s";
+  EXPECT_EQ(count_with_flags(*stats_, "UT"), 1u) << stats_->render_prometheus();
+}
+
 // A local rate limit of `tokens` for the shop Service (no refill within a test).
 pb::LocalRateLimit shop_limit(uint32_t tokens) {
   pb::LocalRateLimit rl;

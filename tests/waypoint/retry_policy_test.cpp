@@ -174,5 +174,34 @@ TEST(RetryPolicy, AServiceProfileBudgetIsCarried) {
   EXPECT_FALSE(RetryPolicy::parse(retry(3, "5xx"), "x")->budget.has_value());
 }
 
+TEST(GrpcTimeout, TheHeaderIsParsedAsTheGrpcSpecWritesIt) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(parse_grpc_timeout("200m"), 200ms);
+  EXPECT_EQ(parse_grpc_timeout("5S"), 5s);
+  EXPECT_EQ(parse_grpc_timeout("2M"), 2min);
+  EXPECT_EQ(parse_grpc_timeout("1H"), 1h);
+  EXPECT_EQ(parse_grpc_timeout("1500u"), 2ms);  // rounded up
+  EXPECT_EQ(parse_grpc_timeout("10n"), 1ms);
+  EXPECT_EQ(parse_grpc_timeout("99999999S"), 99999999s);
+  for (const char* bad : {"", "m", "100", "100x", "-5S", "123456789S", "1.5S"}) {
+    EXPECT_FALSE(parse_grpc_timeout(bad)) << bad;
+  }
+}
+
+TEST(GrpcTimeout, AGrpcCallsDeadlineIsItsTimeoutBoundedByTheRoutes) {
+  using namespace std::chrono_literals;
+  HttpRequest grpc;
+  grpc.headers = {{"content-type", "application/grpc+proto"}, {"grpc-timeout", "300m"}};
+  EXPECT_EQ(request_timeout(0ms, grpc), 300ms);
+  EXPECT_EQ(request_timeout(100ms, grpc), 100ms);
+  EXPECT_EQ(request_timeout(5s, grpc), 300ms);
+  HttpRequest plain;  // not gRPC: the header means nothing
+  plain.headers = {{"grpc-timeout", "300m"}};
+  EXPECT_EQ(request_timeout(0ms, plain), 0ms);
+  HttpRequest no_deadline;
+  no_deadline.headers = {{"content-type", "application/grpc"}};
+  EXPECT_EQ(request_timeout(2s, no_deadline), 2s);
+}
+
 }  // namespace
 }  // namespace ambit::waypoint
