@@ -80,6 +80,14 @@ class WaypointTest : public ControlledMesh {
   }
 
   // Debian's python (grpcio is a Debian package) serving gRPC on 9090 in `pod`.
+  // grpc_peer.py call from the client pod to the Service's gRPC port, with `args`; its JSON.
+  nlohmann::json grpc(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "call",
+                                     std::string(kVip) + ":9090"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return nlohmann::json::parse(run_in("client", argv), nullptr, false);
+  }
+
   void serve_grpc(const std::string& pod, const std::string& name,
                   std::vector<std::string> more = {}) {
     std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "serve", "--name", name,
@@ -442,12 +450,6 @@ spec:
   // gRPC (HTTP/2 to the pods): the 90/10 canary and the header route apply to calls too, the
   // deadline reaches the server, server streaming works, and the DENY policy answers
   // PERMISSION_DENIED.
-  std::string target = std::string(kVip) + ":9090";
-  auto grpc = [&](std::vector<std::string> extra) {
-    std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "call", target};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return nlohmann::json::parse(run_in("client", argv), nullptr, false);
-  };
   auto split = grpc({"-n", "1000"});
   ASSERT_EQ(split["codes"].value("OK", 0), 1000) << split.dump() << waypoint_->stderr_text();
   EXPECT_NEAR(100.0 * split["served"].value("v2", 0) / 1000, 10.0, 3.5) << split.dump();
@@ -478,12 +480,6 @@ spec:
 )";
   ASSERT_NO_FATAL_FAILURE(start_all(routes));
   ASSERT_NO_FATAL_FAILURE(serve_grpc("shop-v1", "v1", {"--fail-every", "2"}));
-  std::string target = std::string(kVip) + ":9090";
-  auto grpc = [&](std::vector<std::string> extra) {
-    std::vector<std::string> argv = {"/usr/bin/python3", AMBIT_GRPC_PEER, "call", target};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return nlohmann::json::parse(run_in("client", argv), nullptr, false);
-  };
   // Every other call of v1 is UNAVAILABLE; the retry on `unavailable` hides each of them.
   auto calls = grpc({"-n", "100"});
   EXPECT_EQ(calls["codes"].value("OK", 0), 100) << calls.dump() << waypoint_->stderr_text();
