@@ -105,6 +105,14 @@ void require_header(HttpMatchRequest& into, const std::string& name, StringMatch
   }
 }
 
+// Envoy's RegexMatcher ({regex, google_re2}), checked with RE2.
+StringMatch read_safe_regex(const YamlValue& value, ParseContext& ctx) {
+  auto regex = value.object({"regex", "google_re2"}).required("regex");
+  StringMatch m{StringMatch::Kind::kRegex, regex.string()};
+  ctx.check_regex(regex, m.value);
+  return m;
+}
+
 // Envoy's HeaderMatcher; false (reported) for the kinds a condition cannot say.
 bool read_header_matcher(const YamlValue& value, ParseContext& ctx, HttpMatchRequest& into) {
   auto o = value.object({"name", "exact_match", "prefix_match", "suffix_match", "contains_match",
@@ -118,20 +126,12 @@ bool read_header_matcher(const YamlValue& value, ParseContext& ctx, HttpMatchReq
   if (auto v = o.optional("present_match"); v && v->boolean()) {
     m = StringMatch{StringMatch::Kind::kPrefix, ""};
   }
-  if (auto v = o.optional("safe_regex_match")) {
-    auto r = v->object({"regex", "google_re2"});
-    m = StringMatch{StringMatch::Kind::kRegex, r.required("regex").string()};
-    ctx.check_regex(r.required("regex"), m->value);
-  }
+  if (auto v = o.optional("safe_regex_match")) m = read_safe_regex(*v, ctx);
   if (auto v = o.optional("string_match")) {
     auto s = v->object({"exact", "prefix", "suffix", "contains", "safe_regex", "ignore_case"});
     if (auto e = s.optional("exact")) m = StringMatch{StringMatch::Kind::kExact, e->string()};
     if (auto p = s.optional("prefix")) m = StringMatch{StringMatch::Kind::kPrefix, p->string()};
-    if (auto r = s.optional("safe_regex")) {
-      auto re = r->object({"regex", "google_re2"});
-      m = StringMatch{StringMatch::Kind::kRegex, re.required("regex").string()};
-      ctx.check_regex(re.required("regex"), m->value);
-    }
+    if (auto r = s.optional("safe_regex")) m = read_safe_regex(*r, ctx);
   }
   if (!m) {
     ctx.warning(codes::kUnsupportedField, value,
