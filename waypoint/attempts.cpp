@@ -7,6 +7,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kBackoffBase{25};
 constexpr std::chrono::milliseconds kBackoffMax{250};
+constexpr std::chrono::milliseconds kPendingPoll{5};
 
 }  // namespace
 
@@ -31,7 +32,8 @@ Attempts::Attempts(Context context, ResponseSink& client, const Dispatch& dispat
       delay_(dispatch.delay),
       timeout_timer_(context.worker.timers()),
       try_timer_(context.worker.timers()),
-      backoff_timer_(context.worker.timers()) {
+      backoff_timer_(context.worker.timers()),
+      connect_timer_(context.worker.timers()) {
   endpoint_ = dispatch.endpoint;
   budget_.deposit();
 }
@@ -43,8 +45,20 @@ Attempts::~Attempts() {
 
 void Attempts::let_go() {
   if (cluster_info_ == nullptr) return;
+  leave_pending();
   if (std::exchange(holding_request_, false)) cluster_info_->load->requests.fetch_sub(1);
   if (std::exchange(holding_retry_, false)) cluster_info_->load->retries.fetch_sub(1);
+}
+
+void Attempts::leave_pending() {
+  if (std::exchange(holding_pending_, false)) cluster_info_->load->pending.fetch_sub(1);
+}
+
+void Attempts::overflow() {
+  record_.flags = flagged("UO");
+  record_.details = "upstream_overflow";
+  waypoint_state(ctx_.config)
+      .stats->count(ctx_.shard, RequestStats::Event::kOverflow, cluster_info_->key);
 }
 
 bool Attempts::admit() {
@@ -76,10 +90,7 @@ bool Attempts::start(const Framing& framing, bool end_stream) {
   framing_ = framing;
   if (!admit()) {
     // The cluster's http2MaxRequests are all in flight: Envoy's overflow, answered at once.
-    record_.flags = flagged("UO");
-    record_.details = "upstream_overflow";
-    waypoint_state(ctx_.config)
-        .stats->count(ctx_.shard, RequestStats::Event::kOverflow, cluster_info_->key);
+    overflow();
     return false;
   }
   if (end_stream) request_complete();
@@ -88,30 +99,59 @@ bool Attempts::start(const Framing& framing, bool end_stream) {
     backoff_timer_.arm(delay_, [this] { try_after_wait(); });
     return true;
   }
-  if (begin_try()) return true;
-  if (policy_.retry_failure("UF", false) && may_retry()) {
-    retry_later();
-    return true;
+  switch (begin_try()) {
+    case Begun::kStarted:
+    case Begun::kWaiting:
+      return true;
+    case Begun::kFailed:
+      if (policy_.retry_failure("UF", false) && may_retry()) {
+        retry_later();
+        return true;
+      }
+      break;
+    case Begun::kOverflow:
+      break;
   }
   timeout_timer_.cancel();
   return false;
 }
 
-bool Attempts::begin_try() {
+Attempts::Begun Attempts::begin_try() {
   bool http2 = upstream_http2(*endpoint_, ctx_.client_http2, false);
   auto got = ctx_.pool.acquire(ctx_.config, *endpoint_, http2, this);
+  if (got.full) {
+    // Every connection the cluster may have is open: wait for one, as one of its pending
+    // requests, when http1MaxPendingRequests leaves room.
+    if (!holding_pending_) {
+      auto& pending = cluster_info_->load->pending;
+      uint32_t max = cluster_info_->limits.max_pending;
+      if (pending.fetch_add(1) >= max && max != 0) {
+        pending.fetch_sub(1);
+        overflow();
+        return Begun::kOverflow;
+      }
+      holding_pending_ = true;
+    }
+    backoff_timer_.arm(kPendingPoll, [this] { try_after_wait(); });
+    return Begun::kWaiting;
+  }
+  leave_pending();
   ++record_.attempts;
   if (got.request == nullptr) {
     outcome(0);
     record_.flags = flagged("UF");
     record_.details = "upstream_connect_failed";
-    return false;
+    return Begun::kFailed;
   }
   current_ = got.request;
   record_.flags = flagged("-");
   record_.details.clear();
   if (policy_.per_try_timeout.count() > 0) {
     try_timer_.arm(policy_.per_try_timeout, [this] { on_try_timeout(); });
+  }
+  if (got.connection != nullptr && !got.connection->answered()) {
+    connecting_ = got.connection;
+    connect_timer_.arm(connecting_->policy().connect_timeout, [this] { on_connect_timeout(); });
   }
   // What the client sent before this try began (a retry's, or a delayed first try's) goes up
   // now; the rest follows as it comes.
@@ -121,7 +161,7 @@ bool Attempts::begin_try() {
     if (!body_.empty()) current_->send_body(body_);
     if (request_done_) current_->send_end(trailers_);
   }
-  return true;
+  return Begun::kStarted;
 }
 
 void Attempts::send_body(std::string_view data) {
@@ -163,12 +203,15 @@ void Attempts::release(bool complete) {
   timeout_timer_.cancel();
   backoff_timer_.cancel();
   try_timer_.cancel();
+  connect_timer_.cancel();
   if (current_ != nullptr) std::exchange(current_, nullptr)->release(complete);
   let_go();
 }
 
 void Attempts::cancel_try() {
   try_timer_.cancel();
+  connect_timer_.cancel();
+  connecting_ = nullptr;
   if (current_ != nullptr) std::exchange(current_, nullptr)->release(false);
 }
 
@@ -224,10 +267,17 @@ void Attempts::next_try() {
 }
 
 void Attempts::try_after_wait() {
-  if (begin_try()) {
-    // A front that stopped reading the body while no try was on reads on.
-    if (!request_done_) client_.request_writable();
-    return;
+  switch (begin_try()) {
+    case Begun::kStarted:
+      // A front that stopped reading the body while no try was on reads on.
+      if (!request_done_) client_.request_writable();
+      return;
+    case Begun::kWaiting:
+      return;
+    case Begun::kOverflow:
+      return give_up("UO", "upstream_overflow");
+    case Begun::kFailed:
+      break;
   }
   if (policy_.retry_failure("UF", false) && may_retry()) return retry_later();
   give_up(retries_ > 0 ? "UF,URX" : "UF", "upstream_connect_failed");
@@ -241,6 +291,8 @@ void Attempts::give_up(std::string_view flags, const std::string& why) {
 }
 
 void Attempts::response_head(ResponseHead& head) {
+  connect_timer_.cancel();
+  connecting_ = nullptr;
   bool interim = head.status >= 100 && head.status < 200 && head.status != 101;
   if (!interim) outcome(head.status);
   if (!interim && !response_started_ && policy_.retry_response(head.status, head.headers)) {
@@ -279,6 +331,21 @@ void Attempts::response_failed(std::string_view flags, const std::string& why) {
 void Attempts::on_timeout() {
   if (!response_started_ && current_ != nullptr) outcome(0);
   give_up("UT", "upstream_response_timeout");
+}
+
+void Attempts::on_connect_timeout() {
+  if (connecting_ == nullptr) return;
+  if (std::exchange(connecting_, nullptr)->answered()) return;  // connected meanwhile
+  // Envoy's connect timeout: the endpoint was never reached (UF), retried as connect-failure.
+  outcome(0);
+  cancel_try();
+  if (policy_.retry_failure("UF", false) && may_retry()) {
+    record_.flags = flagged("UF");
+    record_.details = "upstream_connect_timeout";
+    return retry_later();
+  }
+  give_up(retries_ > 0 && policy_.retry_failure("UF", false) ? "UF,URX" : "UF",
+          "upstream_connect_timeout");
 }
 
 void Attempts::on_try_timeout() {

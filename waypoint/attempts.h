@@ -11,9 +11,13 @@
 //     response head, the client hears UT (504 "upstream request timeout"), after one, the
 //     response is cut. perTryTimeout bounds each try the same way, and is retried by 5xx,
 //     gateway-error and reset. A gRPC call's grpc-timeout is its timeout, bounded by the route's.
-// The cluster's circuit breakers (connectionPool.http http2MaxRequests, maxRetries) are taken
-// while the request is on: over http2MaxRequests it is answered 503 UO at once; over maxRetries
-// it is not retried.
+// The cluster's circuit breakers (DestinationRule connectionPool) are taken while the request is
+// on: over http2MaxRequests it is answered 503 UO at once; over maxRetries it is not retried;
+// when the cluster's tcp.maxConnections are all open, a try waits for one as one of its
+// http1MaxPendingRequests (polling every 5 ms, bounded by the route timeout), or past those is
+// answered 503 UO at once. Overflow is never retried, as Envoy's. A try whose connection's
+// CONNECT is not answered within tcp.connectTimeout (10 s) fails as UF, retried as
+// connect-failure.
 // Every try's outcome goes to the view's outlier detection (outlier_detector.h) when the
 // cluster has a policy, and retries pick among the endpoints it has not ejected.
 // An injected delay (fault.delay) holds the first try the way a back-off holds a retry.
@@ -75,7 +79,12 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   void request_writable() override { client_.request_writable(); }
 
  private:
-  bool begin_try();
+  enum class Begun { kStarted, kWaiting, kFailed, kOverflow };
+  // kWaiting: for a connection, as one of the cluster's pending requests; kFailed: UF;
+  // kOverflow: UO (record_ says so, counted).
+  Begun begin_try();
+  void overflow();
+  void leave_pending();
   // Another try is allowed: under the limit, the body replayable, and the budget has one
   // (taken from it). Last in any condition, so a retry it allows is a retry made.
   bool may_retry();
@@ -94,6 +103,7 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   void give_up(std::string_view flags, const std::string& why);
   void on_timeout();
   void on_try_timeout();
+  void on_connect_timeout();
 
   Context ctx_;
   ResponseSink& client_;
@@ -109,13 +119,16 @@ class Attempts final : public UpstreamRequest, public ResponseSink {
   std::string body_;  // what went up so far, for another try
   std::vector<Header> trailers_;
   UpstreamRequest* current_ = nullptr;
-  TimerQueue::Timer timeout_timer_, try_timer_, backoff_timer_;
+  HboneUpstream* connecting_ = nullptr;  // the try's connection, its CONNECT not answered yet
+  // backoff_timer_: a retry's back-off, the injected delay, or a pending try's next look.
+  TimerQueue::Timer timeout_timer_, try_timer_, backoff_timer_, connect_timer_;
   uint32_t retries_ = 0;
   bool request_done_ = false;
   bool body_too_long_ = false;
   bool response_started_ = false;
   bool holding_request_ = false;  // counted in the cluster's requests in flight
   bool holding_retry_ = false;    // counted in its retries in flight (maxRetries)
+  bool holding_pending_ = false;  // counted in its pending requests (http1MaxPendingRequests)
 };
 
 }  // namespace ambit::waypoint

@@ -8,6 +8,7 @@ namespace ambit::waypoint {
 void Http1Upstream::bind(ResponseSink* sink) {
   sink_ = sink;
   reusable_ = false;
+  serve_one();
 }
 
 void Http1Upstream::make_tunnel(TunnelOwner* owner) {
@@ -39,9 +40,12 @@ void Http1Upstream::send_end(const std::vector<Header>& trailers) {
 void Http1Upstream::release(bool complete) {
   if (tunnel_ != nullptr) return;  // after a 101 the tunnel owns it
   sink_ = nullptr;
-  reusable_ =
-      complete && !closed() && !eof && ended_ && parser_->response().keep_alive && in.empty();
-  if (!reusable_) reset();
+  // Kept for the next request unless spent, or its slot is wanted by one waiting for a
+  // connection to the cluster.
+  reusable_ = complete && !closed() && !eof && ended_ && parser_->response().keep_alive &&
+              in.empty() && !spent() && !wanted_elsewhere();
+  if (!reusable_) return reset();
+  mark_idle();
 }
 
 void Http1Upstream::on_stream_data(std::span<const uint8_t> data) {

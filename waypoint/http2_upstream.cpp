@@ -160,10 +160,13 @@ Http2Upstream::Http2Upstream(SocketAddress address, std::string workload)
 
 Http2Upstream::~Http2Upstream() = default;
 
-bool Http2Upstream::usable() const { return !failed_ && !closed() && codec_.accepting(); }
+bool Http2Upstream::usable() const {
+  return !failed_ && !closed() && codec_.accepting() && !spent();
+}
 
 UpstreamRequest* Http2Upstream::open_request(ResponseSink* sink) {
   if (!usable()) return nullptr;
+  serve_one();
   requests_.push_back(std::make_unique<Request>(*this, sink));
   return requests_.back().get();
 }
@@ -175,6 +178,7 @@ Http2Upstream::Request* Http2Upstream::find(int32_t id) {
 
 void Http2Upstream::forget(Request* r) {
   std::erase_if(requests_, [r](const auto& p) { return p.get() == r; });
+  if (requests_.empty()) mark_idle();
 }
 
 void Http2Upstream::flush() {

@@ -353,9 +353,9 @@ void HttpSession::forward(const Dispatch& d) {
     // A protocol switch is not retried: one try, on a connection that may become a tunnel.
     auto got = pool_.acquire(*ex.config, *d.endpoint, false, this);
     if (got.request == nullptr) {
-      ex.record.flags = "UF";
-      ex.record.details = "upstream_connect_failed";
-      return answer_locally(503, upstream_reset_body(false));
+      ex.record.flags = got.full ? "UO" : "UF";
+      ex.record.details = got.full ? "upstream_overflow" : "upstream_connect_failed";
+      return answer_locally(503, failure_answer(ex.record.flags).body);
     }
     ex.record.attempts = 1;
     ex.upstream = got.request;

@@ -173,7 +173,8 @@ std::string RequestStats::render_prometheus() const {
            Family{Event::kEjection, "ambit_waypoint_outlier_ejections_total", "cluster",
                   "Endpoints ejected by outlier detection, by cluster."},
            Family{Event::kOverflow, "ambit_waypoint_upstream_overflow_total", "cluster",
-                  "Requests answered 503 UO: the cluster's http2MaxRequests were in flight."},
+                  "Requests answered 503 UO: the cluster's http2MaxRequests were in flight, "
+                  "or its tcp.maxConnections open and http1MaxPendingRequests waiting."},
            Family{Event::kRetryOverflow, "ambit_waypoint_retry_overflow_total", "cluster",
                   "Retries not made: the cluster's maxRetries were in flight."},
            Family{Event::kRateLimited, "ambit_waypoint_rate_limited_total", "policy",

@@ -27,20 +27,46 @@ const pb::LoadBalancerSettings* lb_of(const pb::TrafficPolicy& policy, uint32_t 
   return nullptr;
 }
 
-// The connectionPool.http that applies to `port` under `policy`, if it says one.
-const pb::ConnectionPoolSettings::HTTPSettings* http_pool_of(const pb::TrafficPolicy& policy,
-                                                             uint32_t port) {
+// The connectionPool that applies to `port` under `policy`, if it says one (a port's, or a
+// subset's, replaces the one above it whole, as Istio merges them).
+const pb::ConnectionPoolSettings* pool_of(const pb::TrafficPolicy& policy, uint32_t port) {
   for (const auto& pl : policy.port_level_settings()) {
-    if (pl.port() == port && pl.connection_pool().has_http()) return &pl.connection_pool().http();
+    if (pl.port() == port && pl.has_connection_pool()) return &pl.connection_pool();
   }
-  return policy.connection_pool().has_http() ? &policy.connection_pool().http() : nullptr;
+  return policy.has_connection_pool() ? &policy.connection_pool() : nullptr;
 }
 
-RouteTable::ClusterLimits limits_of(const pb::ConnectionPoolSettings::HTTPSettings* pool) {
+const pb::ConnectionPoolSettings::HTTPSettings* http_of(const pb::ConnectionPoolSettings* pool) {
+  return pool != nullptr && pool->has_http() ? &pool->http() : nullptr;
+}
+
+// A duration the controller wrote, or `otherwise` when none was (or 0).
+std::chrono::milliseconds duration_or(const std::string& text,
+                                      std::chrono::milliseconds otherwise) {
+  if (text.empty()) return otherwise;
+  auto d = parse_duration(text);
+  if (!d || d->count() <= 0) return otherwise;
+  return std::max(std::chrono::milliseconds(1),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(*d));
+}
+
+RouteTable::ClusterLimits limits_of(const pb::ConnectionPoolSettings* pool) {
   RouteTable::ClusterLimits l;
   if (pool == nullptr) return l;
-  l.max_requests = static_cast<uint32_t>(std::max(0, pool->http2_max_requests()));
-  l.max_retries = static_cast<uint32_t>(std::max(0, pool->max_retries()));
+  auto count = [](int32_t n) { return static_cast<uint32_t>(std::max(0, n)); };
+  if (pool->has_http()) {
+    const auto& http = pool->http();
+    l.max_requests = count(http.http2_max_requests());
+    l.max_retries = count(http.max_retries());
+    l.max_pending = count(http.http1_max_pending_requests());
+    l.connections.max_requests_per_connection = count(http.max_requests_per_connection());
+    l.connections.idle_timeout = duration_or(http.idle_timeout(), l.connections.idle_timeout);
+  }
+  if (pool->has_tcp()) {
+    l.connections.max_connections = count(pool->tcp().max_connections());
+    l.connections.connect_timeout =
+        duration_or(pool->tcp().connect_timeout(), l.connections.connect_timeout);
+  }
   return l;
 }
 
@@ -151,19 +177,19 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
     };
     for (const auto& port : s->ports) {
       const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
-      const auto* top_pool = dr ? http_pool_of(dr->traffic_policy(), port.port) : nullptr;
+      const auto* top_pool = dr ? pool_of(dr->traffic_policy(), port.port) : nullptr;
       const auto* top_outlier = dr ? outlier_of(dr->traffic_policy(), port.port) : nullptr;
       auto top_od = outlier(top_outlier, "trafficPolicy.");
       if (!top_od) return top_od.error();
       std::string key = Cluster{s, "", port.port}.key();
-      clusters_[key] = {endpoints(port, nullptr, upstream_protocol(port, top_pool)), lb_policy(top),
-                        *top_od, key, limits_of(top_pool)};
+      clusters_[key] = {endpoints(port, nullptr, upstream_protocol(port, http_of(top_pool))),
+                        lb_policy(top), *top_od, key, limits_of(top_pool)};
       if (dr == nullptr) continue;
       for (int i = 0; i < dr->subsets_size(); ++i) {
         const auto& subset = dr->subsets(i);
         ztunnel::Labels labels(subset.labels().begin(), subset.labels().end());
         const pb::LoadBalancerSettings* own = lb_of(subset.traffic_policy(), port.port);
-        const auto* own_pool = http_pool_of(subset.traffic_policy(), port.port);
+        const auto* own_pool = pool_of(subset.traffic_policy(), port.port);
         const auto* own_outlier = outlier_of(subset.traffic_policy(), port.port);
         auto od = own_outlier != nullptr
                       ? outlier(own_outlier, fmt::format("subsets[{}].trafficPolicy.", i))
@@ -172,11 +198,14 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
         std::string subset_key = Cluster{s, subset.name(), port.port}.key();
         clusters_[subset_key] = {
             endpoints(port, &labels,
-                      upstream_protocol(port, own_pool != nullptr ? own_pool : top_pool)),
+                      upstream_protocol(port, http_of(own_pool != nullptr ? own_pool : top_pool))),
             lb_policy(own != nullptr ? own : top), *od, subset_key,
             limits_of(own_pool != nullptr ? own_pool : top_pool)};
       }
     }
+  }
+  for (auto& [key, info] : clusters_) {
+    for (auto& ep : info.endpoints) ep.cluster = &info;
   }
   return {};
 }

@@ -23,6 +23,7 @@
 #include "ambit/v1/mesh.pb.h"
 #include "core/net_address.h"
 #include "core/result.h"
+#include "waypoint/cluster_load.h"
 #include "waypoint/http_request.h"
 #include "waypoint/outlier_detector.h"
 #include "waypoint/retry_policy.h"
@@ -92,20 +93,22 @@ struct RouteResult {
 
 class RouteTable {
  public:
+  struct ClusterInfo;
   struct Endpoint {
     const ztunnel::Workload* workload;
     SocketAddress address;  // pod ip : target port
     UpstreamProtocol protocol = UpstreamProtocol::kClient;  // its cluster's
+    const ClusterInfo* cluster = nullptr;                   // the one it is listed in
   };
-  // Envoy's circuit breakers of a cluster, from DestinationRule connectionPool.http
-  // (http2MaxRequests, maxRetries; resolved as lb is): how many requests and retries may be in
-  // flight to it at once, across the workers. 0: no limit (Istio's default).
+  // Envoy's circuit breakers of a cluster, from DestinationRule connectionPool (resolved as lb
+  // is): how many requests, retries and requests waiting for a connection may be in flight to
+  // it at once across the workers (http2MaxRequests, maxRetries, http1MaxPendingRequests), and
+  // how its connections are kept. 0: no limit (Istio's default).
   struct ClusterLimits {
     uint32_t max_requests = 0;
     uint32_t max_retries = 0;
-  };
-  struct ClusterLoad {
-    std::atomic<uint32_t> requests{0}, retries{0};
+    uint32_t max_pending = 0;
+    ConnectionPolicy connections;
   };
   struct ClusterInfo {
     std::vector<Endpoint> endpoints;

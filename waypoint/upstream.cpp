@@ -23,6 +23,20 @@ bool HboneUpstream::open(ztunnel::Worker& worker, const ztunnel::EngineConfig& c
   return true;
 }
 
+void HboneUpstream::count_in(std::shared_ptr<ClusterLoad> load, const ConnectionPolicy& policy) {
+  policy_ = policy;
+  if (load == nullptr) return;
+  if (stream_ == nullptr) {
+    load->connections.fetch_sub(1);  // already gone
+    return;
+  }
+  load_ = std::move(load);
+}
+
+void HboneUpstream::let_go() {
+  if (auto load = std::exchange(load_, nullptr)) load->connections.fetch_sub(1);
+}
+
 void HboneUpstream::send(std::string_view b) {
   if (stream_ != nullptr && !b.empty()) connection_->send(stream_, byte_view(b));
 }
@@ -33,6 +47,7 @@ void HboneUpstream::reset() {
   if (stream_ == nullptr) return;
   auto* s = stream_;
   stream_ = nullptr;
+  let_go();
   connection_->reset_stream(s, NGHTTP2_CANCEL);
 }
 size_t HboneUpstream::backlog() const { return stream_ ? connection_->backlog(stream_) : 0; }
@@ -49,6 +64,7 @@ void HboneUpstream::on_stream_response(int status) {
 
 void HboneUpstream::on_stream_closed(uint32_t error_code, const std::string& why) {
   stream_ = nullptr;
+  let_go();
   on_failed(why.empty() && error_code != 0
                 ? fmt::format("stream reset (HTTP/2 error {})", error_code)
                 : why);

@@ -5,13 +5,16 @@
 // CONNECT stream from the waypoint's identity to the endpoint's node (HboneUpstream).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/net_address.h"
+#include "waypoint/cluster_load.h"
 #include "waypoint/http1_codec.h"
 #include "ztunnel/hbone_connection.h"
 #include "ztunnel/worker.h"
@@ -67,9 +70,13 @@ class UpstreamRequest {
 // An HBONE CONNECT stream to an endpoint, from the waypoint's workload.
 class HboneUpstream : public ztunnel::StreamSink {
  public:
+  using Clock = std::chrono::steady_clock;
   HboneUpstream(SocketAddress address, std::string workload)
       : address_(std::move(address)), workload_(std::move(workload)) {}
   virtual ~HboneUpstream() { reset(); }
+  // Holds one of `load`'s connections (the caller counted it) while its stream is open, and is
+  // kept by `policy`.
+  void count_in(std::shared_ptr<ClusterLoad> load, const ConnectionPolicy& policy);
   // Opens the CONNECT to the endpoint's node; false when no HBONE connection can be had.
   // `forwarded` is the Forwarded header naming the original client.
   bool open(ztunnel::Worker& worker, const ztunnel::EngineConfig& config,
@@ -86,12 +93,25 @@ class HboneUpstream : public ztunnel::StreamSink {
   bool closed() const { return stream_ == nullptr; }
   // The endpoint's node accepted the CONNECT (failures after that are UC, before it UF).
   bool answered() const { return answered_; }
+  const ConnectionPolicy& policy() const { return policy_; }
+  // Counts a request it takes; spent() once it has served maxRequestsPerConnection.
+  void serve_one() { ++served_; }
+  bool spent() const {
+    return policy_.max_requests_per_connection != 0 &&
+           served_ >= policy_.max_requests_per_connection;
+  }
+  // Requests wait for a connection to its cluster: an idle one should go rather than stay.
+  bool wanted_elsewhere() const { return load_ != nullptr && load_->pending.load() > 0; }
+  // Since when it has served nothing (valid while idle).
+  Clock::time_point idle_since() const { return idle_since_; }
 
  protected:
   // The CONNECT was refused, or the stream went: `why` for the log.
   virtual void on_failed(const std::string& why) = 0;
+  void mark_idle() { idle_since_ = Clock::now(); }
 
  private:
+  void let_go();  // the stream is gone: out of its cluster's connections
   void on_stream_response(int status) override;
   void on_stream_closed(uint32_t error_code, const std::string& why) override;
 
@@ -100,6 +120,10 @@ class HboneUpstream : public ztunnel::StreamSink {
   ztunnel::HboneConnection* connection_ = nullptr;
   ztunnel::HboneConnection::Stream* stream_ = nullptr;
   bool answered_ = false;
+  std::shared_ptr<ClusterLoad> load_;  // counted in its connections while the stream is open
+  ConnectionPolicy policy_;
+  uint32_t served_ = 0;
+  Clock::time_point idle_since_ = Clock::now();
 };
 
 // More of a shadow copy's body: dropped (and the copy cancelled) when the shadow endpoint is

@@ -1,11 +1,16 @@
 // A client session's connections to endpoints: HTTP/1.1 ones (one request at a time, reused when
 // idle) and one HTTP/2 connection per endpoint (its requests multiplexed), each in an HBONE
 // stream from the waypoint's workload that names the original client in Forwarded.
+// Each connection counts in its cluster's tcp.maxConnections while open (a new one is refused
+// when they are all open: the caller waits or overflows), takes at most maxRequestsPerConnection
+// requests, and is closed after idleTimeout without one, or at once when idle while requests
+// wait for a connection to its cluster.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "core/timer_queue.h"
 #include "waypoint/http1_upstream.h"
 #include "waypoint/http2_upstream.h"
 #include "waypoint/route_table.h"
@@ -15,11 +20,13 @@ namespace ambit::waypoint {
 class UpstreamPool {
  public:
   UpstreamPool(ztunnel::Worker& worker, const Downstream& downstream)
-      : worker_(worker), downstream_(downstream) {}
+      : worker_(worker), downstream_(downstream), idle_timer_(worker.timers()) {}
 
   struct Acquired {
-    UpstreamRequest* request = nullptr;  // null: no HBONE stream could be had (UF)
+    UpstreamRequest* request = nullptr;  // null: none could be had (UF, or `full`)
     Http1Upstream* http1 = nullptr;      // set when it is an HTTP/1.1 connection
+    HboneUpstream* connection = nullptr;  // the connection it rides
+    bool full = false;  // the cluster's tcp.maxConnections are all open: none was opened
   };
   // A request to `endpoint` for `sink` (null: a shadow copy, its answer dropped), over HTTP/2
   // or HTTP/1.1.
@@ -41,8 +48,16 @@ class UpstreamPool {
   void sweep();
 
  private:
+  // Opens `up`'s stream, counted in its cluster's connections; false when the HBONE stream
+  // could not be had.
   bool open(HboneUpstream& up, const ztunnel::EngineConfig& config,
             const RouteTable::Endpoint& endpoint);
+  // One of the cluster's tcp.maxConnections for a new connection to `endpoint` (counted in its
+  // load); false when all are open.
+  static bool reserve(const RouteTable::Endpoint& endpoint);
+  // Closes the connections idle past their idleTimeout, and arms the timer for the next.
+  void close_idle();
+  void watch_idle();
   Http1Upstream* open_http1(const ztunnel::EngineConfig& config,
                             const RouteTable::Endpoint& endpoint);
 
@@ -50,6 +65,7 @@ class UpstreamPool {
   const Downstream& downstream_;
   std::vector<std::unique_ptr<Http1Upstream>> http1_;
   std::vector<std::unique_ptr<Http2Upstream>> http2_;
+  TimerQueue::Timer idle_timer_;
 };
 
 }  // namespace ambit::waypoint

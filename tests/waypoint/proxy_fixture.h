@@ -256,7 +256,9 @@ class WaypointProxyFixture : public ::testing::Test {
   void start_waypoint(std::vector<pb::VirtualService> vss, std::vector<pb::AuthorizationPolicy> aps,
                       pb::DestinationRule dr = testing::subsets_rule(),
                       std::vector<pb::LocalRateLimit> rate_limits = {}, unsigned workers = 1) {
-    auto t = table(node_b_->listener_addresses());
+    auto hbone = node_b_->listener_addresses();
+    if (silent_v2_.valid()) hbone[1] = silent_v2_.address;
+    auto t = table(hbone);
     auto state = std::make_shared<WaypointState>();
     state->waypoint_uid = "shop/shop-waypoint";
     state->workload_uid = "shop/shop-waypoint-0";
@@ -350,6 +352,25 @@ class WaypointProxyFixture : public ::testing::Test {
     auto rs = exchange("GET " + path + " HTTP/1.1\r\nHost: shop\r\n" + extra_headers + "\r\n");
     return rs.empty() ? Response{} : rs.front();
   }
+
+  // Makes shop-v2's node one that takes TCP connections and never answers (a hung node): its
+  // CONNECTs are never accepted. Before start_waypoint().
+  void silence_v2() {
+    silent_v2_.fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000004);  // 127.0.0.4
+    socklen_t len = sizeof(a);
+    ASSERT_EQ(::bind(silent_v2_.fd.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+    ASSERT_EQ(::listen(silent_v2_.fd.get(), 16), 0);  // never accepted: the kernel completes
+    ASSERT_EQ(::getsockname(silent_v2_.fd.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+    silent_v2_.address = SocketAddress(*IpAddress::parse("127.0.0.4"), ntohs(a.sin_port));
+  }
+  struct SilentNode {
+    UniqueFd fd;
+    SocketAddress address;
+    bool valid() const { return fd.get() >= 0; }
+  } silent_v2_;
 
   HttpBackend v1_{"127.0.0.3", 0, "shop-v1"};
   std::unique_ptr<HttpBackend> v2_;

@@ -21,6 +21,23 @@ class WaypointResilienceTest : public testing::WaypointProxyFixture {
   void get_until(Done done, int limit = 200) {
     for (int n = 0; n < limit && !done(); ++n) get("/o/" + std::to_string(n));
   }
+  // Six requests at once on one HTTP/2 connection: how many were answered 200, and how many
+  // 503 for overflow.
+  std::pair<int, int> six_at_once() {
+    auto replies = h2_exchange([](testing::H2TestClient& c) {
+      for (int i = 0; i < 6; ++i) c.request(testing::H2TestClient::get("/q/" + std::to_string(i)));
+    });
+    EXPECT_EQ(replies.size(), 6u);
+    int ok = 0, overflow = 0;
+    for (const auto& [id, r] : replies) {
+      if (r.status == 200) ++ok;
+      if (r.status == 503) {
+        ++overflow;
+        EXPECT_NE(r.body.find("reset reason: overflow"), std::string::npos) << r.body;
+      }
+    }
+    return {ok, overflow};
+  }
 };
 
 // One route to the whole Service (both pods) with these retries and timeout.
@@ -337,18 +354,7 @@ TEST_F(WaypointResilienceTest, OverTheClustersMaxRequestsIsAnswered503UOAtOnce) 
   v2_->set_behaviour(always(200, 300ms));
   start_waypoint({resilient(0, "")}, {}, limited(2, 0));
   auto begin = std::chrono::steady_clock::now();
-  auto replies = h2_exchange([](testing::H2TestClient& c) {
-    for (int i = 0; i < 6; ++i) c.request(testing::H2TestClient::get("/q/" + std::to_string(i)));
-  });
-  ASSERT_EQ(replies.size(), 6u);
-  int ok = 0, overflow = 0;
-  for (const auto& [id, r] : replies) {
-    if (r.status == 200) ++ok;
-    if (r.status == 503) {
-      ++overflow;
-      EXPECT_NE(r.body.find("reset reason: overflow"), std::string::npos) << r.body;
-    }
-  }
+  auto [ok, overflow] = six_at_once();
   EXPECT_EQ(ok, 2);
   EXPECT_EQ(overflow, 4);
   EXPECT_EQ(count_with_flags(*stats_, "UO"), 4u);
@@ -370,6 +376,134 @@ TEST_F(WaypointResilienceTest, MaxRetriesBoundsTheRetriesInFlight) {
   EXPECT_LT(v1_.seen().size() + v2_->seen().size(), 24u);
   EXPECT_NE(stats_->render_prometheus().find("ambit_waypoint_retry_overflow_total{cluster="),
             std::string::npos);
+}
+
+// Routes everything to shop-v1, under the subsets rule with this connectionPool.
+pb::VirtualService only_v1() {
+  auto vs = testing::virtual_service();
+  auto* r = vs.add_http();
+  r->set_name("v1");
+  *r->add_route() = testing::to(kHost, "v1");
+  return vs;
+}
+pb::DestinationRule pooled(int max_connections, int max_pending, int per_connection = 0,
+                           std::string idle_timeout = "", std::string connect_timeout = "") {
+  auto dr = testing::subsets_rule();
+  auto* pool = dr.mutable_traffic_policy()->mutable_connection_pool();
+  pool->mutable_tcp()->set_max_connections(max_connections);
+  pool->mutable_tcp()->set_connect_timeout(std::move(connect_timeout));
+  pool->mutable_http()->set_http1_max_pending_requests(max_pending);
+  pool->mutable_http()->set_max_requests_per_connection(per_connection);
+  pool->mutable_http()->set_idle_timeout(std::move(idle_timeout));
+  return dr;
+}
+
+TEST_F(WaypointResilienceTest, PastMaxConnectionsAndPendingRequestsIsAnswered503UOAtOnce) {
+  // Istio's circuit-breaking task: one connection, one request waiting for it, the rest refused.
+  v1_.set_behaviour(always(200, 300ms));
+  start_waypoint({only_v1()}, {}, pooled(1, 1));
+  auto begin = std::chrono::steady_clock::now();
+  auto [ok, overflow] = six_at_once();
+  // The one on the connection, then the one that waited for it (the first's connection closed
+  // for it rather than stay idle).
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(overflow, 4);
+  EXPECT_EQ(count_with_flags(*stats_, "UO"), 4u);
+  EXPECT_EQ(v1_.connections(), 2u);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 3s);
+  EXPECT_NE(stats_->render_prometheus().find("ambit_waypoint_upstream_overflow_total{cluster="),
+            std::string::npos)
+      << stats_->render_prometheus();
+}
+
+TEST_F(WaypointResilienceTest, RequestsWaitForTheOneConnectionTheyMayHave) {
+  v1_.set_behaviour(always(200, 100ms));
+  start_waypoint({only_v1()}, {}, pooled(1, 0));  // no bound on those waiting
+  auto begin = std::chrono::steady_clock::now();
+  auto replies = h2_exchange([](testing::H2TestClient& c) {
+    for (int i = 0; i < 4; ++i) c.request(testing::H2TestClient::get("/w/" + std::to_string(i)));
+  });
+  ASSERT_EQ(replies.size(), 4u);
+  for (const auto& [id, r] : replies) EXPECT_EQ(r.status, 200) << id;
+  // One at a time: never two connections open to the cluster at once.
+  EXPECT_GE(std::chrono::steady_clock::now() - begin, 400ms);
+  EXPECT_EQ(count_with_flags(*stats_, "UO"), 0u);
+}
+
+TEST_F(WaypointResilienceTest, AConnectionTakesAtMostMaxRequestsPerConnection) {
+  start_waypoint({only_v1()}, {}, pooled(0, 0, 2));
+  auto rs = exchange(gets(5), 5);
+  ASSERT_EQ(rs.size(), 5u);
+  for (const auto& r : rs) EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(v1_.seen().size(), 5u);
+  EXPECT_EQ(v1_.connections(), 3u);  // 2 + 2 + 1
+}
+
+TEST_F(WaypointResilienceTest, WithoutALimitOneConnectionServesThemAll) {
+  start_waypoint({only_v1()}, {}, pooled(0, 0));
+  ASSERT_EQ(exchange(gets(5), 5).size(), 5u);
+  EXPECT_EQ(v1_.connections(), 1u);
+}
+
+TEST_F(WaypointResilienceTest, AConnectionIdlePastIdleTimeoutIsClosed) {
+  auto two_gets_apart = [&](std::chrono::milliseconds apart) {
+    size_t got = 0;
+    over_connect("10.96.0.30:80", [&](ztunnel::HboneConnection& conn,
+                                      ambit::testing::StreamCollector& sink) {
+      using testing::responses_in;
+      std::string get = "GET /i HTTP/1.1\r\nHost: shop\r\n\r\n";
+      conn.send(sink.stream, {reinterpret_cast<const uint8_t*>(get.data()), get.size()});
+      ambit::testing::run_loop_until(*loop_, [&] { return responses_in(sink.data).size() >= 1; });
+      auto until = std::chrono::steady_clock::now() + apart;
+      ambit::testing::run_loop_until(*loop_,
+                                     [&] { return std::chrono::steady_clock::now() > until; });
+      conn.send(sink.stream, {reinterpret_cast<const uint8_t*>(get.data()), get.size()});
+      ambit::testing::run_loop_until(*loop_, [&] { return responses_in(sink.data).size() >= 2; });
+      got = responses_in(sink.data).size();
+    });
+    return got;
+  };
+  start_waypoint({only_v1()}, {}, pooled(0, 0, 0, "0.200s"));
+  ASSERT_EQ(two_gets_apart(50ms), 2u);
+  EXPECT_EQ(v1_.connections(), 1u);  // reused within the idle timeout
+  ASSERT_EQ(two_gets_apart(700ms), 2u);
+  EXPECT_EQ(v1_.connections(), 3u);  // a new session's, then one after its idle one closed
+}
+
+TEST_F(WaypointResilienceTest, ACONNECTNotAnsweredInConnectTimeoutIsRetriedElsewhere) {
+  silence_v2();
+  auto vs = resilient(2, "connect-failure");
+  start_waypoint({vs}, {}, pooled(0, 0, 0, "", "0.200s"));
+  auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {
+    auto r = get("/c/" + std::to_string(i));
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.served_by(), "shop-v1");
+  }
+  // Some went to the hung node first (retried), and each of those waited only its connect
+  // timeout.
+  EXPECT_NE(stats_->render_prometheus().find("ambit_waypoint_retries_total{route="),
+            std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 8 * 200ms + 2s);
+  EXPECT_EQ(v1_.seen().size(), 8u);
+}
+
+TEST_F(WaypointResilienceTest, WithoutRetriesAConnectTimeoutIsAnswered503UF) {
+  silence_v2();
+  auto vs = testing::virtual_service();
+  auto* r = vs.add_http();
+  r->set_name("v2");
+  *r->add_route() = testing::to(kHost, "v2");
+  r->mutable_retries()->set_attempts(0);
+  start_waypoint({vs}, {}, pooled(0, 0, 0, "", "0.300s"));
+  auto begin = std::chrono::steady_clock::now();
+  auto got = get("/t");
+  auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(got.status, 503);
+  EXPECT_NE(got.body.find("reset reason: connection failure"), std::string::npos) << got.body;
+  EXPECT_EQ(count_with_flags(*stats_, "UF"), 1u);
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 3s);
 }
 
 TEST_F(WaypointResilienceTest, AGrpcCallsDeadlineCancelsItsTryWhenItPasses) {

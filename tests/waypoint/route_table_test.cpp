@@ -331,6 +331,40 @@ TEST(RouteTable, LoadBalancerSettingsResolveSubsetThenPortThenTopLevel) {
   EXPECT_EQ(lb.hash_key, "x-user");
 }
 
+TEST(RouteTable, ConnectionPoolsResolveWholeWithIstiosDefaults) {
+  auto dr = subsets_rule();
+  auto* top = dr.mutable_traffic_policy()->mutable_connection_pool();
+  top->mutable_tcp()->set_max_connections(10);
+  top->mutable_tcp()->set_connect_timeout("0.250s");
+  top->mutable_http()->set_http1_max_pending_requests(3);
+  top->mutable_http()->set_max_requests_per_connection(7);
+  top->mutable_http()->set_idle_timeout("30s");
+  // The subset's connectionPool replaces the top one whole: what it leaves out is the default.
+  dr.mutable_subsets(1)
+      ->mutable_traffic_policy()
+      ->mutable_connection_pool()
+      ->mutable_http()
+      ->set_http2_max_requests(5);
+  auto rt = build({}, {dr});
+  const ztunnel::Service* shop = rt->table().find_service_by_uid("shop/shop");
+  const auto& all = rt->cluster({shop, "", 80})->limits;
+  EXPECT_EQ(all.connections.max_connections, 10u);
+  EXPECT_EQ(all.connections.connect_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(all.max_pending, 3u);
+  EXPECT_EQ(all.connections.max_requests_per_connection, 7u);
+  EXPECT_EQ(all.connections.idle_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(rt->cluster({shop, "v1", 80})->limits.connections.max_connections, 10u);
+  const auto& v2 = rt->cluster({shop, "v2", 80})->limits;
+  EXPECT_EQ(v2.max_requests, 5u);
+  EXPECT_EQ(v2.connections.max_connections, 0u);
+  EXPECT_EQ(v2.connections.connect_timeout, std::chrono::seconds(10));  // Istio's default
+  EXPECT_EQ(v2.connections.idle_timeout, std::chrono::hours(1));        // Istio's default
+  // Every endpoint knows the cluster it is listed in (its connections count there).
+  for (const auto& ep : rt->cluster({shop, "v2", 80})->endpoints) {
+    EXPECT_EQ(ep.cluster, rt->cluster({shop, "v2", 80}));
+  }
+}
+
 TEST(RouteTable, ABadRegexIsAnErrorNamingTheObjectAndField) {
   auto vs = virtual_service();
   auto* r = vs.add_http();
