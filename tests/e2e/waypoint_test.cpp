@@ -44,8 +44,7 @@ class WaypointTest : public ControlledMesh {
       << "  - name: tls\n    port: 443\n    targetPort: 8443\n---\n"
       << "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: shop\n"
       << "  namespace: shop\nspec:\n  host: shop\n"
-      << (load_balancer_.empty() ? ""
-                                 : "  trafficPolicy:\n    loadBalancer: " + load_balancer_ + "\n")
+      << (traffic_policy_.empty() ? "" : "  trafficPolicy:\n    " + traffic_policy_ + "\n")
       << "  subsets:\n  - name: v1\n    labels: "
       << "{version: v1}\n  - name: v2\n    labels: {version: v2}\n";
     write_file("cluster.yaml", y.str());
@@ -197,7 +196,7 @@ class WaypointTest : public ControlledMesh {
   }
 
   std::unique_ptr<Process> waypoint_;
-  std::string load_balancer_;  // the shop DestinationRule's trafficPolicy.loadBalancer, as YAML
+  std::string traffic_policy_;  // the shop DestinationRule's trafficPolicy: one field, as YAML
 };
 
 const std::string kCanary = R"(apiVersion: networking.istio.io/v1
@@ -380,7 +379,7 @@ spec:
 TEST_F(WaypointTest, LeastRequestPrefersTheFastEndpoint) {
   // v2 answers 50 ms late; 8 connections at once keep requests in flight, and LEAST_REQUEST
   // (Istio's default, written out here) sends most of them to v1.
-  load_balancer_ = "{simple: LEAST_REQUEST}";
+  traffic_policy_ = "loadBalancer: {simple: LEAST_REQUEST}";
   ASSERT_NO_FATAL_FAILURE(start_all("", "/", 50));
   auto r = load("client", 400, "GET", "/", {}, kVip, 80, 8);
   int v1 = served(r, "v1"), v2 = served(r, "v2");
@@ -389,7 +388,7 @@ TEST_F(WaypointTest, LeastRequestPrefersTheFastEndpoint) {
 }
 
 TEST_F(WaypointTest, ConsistentHashKeepsAUserOnOnePod) {
-  load_balancer_ = "{consistentHash: {httpHeaderName: x-user}}";
+  traffic_policy_ = "loadBalancer: {consistentHash: {httpHeaderName: x-user}}";
   ASSERT_NO_FATAL_FAILURE(start_all(""));
   std::set<std::string> used;
   for (int user = 0; user < 12; ++user) {
@@ -592,6 +591,35 @@ TEST_F(WaypointTest, RetriesHideAFlakyPodTimeoutsFireAndFaultsAreInjected) {
       metrics.find("ambit_waypoint_rate_limited_total{policy=\"localratelimit/shop/shop\"} 30"),
       std::string::npos)
       << lines_with(metrics, "rate_limited", 4);
+}
+
+const std::string kAllToV2 = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - route: [{destination: {host: shop, subset: v2}}]
+)";
+
+TEST_F(WaypointTest, PastTheConnectionPoolRequestsAreAnswered503UOAtOnce) {
+  // Istio's circuit-breaking task: one connection, one request waiting for it.
+  traffic_policy_ =
+      "connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}";
+  ASSERT_NO_FATAL_FAILURE(start_all(kAllToV2, "/", 600));
+  // Six clients at once at a pod that takes 600 ms: one served, one waits and is served, the
+  // other four are refused without waiting.
+  auto begin = std::chrono::steady_clock::now();
+  auto six = load("client", 6, "GET", "/", {}, kVip, 80, 6);
+  EXPECT_EQ(status_count(six, "200"), 2) << six.dump();
+  EXPECT_EQ(status_count(six, "503"), 4) << six.dump();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  EXPECT_TRUE(wait_for([&] { return occurrences(waypoint_->stderr_text(), "flags=UO") == 4; }))
+      << lines_with(waypoint_->stderr_text(), "status=");
+  auto metrics = run_in("shop-waypoint-0", {"curl", "-s", "127.0.0.1:15000/metrics"});
+  EXPECT_NE(metrics.find("ambit_waypoint_upstream_overflow_total{cluster=\"shop/shop|v2|80\"} 4"),
+            std::string::npos)
+      << lines_with(metrics, "overflow", 4);
 }
 
 }  // namespace
