@@ -48,7 +48,7 @@ trap cleanup EXIT INT TERM
 
 echo "== cluster: 2 nodes, pods as network namespaces (nothing touches this machine's network)"
 "$netlab" up "$cluster" --nodes 2 \
-  --pods "node1:shop/sleep,node1:shop/web,node1:shop/shop-waypoint-0,node2:shop/api,node2:legacy/old,node2:shop/shop-v1,node2:shop/shop-v2" \
+  --pods "node1:shop/sleep,node1:shop/web,node1:shop/shop-waypoint-0,node2:shop/api,node2:legacy/old,node2:shop/shop-v1,node2:shop/shop-v2,node1:shop/ledger-1,node2:shop/ledger-2,node2:shop/ledger-3" \
   >"$work/cluster.json"
 python3 - "$work/cluster.json" <<'PY'
 import json, sys
@@ -85,6 +85,8 @@ docs = []
 labels = {"shop-v1": "app: shop, version: v1", "shop-v2": "app: shop, version: v2",
           "shop-waypoint-0": "gateway.networking.k8s.io/gateway-name: shop-waypoint"}
 accounts = {"shop-v1": "shop", "shop-v2": "shop", "shop-waypoint-0": "shop-waypoint"}
+for n in ("ledger-1", "ledger-2", "ledger-3"):  # one Service's three pods
+    labels[n], accounts[n] = "app: ledger", "ledger"
 for p in d["pods"]:
     docs.append(f"""apiVersion: v1
 kind: Pod
@@ -239,6 +241,35 @@ spec:
     - operation:
         methods: ["GET"]
 YAML
+# Outlier detection: the ledger Service's three pods, one of which (ledger-3) answers every
+# request 503. Istio's default retries hide its answers; after 3 in a row it is ejected.
+cat >"$work/config/ledger.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: ledger
+  namespace: shop
+  labels: {istio.io/use-waypoint: shop-waypoint}
+spec:
+  clusterIP: 10.96.0.40
+  selector: {app: ledger}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: ledger
+  namespace: shop
+spec:
+  host: ledger
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 3
+      interval: 10s
+      baseEjectionTime: 60s
+      maxEjectionPercent: 50
+YAML
 write_namespaces ""
 
 echo "== ambitctl analyze (the configuration the controller will serve)"
@@ -272,6 +303,12 @@ pids+=($!)
 "$netlab" exec "$cluster" shop-v2 -- python3 "$repo/tests/e2e/tools/http_backend.py" --name v2 \
   --delay-ms 1000 --slow-prefix /slow >/dev/null 2>&1 &
 pids+=($!)
+for p in ledger-1 ledger-2 ledger-3; do
+  fail=(); [[ $p == ledger-3 ]] && fail=(--fail-every 1)
+  "$netlab" exec "$cluster" "$p" -- python3 "$repo/tests/e2e/tools/http_backend.py" --name "$p" \
+    "${fail[@]}" >/dev/null 2>&1 &
+  pids+=($!)
+done
 # The waypoint runs in its own pod, as its Gateway's Deployment would.
 "$netlab" exec "$cluster" shop-waypoint-0 -- "$waypoint" --controller "$controller_at" \
   --waypoint shop/shop-waypoint --workload shop/shop-waypoint-0 --credentials "$work/waypoint" \
@@ -391,6 +428,13 @@ printf '  %-52s %s 200, %s 429 (%s counted; expected 20 / 30 / 30)\n' \
   "EnvoyFilter local_ratelimit 20/min, 50 GETs /burst:" "$(field "$burst" 'd["statuses"].get("200", 0)')" \
   "$(field "$burst" 'd["statuses"].get("429", 0)')" "$limited"
 [[ $(field "$burst" 'd["statuses"].get("429", 0)') == 30 && $limited == 30 ]] || status=1
+ledger=$("$netlab" exec "$cluster" sleep -- python3 "$repo/tests/e2e/tools/http_load.py" 10.96.0.40 -n 300)
+ledger_retried=$(grep 'service="shop/ledger"' "$work/waypoint.log" | grep -c 'attempts=2' || true)
+ejections=$(metric ambit_waypoint_outlier_ejections_total)
+printf '  %-52s %s of 300 were 200, %s retried off ledger-3, %s ejection (expected 300 / 3 / 1)\n' \
+  "ledger-3 always 503, outlierDetection 3 in a row:" "$(field "$ledger" 'd["statuses"].get("200", 0)')" \
+  "$ledger_retried" "$ejections"
+[[ $(field "$ledger" 'd["statuses"].get("200", 0)') == 300 && $ledger_retried == 3 && $ejections == 1 ]] || status=1
 debug=$(field "$(load sleep -n 50 -H 'end-user: debug')" 'd["served"].get("v2", 0)')
 printf '  %-52s %s of 50 to v2 (expected 50)\n' "header end-user: debug" "$debug"
 (( debug == 50 )) || status=1

@@ -5,8 +5,13 @@
 // steers it to the waypoint over HBONE, which routes it by the VirtualService and checks the L7
 // AuthorizationPolicy, then tunnels it to the chosen pod's node. Request loops are bounded in
 // count and time.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "tests/e2e/controlled_mesh.h"
 
@@ -167,7 +172,8 @@ class WaypointTest : public ControlledMesh {
   // to the Service (or to host:port).
   nlohmann::json load(const std::string& pod, int n, const std::string& method,
                       const std::string& path, const std::vector<std::string>& headers = {},
-                      const std::string& host = kVip, int port = 80, int connections = 1) {
+                      const std::string& host = kVip, int port = 80, int connections = 1,
+                      const std::vector<std::string>& more = {}) {
     SpawnOptions o;
     o.argv = {"python3",
               AMBIT_HTTP_LOAD,
@@ -188,6 +194,7 @@ class WaypointTest : public ControlledMesh {
       o.argv.push_back("-H");
       o.argv.push_back(h);
     }
+    o.argv.insert(o.argv.end(), more.begin(), more.end());
     o.netns_path = cluster_->pod(pod).netns_path;
     o.cgroup_path = cluster_->pod(pod).cgroup_path;
     auto out = run_command(o, {}, 60s);
@@ -591,6 +598,59 @@ TEST_F(WaypointTest, RetriesHideAFlakyPodTimeoutsFireAndFaultsAreInjected) {
       metrics.find("ambit_waypoint_rate_limited_total{policy=\"localratelimit/shop/shop\"} 30"),
       std::string::npos)
       << lines_with(metrics, "rate_limited", 4);
+}
+
+// The canary route with v2's share of the traffic (percent), both destinations always written
+// (a weight of 0 included), as Flagger and Argo Rollouts edit it.
+std::string canary_at(int v2) {
+  return fmt::format(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: shop, namespace: shop}}
+spec:
+  hosts: [shop]
+  http:
+  - name: canary
+    route:
+    - destination: {{host: shop, subset: v1}}
+      weight: {}
+    - destination: {{host: shop, subset: v2}}
+      weight: {}
+)",
+                     100 - v2, v2);
+}
+
+TEST_F(WaypointTest, ProgressiveDeliveryStepsAndARollbackDropNoRequest) {
+  ASSERT_NO_FATAL_FAILURE(start_all(canary_at(0)));
+  // Four clients keep sending through every change, until the stop file appears.
+  std::string stop = dir_ + "/stop-load";
+  nlohmann::json background;
+  std::thread clients([&] {
+    background = load("client", 200000, "GET", "/", {}, kVip, 80, 4, {"--stop-file", stop});
+  });
+  auto applied = [&] { return occurrences(waypoint_->stderr_text(), "controller view v"); };
+  for (int v2 : {5, 25, 50, 100, 0}) {  // the seed's steps, then the rollback
+    size_t views = applied();
+    write_file("routes.yaml", canary_at(v2));
+    ASSERT_TRUE(wait_for([&] { return applied() > views; })) << waypoint_->stderr_text();
+    auto step = load("client", 400, "GET", "/", {}, kVip, 80, 2);
+    EXPECT_EQ(status_count(step, "200"), 400) << v2 << "% " << step.dump();
+    // 400 requests at p: within 4 sigma (and 3) of 400 p.
+    double p = v2 / 100.0, sigma = std::sqrt(400 * p * (1 - p));
+    EXPECT_NEAR(served(step, "v2"), 400 * p, std::max(3.0, 4 * sigma)) << v2 << "% " << step.dump();
+  }
+  std::ofstream(stop) << "stop";
+  clients.join();
+  // Every request sent while the weights changed five times was answered 200.
+  int sent = 0;
+  if (background.contains("statuses")) {
+    const nlohmann::json& statuses = background["statuses"];
+    for (auto it = statuses.begin(); it != statuses.end(); ++it) sent += it->get<int>();
+  }
+  EXPECT_GT(sent, 400) << background.dump();
+  EXPECT_EQ(status_count(background, "200"), sent) << background.dump();
+  EXPECT_EQ(background.value("errors", -1), 0) << background.dump();
+  EXPECT_EQ(occurrences(waypoint_->stderr_text(), "status=503"), 0u)
+      << lines_with(waypoint_->stderr_text(), "status=503");
 }
 
 const std::string kAllToV2 = R"(apiVersion: networking.istio.io/v1

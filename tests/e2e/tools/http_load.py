@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Sends N HTTP/1.1 requests over C keep-alive connections at once (one by default; each
 reconnects if the server closes it) and prints one JSON line: how many answers each backend gave (x-served-by), by status, and
-the first body. Bounded in count and in time (--deadline seconds)."""
+the first body. Bounded in count and in time (--deadline seconds); --stop-file ends it early
+once that file exists (a test's "enough")."""
+import os
 import argparse
 import http.client
 import json
@@ -20,6 +22,7 @@ def main():
     ap.add_argument("-H", action="append", default=[], help="Name: value")
     ap.add_argument("--deadline", type=float, default=30)
     ap.add_argument("-c", type=int, default=1, help="connections, each sending n/c requests")
+    ap.add_argument("--stop-file", help="stop sending once this file exists")
     args = ap.parse_args()
     results = [None] * args.c
     def worker(i):
@@ -47,7 +50,7 @@ def run(args, n):
     end = time.monotonic() + args.deadline
     conn = None
     for _ in range(n):
-        if time.monotonic() > end:
+        if time.monotonic() > end or (args.stop_file and os.path.exists(args.stop_file)):
             break
         try:
             if conn is None:
