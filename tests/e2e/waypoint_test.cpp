@@ -619,8 +619,40 @@ spec:
                      100 - v2, v2);
 }
 
-TEST_F(WaypointTest, ProgressiveDeliveryStepsAndARollbackDropNoRequest) {
-  ASSERT_NO_FATAL_FAILURE(start_all(canary_at(0)));
+// SMI's form of the same: Services for each version, the apex's TrafficSplit between them.
+std::string split_at(int v2) {
+  return fmt::format(R"(apiVersion: v1
+kind: Service
+metadata: {{name: shop-v1, namespace: shop}}
+spec:
+  selector: {{app: shop, version: v1}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: shop-v2, namespace: shop}}
+spec:
+  selector: {{app: shop, version: v2}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata: {{name: shop, namespace: shop}}
+spec:
+  service: shop
+  backends:
+  - {{service: shop-v1, weight: {}}}
+  - {{service: shop-v2, weight: {}}}
+)",
+                     100 - v2, v2);
+}
+
+class ProgressiveDeliveryTest : public WaypointTest,
+                                public ::testing::WithParamInterface<std::string (*)(int)> {};
+
+TEST_P(ProgressiveDeliveryTest, StepsAndARollbackEditedLiveDropNoRequest) {
+  std::string (*config_at)(int) = GetParam();
+  ASSERT_NO_FATAL_FAILURE(start_all(config_at(0)));
   // Four clients keep sending through every change, until the stop file appears.
   std::string stop = dir_ + "/stop-load";
   nlohmann::json background;
@@ -630,7 +662,7 @@ TEST_F(WaypointTest, ProgressiveDeliveryStepsAndARollbackDropNoRequest) {
   auto applied = [&] { return occurrences(waypoint_->stderr_text(), "controller view v"); };
   for (int v2 : {5, 25, 50, 100, 0}) {  // the seed's steps, then the rollback
     size_t views = applied();
-    write_file("routes.yaml", canary_at(v2));
+    write_file("routes.yaml", config_at(v2));
     ASSERT_TRUE(wait_for([&] { return applied() > views; })) << waypoint_->stderr_text();
     auto step = load("client", 400, "GET", "/", {}, kVip, 80, 2);
     EXPECT_EQ(status_count(step, "200"), 400) << v2 << "% " << step.dump();
@@ -652,6 +684,11 @@ TEST_F(WaypointTest, ProgressiveDeliveryStepsAndARollbackDropNoRequest) {
   EXPECT_EQ(occurrences(waypoint_->stderr_text(), "status=503"), 0u)
       << lines_with(waypoint_->stderr_text(), "status=503");
 }
+
+INSTANTIATE_TEST_SUITE_P(VirtualServiceAndTrafficSplit, ProgressiveDeliveryTest,
+                         ::testing::Values(&canary_at, &split_at), [](const auto& info) {
+                           return info.index == 0 ? "VirtualServiceWeights" : "SmiTrafficSplit";
+                         });
 
 const std::string kAllToV2 = R"(apiVersion: networking.istio.io/v1
 kind: VirtualService
