@@ -127,10 +127,47 @@ Result<LocalConfig> MeshView::to_local_config(const std::string& node) const {
           }
           s.ports.push_back({static_cast<uint16_t>(p.port()),
                              static_cast<uint16_t>(p.target_port()), p.target_port_name(),
-                             p.protocol()});
+                             p.protocol(), p.name()});
         }
         s.selector = labels_of(in.selector());
         s.waypoint = in.waypoint();
+        s.entry = in.entry();
+        s.mesh_external = in.mesh_external();
+        using R = ztunnel::Service::Resolution;
+        switch (in.resolution()) {
+          case ambit::v1::Service::STATIC:
+            s.resolution = R::kStatic;
+            break;
+          case ambit::v1::Service::DNS:
+            s.resolution = R::kDns;
+            break;
+          case ambit::v1::Service::DNS_ROUND_ROBIN:
+            s.resolution = R::kDnsRoundRobin;
+            break;
+          case ambit::v1::Service::NONE:
+            s.resolution = R::kNone;
+            break;
+          default:
+            s.resolution = R::kKubernetes;
+        }
+        for (const auto& e : in.endpoints()) {
+          ztunnel::Service::Endpoint ep{e.address(), {}, labels_of(e.labels()), e.weight()};
+          if (s.resolution == R::kStatic && !IpAddress::parse(e.address()).ok()) {
+            return Error::format("{}: endpoint '{}' is not an IP address", where, e.address());
+          }
+          for (const auto& [name, port] : e.ports()) {
+            if (port == 0 || port > 65535) {
+              return Error::format("{}: endpoint {} port {} = {} out of range", where, e.address(),
+                                   name, port);
+            }
+            ep.ports[name] = static_cast<uint16_t>(port);
+          }
+          s.endpoints.push_back(std::move(ep));
+        }
+        // A ServiceEntry host that no waypoint serves is the agents' business only as an
+        // address like any other (passed through as before); waypoints keep it as a place
+        // routes may send to.
+        if (s.from_entry() && s.waypoint.empty() && role_ != Role::kWaypoint) break;
         config.services.push_back(std::move(s));
         break;
       }

@@ -156,8 +156,26 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
   for (const ztunnel::Service* s : table_->services()) {
     const pb::DestinationRule* dr = rule_for(drs, s->hostname());
     std::vector<const ztunnel::Workload*> all = table_->endpoints_of(*s);
-    // The waypoint reaches endpoints over HBONE only.
+    // The waypoint reaches a Service's pods over HBONE only.
     std::erase_if(all, [](const ztunnel::Workload* w) { return !w->mesh || w->addresses.empty(); });
+    // A ServiceEntry's listed endpoints, reached straight (by their own port of the entry
+    // port's name, else the target port). DNS names wait for the resolver: IPs only here.
+    std::vector<const ztunnel::Service::Endpoint*> listed;
+    size_t first_external = external_.size();
+    if (s->from_entry() && s->selector.empty()) {
+      for (const auto& e : s->endpoints) {
+        auto ip = IpAddress::parse(e.address);
+        if (!ip) continue;
+        ztunnel::Workload w;
+        w.name = s->name + "/" + e.address;
+        w.ns = s->ns;
+        w.addresses = {*ip};
+        w.labels = e.labels;
+        w.mesh = false;
+        external_.push_back(std::move(w));
+        listed.push_back(&e);
+      }
+    }
     auto endpoints = [&](const ztunnel::ServicePort& port, const ztunnel::Labels* subset,
                          UpstreamProtocol protocol) {
       std::vector<Endpoint> out;
@@ -166,6 +184,15 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
         auto target = port.target_on(*w);
         if (!target) continue;
         out.push_back({w, SocketAddress(w->addresses.front(), *target), protocol});
+      }
+      for (size_t i = 0; i < listed.size(); ++i) {
+        const ztunnel::Workload& w = external_[first_external + i];
+        if (subset != nullptr && !ztunnel::selector_matches(*subset, w.labels)) continue;
+        auto own = listed[i]->ports.find(port.name);
+        uint16_t target = own != listed[i]->ports.end() ? own->second
+                          : port.target_port != 0       ? port.target_port
+                                                        : port.port;
+        out.push_back({&w, SocketAddress(w.addresses.front(), target), protocol});
       }
       return out;
     };

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -271,6 +272,8 @@ class RouteTable {
   // Every (Service, port) and (Service, DestinationRule subset, port): a subset without
   // endpoints still has its entry, a subset the rule lacks has none.
   std::unordered_map<std::string, ClusterInfo> clusters_;  // by Cluster::key()
+  // ServiceEntry endpoints outside the mesh, as workloads (mesh false) the clusters point at.
+  std::deque<ztunnel::Workload> external_;
   std::vector<RateLimitPolicy> rate_limits_;               // by uid
   // The limits of each Service FQDN (lowercase), in uid order.
   std::unordered_map<std::string, std::vector<const RateLimitPolicy*>> rate_limits_by_host_;

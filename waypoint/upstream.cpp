@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nghttp2/nghttp2.h>
 
+#include <cstring>
+
 namespace ambit::waypoint {
 
 bool HboneUpstream::open(ztunnel::Worker& worker, const ztunnel::EngineConfig& config,
@@ -23,10 +25,87 @@ bool HboneUpstream::open(ztunnel::Worker& worker, const ztunnel::EngineConfig& c
   return true;
 }
 
+// The TCP connection of a direct upstream. Its owner may go (reset) while the socket still
+// has operations in flight: the link then lives on, detached, until the socket is released.
+class DirectLink final : public TcpSocket::Handler {
+ public:
+  // Reading pauses while this much the owner has not consumed yet (as an HBONE window would).
+  static constexpr size_t kReadAhead = 256 * 1024;
+
+  DirectLink(EventLoop& loop, UniqueFd fd, HboneUpstream* owner)
+      : socket(loop, std::move(fd), this), owner(owner) {}
+
+  void consume(size_t n) {
+    unconsumed -= std::min(unconsumed, n);
+    if (paused && unconsumed < kReadAhead / 2) {
+      paused = false;
+      socket.start_reading();
+    }
+  }
+
+  TcpSocket socket;
+  HboneUpstream* owner;  // null once detached
+  size_t unconsumed = 0;
+  bool paused = false;
+
+ private:
+  void on_connected(TcpSocket&, int err) override {
+    if (owner == nullptr) return;
+    if (err != 0) {
+      return owner->link_failed(
+          fmt::format("connect to {}: {}", owner->address().to_string(), std::strerror(-err)));
+    }
+    owner->answered_ = true;
+    socket.start_reading();
+  }
+  void on_data(TcpSocket&, std::span<const uint8_t> data) override {
+    if (owner == nullptr) return;
+    unconsumed += data.size();
+    if (unconsumed >= kReadAhead && !paused) {
+      paused = true;
+      socket.pause_reading();
+    }
+    owner->on_stream_data(data);
+  }
+  void on_read_closed(TcpSocket&, int err) override {
+    if (owner == nullptr) return;
+    if (err == 0) return owner->on_stream_end();
+    owner->link_failed(fmt::format("connection to {} reset: {}", owner->address().to_string(),
+                                   std::strerror(-err)));
+  }
+  void on_writable(TcpSocket&) override {
+    if (owner != nullptr) owner->on_stream_writable();
+  }
+  void on_write_error(TcpSocket&, int err) override {
+    if (owner == nullptr) return;
+    owner->link_failed(
+        fmt::format("write to {}: {}", owner->address().to_string(), std::strerror(-err)));
+  }
+  void on_released(TcpSocket&) override { delete this; }
+};
+
+bool HboneUpstream::open_direct(ztunnel::Worker& worker,
+                                std::chrono::milliseconds connect_timeout) {
+  auto fd = TcpSocket::open_stream_socket(address_.family());
+  if (!fd) return false;
+  link_ = new DirectLink(worker.loop(), std::move(*fd), this);
+  link_->socket.connect(address_, connect_timeout);
+  return true;
+}
+
+void HboneUpstream::link_failed(const std::string& why) {
+  if (link_ == nullptr) return;
+  DirectLink* link = std::exchange(link_, nullptr);
+  link->owner = nullptr;
+  link->socket.close(TcpSocket::CloseMode::kReset);
+  let_go();
+  on_failed(why);
+}
+
 void HboneUpstream::count_in(std::shared_ptr<ClusterLoad> load, const ConnectionPolicy& policy) {
   policy_ = policy;
   if (load == nullptr) return;
-  if (stream_ == nullptr) {
+  if (closed()) {
     load->connections.fetch_sub(1);  // already gone
     return;
   }
@@ -38,20 +117,34 @@ void HboneUpstream::let_go() {
 }
 
 void HboneUpstream::send(std::string_view b) {
-  if (stream_ != nullptr && !b.empty()) connection_->send(stream_, byte_view(b));
+  if (b.empty()) return;
+  if (link_ != nullptr) return link_->socket.write(byte_view(b));
+  if (stream_ != nullptr) connection_->send(stream_, byte_view(b));
 }
 void HboneUpstream::end() {
+  if (link_ != nullptr) return link_->socket.shutdown_write();
   if (stream_ != nullptr) connection_->end_stream(stream_);
 }
 void HboneUpstream::reset() {
+  if (link_ != nullptr) {
+    DirectLink* link = std::exchange(link_, nullptr);
+    link->owner = nullptr;
+    link->socket.close(TcpSocket::CloseMode::kReset);
+    let_go();
+    return;
+  }
   if (stream_ == nullptr) return;
   auto* s = stream_;
   stream_ = nullptr;
   let_go();
   connection_->reset_stream(s, NGHTTP2_CANCEL);
 }
-size_t HboneUpstream::backlog() const { return stream_ ? connection_->backlog(stream_) : 0; }
+size_t HboneUpstream::backlog() const {
+  if (link_ != nullptr) return link_->socket.write_backlog();
+  return stream_ ? connection_->backlog(stream_) : 0;
+}
 void HboneUpstream::consume(size_t n) {
+  if (link_ != nullptr) return link_->consume(n);
   if (stream_ != nullptr) connection_->consume(stream_, n);
 }
 

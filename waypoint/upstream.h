@@ -67,7 +67,10 @@ class UpstreamRequest {
   ~UpstreamRequest() = default;
 };
 
-// An HBONE CONNECT stream to an endpoint, from the waypoint's workload.
+class DirectLink;
+
+// An HBONE CONNECT stream to an endpoint, from the waypoint's workload; or, to an endpoint
+// outside the mesh (a ServiceEntry's), a plain TCP connection carrying the same bytes.
 class HboneUpstream : public ztunnel::StreamSink {
  public:
   using Clock = std::chrono::steady_clock;
@@ -82,6 +85,9 @@ class HboneUpstream : public ztunnel::StreamSink {
   bool open(ztunnel::Worker& worker, const ztunnel::EngineConfig& config,
             const ztunnel::Workload& endpoint, const std::string& source_workload,
             const std::string& forwarded);
+  // Connects straight to address(), outside HBONE; false when no socket could be had. It is
+  // answered() once connected; a failure to connect is on_failed().
+  bool open_direct(ztunnel::Worker& worker, std::chrono::milliseconds connect_timeout);
   void send(std::string_view bytes);
   void end();
   void reset();
@@ -90,7 +96,7 @@ class HboneUpstream : public ztunnel::StreamSink {
 
   const SocketAddress& address() const { return address_; }
   const std::string& workload() const { return workload_; }
-  bool closed() const { return stream_ == nullptr; }
+  bool closed() const { return stream_ == nullptr && link_ == nullptr; }
   // The endpoint's node accepted the CONNECT (failures after that are UC, before it UF).
   bool answered() const { return answered_; }
   const ConnectionPolicy& policy() const { return policy_; }
@@ -111,7 +117,9 @@ class HboneUpstream : public ztunnel::StreamSink {
   void mark_idle() { idle_since_ = Clock::now(); }
 
  private:
+  friend class DirectLink;
   void let_go();  // the stream is gone: out of its cluster's connections
+  void link_failed(const std::string& why);  // the direct connection went
   void on_stream_response(int status) override;
   void on_stream_closed(uint32_t error_code, const std::string& why) override;
 
@@ -119,6 +127,7 @@ class HboneUpstream : public ztunnel::StreamSink {
   std::string workload_;
   ztunnel::HboneConnection* connection_ = nullptr;
   ztunnel::HboneConnection::Stream* stream_ = nullptr;
+  DirectLink* link_ = nullptr;  // instead of stream_; it outlives this until its socket goes
   bool answered_ = false;
   std::shared_ptr<ClusterLoad> load_;  // counted in its connections while the stream is open
   ConnectionPolicy policy_;

@@ -22,11 +22,18 @@ bool UpstreamPool::reserve(const RouteTable::Endpoint& ep) {
 
 bool UpstreamPool::open(HboneUpstream& up, const ztunnel::EngineConfig& config,
                         const RouteTable::Endpoint& ep) {
-  std::string forwarded = ztunnel::format_forwarded(
-      SocketAddress(downstream_.source_ip, 0),
-      downstream_.service ? downstream_.service->hostname() : std::string());
-  bool opened =
-      up.open(worker_, config, *ep.workload, waypoint_state(config).workload_uid, forwarded);
+  bool opened = false;
+  if (!ep.workload->mesh) {
+    // Outside the mesh (a ServiceEntry's endpoint): straight there, no HBONE.
+    auto timeout = ep.cluster != nullptr ? ep.cluster->limits.connections.connect_timeout
+                                         : ConnectionPolicy{}.connect_timeout;
+    opened = up.open_direct(worker_, timeout);
+  } else {
+    std::string forwarded = ztunnel::format_forwarded(
+        SocketAddress(downstream_.source_ip, 0),
+        downstream_.service ? downstream_.service->hostname() : std::string());
+    opened = up.open(worker_, config, *ep.workload, waypoint_state(config).workload_uid, forwarded);
+  }
   if (ep.cluster == nullptr) return opened;
   if (!opened) {
     ep.cluster->load->connections.fetch_sub(1);  // what reserve() took

@@ -41,6 +41,7 @@ Identity Workload::waypoint_identity() const {
 std::string Service::uid() const { return ns + "/" + name; }
 
 std::string Service::hostname() const {
+  if (from_entry()) return name;
   return name + "." + ns + ".svc." + std::string(kClusterDomain);
 }
 

@@ -63,6 +63,7 @@ struct ServicePort {
   // Istio's protocol of the port (from appProtocol or the port name): "HTTP", "HTTP2", "GRPC",
   // "TCP"... The waypoint speaks HTTP/2 to endpoints of HTTP2 and GRPC ports.
   std::string protocol = {};
+  std::string name = {};  // as the Service (or ServiceEntry) names it
 
   // The port to reach `endpoint` on; nullopt when the port is named and the endpoint declares
   // no port of that name (it is then not an endpoint of this port).
@@ -77,10 +78,25 @@ struct Service {
   // "<ns>/<name>" of the waypoint its traffic is sent to; empty: none (straight to endpoints).
   std::string waypoint;
 
+  // An Istio ServiceEntry host (name is the host): where its endpoints come from (kKubernetes:
+  // the selector's pods), whether they are outside the mesh, and the endpoints it lists.
+  enum class Resolution { kKubernetes, kStatic, kDns, kDnsRoundRobin, kNone };
+  Resolution resolution = Resolution::kKubernetes;
+  bool mesh_external = false;
+  struct Endpoint {
+    std::string address;                    // an IP (kStatic) or a DNS name (kDns)
+    std::map<std::string, uint16_t> ports;  // by port name: the port to dial instead
+    Labels labels;
+    uint32_t weight = 0;
+  };
+  std::vector<Endpoint> endpoints;
+  std::string entry;  // "<ns>/<name>" of its ServiceEntry; empty for a Kubernetes Service
+
   std::string uid() const;  // "<ns>/<name>"
-  // "<name>.<ns>.svc.cluster.local", the name ztunnel sends in Forwarded host= and in a
-  // hostname :authority.
+  // "<name>.<ns>.svc.cluster.local" (a ServiceEntry's: its host), the name ztunnel sends in
+  // Forwarded host= and in a hostname :authority.
   std::string hostname() const;
+  bool from_entry() const { return !entry.empty(); }
   const ServicePort* find_port(uint16_t port) const;
 };
 

@@ -69,6 +69,7 @@ Status WorkloadTable::add_service(Service s) {
   auto& entry = *services_.emplace_back(std::make_unique<ServiceEntry>());
   entry.service = std::move(s);
   service_by_uid_.emplace(std::move(uid), &entry);
+  if (entry.service.from_entry()) entry_by_host_.emplace(entry.service.name, &entry);
   for (const auto& vip : entry.service.vips) service_by_vip_.emplace(vip, &entry);
   for (const auto& w : workloads_) {
     if (is_endpoint(entry.service, *w)) index_endpoint(entry, *w);
@@ -122,6 +123,7 @@ const Service* WorkloadTable::find_service_by_uid(std::string_view uid) const {
 }
 
 const Service* WorkloadTable::find_service_by_hostname(std::string_view host) const {
+  if (auto it = entry_by_host_.find(host); it != entry_by_host_.end()) return &it->second->service;
   size_t dot = host.find('.');
   if (dot == std::string_view::npos || dot == 0) return nullptr;
   std::string_view name = host.substr(0, dot), rest = host.substr(dot + 1);

@@ -55,7 +55,8 @@ class WorkloadTable {
   const Workload* find_by_uid(std::string_view uid) const;
   const Service* find_service_by_address(const IpAddress& vip) const;
   const Service* find_service_by_uid(std::string_view uid) const;
-  // "<name>.<ns>.svc.<cluster domain>" (or the short "<name>.<ns>" and "<name>.<ns>.svc").
+  // A ServiceEntry host as written; else "<name>.<ns>.svc.<cluster domain>" (or the short
+  // "<name>.<ns>" and "<name>.<ns>.svc").
   const Service* find_service_by_hostname(std::string_view host) const;
 
   // Workloads in the service's namespace whose labels match its (non-empty) selector, in the
@@ -108,6 +109,8 @@ class WorkloadTable {
   std::map<std::string, const Workload*, std::less<>> workload_by_uid_;
   std::unordered_map<IpAddress, const ServiceEntry*> service_by_vip_;
   std::map<std::string, const ServiceEntry*, std::less<>> service_by_uid_;
+  // ServiceEntry hosts (Service names are their hosts): the first added of each.
+  std::map<std::string, const ServiceEntry*, std::less<>> entry_by_host_;
   std::map<std::string, std::vector<const Workload*>, std::less<>> waypoint_pods_;
 };
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "controller/config/topology.h"
+#include "core/net_address.h"
 
 namespace ambit::controller::config {
 namespace {
@@ -118,6 +119,57 @@ pb::Service to_service(const Topology& topology, const Service& s) {
        {fqdn, s.meta.name + "." + s.meta.ns + ".svc", s.meta.name + "." + s.meta.ns, s.meta.name}) {
     out.add_hosts(h);
   }
+  return out;
+}
+
+// One host of a ServiceEntry, as a Service of the view: the host its name, the entry's IP
+// addresses its VIPs (what the agents steer to its waypoint), its endpoints as written.
+pb::Service to_service(const Topology& topology, const ServiceEntry& se, const std::string& host) {
+  pb::Service out;
+  out.set_uid(se.meta.ns + "/" + host);
+  out.set_name(host);
+  out.set_namespace_(se.meta.ns);
+  out.set_entry(se.meta.uid());
+  for (const auto& a : se.addresses) {
+    if (IpAddress::parse(a).ok()) out.add_vips(a);  // a CIDR block has no VIP to steer
+  }
+  for (const auto& p : se.ports) {
+    auto* port = out.add_ports();
+    port->set_port(p.number);
+    port->set_target_port(p.target_port);
+    port->set_name(p.name);
+    std::string protocol = p.protocol_upper();
+    port->set_protocol(protocol.empty() ? "TCP" : protocol);
+  }
+  using R = ServiceEntry::Resolution;
+  if (se.workload_selector) {
+    for (const auto& [k, v] : *se.workload_selector) (*out.mutable_selector())[k] = v;
+  } else {
+    switch (se.resolution) {
+      case R::kStatic:
+        out.set_resolution(pb::Service::STATIC);
+        break;
+      case R::kDns:
+        out.set_resolution(pb::Service::DNS);
+        break;
+      case R::kDnsRoundRobin:
+        out.set_resolution(pb::Service::DNS_ROUND_ROBIN);
+        break;
+      case R::kNone:
+        out.set_resolution(pb::Service::NONE);
+        break;
+    }
+    for (const auto& ep : se.endpoints) {
+      auto* e = out.add_endpoints();
+      e->set_address(ep.address);
+      for (const auto& [name, port] : ep.ports) (*e->mutable_ports())[name] = port;
+      for (const auto& [k, v] : ep.labels) (*e->mutable_labels())[k] = v;
+      e->set_weight(ep.weight);
+    }
+  }
+  out.set_mesh_external(se.location == ServiceEntry::Location::kMeshExternal);
+  out.set_waypoint(topology.waypoint_of(se));
+  out.add_hosts(host);
   return out;
 }
 
@@ -243,6 +295,7 @@ std::vector<pb::Resource> agent_mesh_resources(const Topology& topology, std::st
   for (const auto& ns : model.namespaces) namespaces.insert(ns.meta.name);
   for (const auto& pod : model.pods) namespaces.insert(pod.meta.ns);
   for (const auto& s : model.services) namespaces.insert(s.meta.ns);
+  for (const auto& se : model.service_entries) namespaces.insert(se.meta.ns);
   for (const auto& name : namespaces) {
     pb::Resource r;
     r.set_uid(name);
@@ -260,6 +313,18 @@ std::vector<pb::Resource> agent_mesh_resources(const Topology& topology, std::st
     r.set_uid(s.meta.uid());
     *r.mutable_service() = to_service(topology, s);
     out.push_back(std::move(r));
+  }
+  // ServiceEntry hosts, one Service each (the first entry of a host in a namespace wins, as
+  // the view has one Service per name).
+  std::set<std::string> entries;
+  for (const auto& se : model.service_entries) {
+    for (const auto& host : se.hosts) {
+      pb::Resource r;
+      r.set_uid(se.meta.ns + "/" + host);
+      if (!entries.insert(r.uid()).second) continue;
+      *r.mutable_service() = to_service(topology, se, host);
+      out.push_back(std::move(r));
+    }
   }
   sort_resources(out);
   return out;

@@ -191,6 +191,45 @@ TEST(AgentViewTest, ServicesAndWaypoints) {
   EXPECT_EQ(workload(view, "legacy/old").waypoint(), "");
 }
 
+// A ServiceEntry host is a Service of the view (its name the host), with its endpoints as
+// written and the namespace's waypoint; the agents steer its VIP there.
+TEST(AgentViewTest, ServiceEntryHostsAreServicesWithTheirEndpoints) {
+  auto snapshot = testing::load_texts({{"cluster.yaml", kCluster}, {"egress.yaml", R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: stripe, namespace: shop}
+spec:
+  hosts: [api.stripe.com]
+  addresses: [240.240.0.10]
+  location: MESH_EXTERNAL
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]
+  resolution: STATIC
+  endpoints: [{address: 10.3.0.7, ports: {http: 9080}, labels: {version: v1}}]
+)"}});
+  auto report = analyze(snapshot);
+  EXPECT_FALSE(report.has_errors()) << testing::dump(report.diagnostics);
+  auto view = agent_view(snapshot.model, "node-a", "cluster.local");
+  const pb::Service* stripe = nullptr;
+  for (const auto& r : view) {
+    if (r.has_service() && r.uid() == "shop/api.stripe.com") stripe = &r.service();
+  }
+  ASSERT_NE(stripe, nullptr);
+  EXPECT_EQ(stripe->name(), "api.stripe.com");
+  EXPECT_EQ(stripe->entry(), "shop/stripe");
+  EXPECT_EQ(stripe->vips(0), "240.240.0.10");
+  EXPECT_EQ(stripe->ports(0).port(), 80u);
+  EXPECT_EQ(stripe->ports(0).target_port(), 8080u);
+  EXPECT_EQ(stripe->ports(0).protocol(), "HTTP");
+  EXPECT_EQ(stripe->resolution(), pb::Service::STATIC);
+  EXPECT_TRUE(stripe->mesh_external());
+  ASSERT_EQ(stripe->endpoints_size(), 1);
+  EXPECT_EQ(stripe->endpoints(0).address(), "10.3.0.7");
+  EXPECT_EQ(stripe->endpoints(0).ports().at("http"), 9080u);
+  EXPECT_EQ(stripe->endpoints(0).labels().at("version"), "v1");
+  EXPECT_EQ(stripe->waypoint(), "shop/waypoint");  // the namespace's
+  EXPECT_EQ(stripe->hosts(0), "api.stripe.com");
+}
+
 // A named targetPort is each pod's container port of that name, not the Service port.
 TEST(AgentViewTest, NamedTargetPortResolvesThroughEachPodsContainerPorts) {
   auto snapshot = testing::load_texts({{"named.yaml", R"(apiVersion: v1

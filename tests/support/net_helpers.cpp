@@ -2,6 +2,7 @@
 
 #include "core/tcp_socket.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -66,6 +67,19 @@ std::string read_all(int fd, size_t max, int* err) {
   }
   if (err) *err = 0;
   return out;
+}
+
+uint16_t unused_port(const std::string& ip) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  socklen_t len = sizeof(a);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    return 0;
+  }
+  return ntohs(a.sin_port);
 }
 
 void reset_connection(UniqueFd& fd) { reset_and_close(std::move(fd)); }

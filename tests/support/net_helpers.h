@@ -20,6 +20,8 @@ ssize_t recv_some(int fd, void* buf, size_t len);
 // Reads until EOF, error or max bytes; returns what was read. err receives 0 on EOF or -errno.
 std::string read_all(int fd, size_t max, int* err = nullptr);
 void reset_connection(UniqueFd& fd);  // closes with RST
+// A TCP port on `ip` that nothing listens on (bound once, then let go): connections are refused.
+uint16_t unused_port(const std::string& ip);
 
 class EchoServer {
  public:

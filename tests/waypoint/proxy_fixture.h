@@ -36,6 +36,7 @@ const Identity kShop("cluster.local", "shop", "shop");
 const Identity kWaypoint("cluster.local", "shop", "shop-waypoint");
 constexpr const char* kHost = "shop.shop.svc.cluster.local";
 constexpr uint16_t kGrpcPort = 9090;  // the Service's GRPC port, served by the H2Backends
+constexpr const char* kExternalHost = "api.stripe.com";  // a ServiceEntry's (external_)
 
 // A keep-alive HTTP/1.1 server answering every request with its name, then the request head it
 // received (so tests see what the waypoint forwarded), and `x-served-by: <name>`. A test may
@@ -220,6 +221,21 @@ class WaypointProxyFixture : public ::testing::Test {
     shop.selector = {{"app", "shop"}};
     shop.waypoint = "shop/shop-waypoint";
     EXPECT_TRUE(t->add_service(shop).ok());
+    // An Istio ServiceEntry host outside the mesh, served by the waypoint (egress): its one
+    // STATIC endpoint is the plain HTTP server `external_`, dialled on the entry port's own
+    // endpoint port.
+    ztunnel::Service stripe;
+    stripe.name = kExternalHost;
+    stripe.ns = "shop";
+    stripe.entry = "shop/stripe";
+    stripe.vips = {*IpAddress::parse("10.96.0.50")};
+    stripe.ports = {{80, 0, "", "HTTP", "http"}};
+    stripe.waypoint = "shop/shop-waypoint";
+    stripe.resolution = ztunnel::Service::Resolution::kStatic;
+    stripe.mesh_external = true;
+    uint16_t external_port = external_port_ != 0 ? external_port_ : external_.address().port();
+    stripe.endpoints = {{"127.0.0.6", {{"http", external_port}}, {}, 0}};
+    EXPECT_TRUE(t->add_service(stripe).ok());
     ztunnel::Service other = shop;  // served by no waypoint: the waypoint refuses it
     other.name = "other";
     other.vips = {*IpAddress::parse("10.96.0.31")};
@@ -373,6 +389,8 @@ class WaypointProxyFixture : public ::testing::Test {
   } silent_v2_;
 
   HttpBackend v1_{"127.0.0.3", 0, "shop-v1"};
+  HttpBackend external_{"127.0.0.6", 0, "stripe"};  // outside the mesh: plain HTTP
+  uint16_t external_port_ = 0;  // set before start_waypoint(): the endpoint's port instead
   std::unique_ptr<HttpBackend> v2_;
   H2Backend g1_{"127.0.0.3", 0, "grpc-v1"};
   std::unique_ptr<H2Backend> g2_;
