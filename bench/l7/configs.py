@@ -1,6 +1,9 @@
 """The configuration of every system bench/l7 runs, as text: the nginx backends, the nginx and
 HAProxy reverse proxies, and the mesh's Kubernetes/Istio YAML (the same objects scripts/demo.sh
-serves). Every proxy carries the same route: "end-user: debug" -> v2, otherwise 90/10 v1/v2."""
+serves). Every proxy carries the same route: "end-user: debug" -> v2, otherwise 90/10 v1/v2.
+With --fail-percent P the backends answer P % of requests with 503 and every proxy instead sends all
+requests to one pool of both pods, retrying a 503 on another endpoint up to 2 more times (the
+*_retries configurations below)."""
 import os
 
 BODY_1K = "x" * 1024  # the response body: exactly 1 KiB
@@ -25,14 +28,20 @@ http {{
 """
 
 
-def nginx_backend(prefix, name):
+def nginx_backend(prefix, name, fail_percent=0):
     body = BODY_1K
-    return nginx_common(prefix, 1) + f"""  server {{
+    # fail_percent > 0: that share of requests, picked by the random $request_id, answered 503
+    # (still with x-served-by, so the client can tell which pod failed it).
+    fail, fail_if = "", ""
+    if fail_percent > 0:
+        fail = f'  split_clients "${{request_id}}" $fail {{ {fail_percent:g}% 1; * 0; }}\n'
+        fail_if = "      if ($fail) { return 503; }\n"
+    return nginx_common(prefix, 1) + fail + f"""  server {{
     listen 8080;
     default_type text/plain;
     location / {{
       add_header x-served-by {name} always;
-      return 200 "{body}";
+{fail_if}      return 200 "{body}";
     }}
   }}
 }}
@@ -51,6 +60,34 @@ def nginx_proxy(prefix, workers, v1, v2):
       proxy_pass http://$pool;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+
+def nginx_proxy_retries(prefix, workers, v1, v2):
+    # One pool of both pods; a 503 (or a connect error/timeout) is tried again on the other server.
+    # nginx tries each server of an upstream at most once per request: with two servers the
+    # "tries 3" is capped at 2 (ngx_http_upstream_tries = the number of servers). max_fails=0:
+    # a 503 counts as a server failure, and with the default max_fails=1 one 503 takes the server
+    # out for 10 s, soon both are out and nginx answers 502 "no live upstreams"; HAProxy (no health
+    # checks here) and the waypoint (no outlierDetection) eject nothing either.
+    return nginx_common(prefix, workers) + f"""  upstream shop {{
+    server {v1}:8080 max_fails=0;
+    server {v2}:8080 max_fails=0;
+    keepalive 64;
+    keepalive_requests 10000000;
+  }}
+  server {{
+    listen 80;
+    listen 81 http2;  # h2c (prior knowledge) for h2load
+    location / {{
+      proxy_pass http://shop;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_next_upstream error timeout http_503 non_idempotent;
+      proxy_next_upstream_tries 3;
     }}
   }}
 }}
@@ -80,6 +117,37 @@ backend shop-canary
 backend shop-v2
   server v2 {v2}:8080
 """
+
+
+def haproxy_retries(threads, v1, v2):
+    # One pool of both pods; a 503 or a failed connect is retried up to 2 times, each retry
+    # redispatched (roundrobin avoids the server the last try went to).
+    return f"""global
+  nbthread {threads}
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend shop
+  bind :80
+  bind :81 proto h2
+  default_backend shop
+backend shop
+  balance roundrobin
+  retry-on 503 conn-failure
+  retries 2
+  option redispatch 1
+  server v1 {v1}:8080
+  server v2 {v2}:8080
+"""
+
+
+# How many tries each system makes of a request with --fail-percent (the first and its retries):
+# nginx is capped at its 2 servers (see nginx_proxy_retries); direct and mesh-l4 do not retry.
+TRIES = {"direct": 1, "nginx": 2, "haproxy": 3, "mesh-l4": 1, "mesh-waypoint": 3}
 
 
 NAMESPACE = """apiVersion: v1
@@ -136,8 +204,28 @@ spec:
 with open(os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "shop-waypoint.yaml")) as f:
     WAYPOINT = f.read()
 
+# With --fail-percent: the same Gateway, and one route to the whole Service (no subsets, so a retry
+# can go to the other pod) retrying 5xx up to 2 times.
+WAYPOINT_RETRIES = "\n".join(l for l in WAYPOINT.split("\n---\n")[0].splitlines()
+                              if not l.startswith("#")) + """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: shop
+  namespace: shop
+spec:
+  hosts: [shop]
+  http:
+  - name: all
+    route:
+    - destination: {host: shop}
+    retries: {attempts: 2, retryOn: 5xx}
+"""
+
 # Run in the client pod: N keep-alive GETs (and M with "end-user: debug") counting x-served-by,
-# so every system is checked to carry the same route before it is measured.
+# so every system is checked to carry the same route before it is measured. An answer other than
+# 200 counts as "status-<code>", whoever served it.
 ROUTE_CHECK = r"""
 import http.client, json, sys
 host, port, n, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -149,7 +237,7 @@ for i in range(n + m):
         conn.request("GET", "/", headers={"end-user": "debug"} if kind == "debug" else {})
         r = conn.getresponse()
         body = r.read()
-        who = r.getheader("x-served-by") or f"status-{r.status}"
+        who = (r.getheader("x-served-by") if r.status == 200 else None) or f"status-{r.status}"
         if r.status == 200 and len(body) != 1024:
             who += "-badsize"
         out[kind][who] = out[kind].get(who, 0) + 1

@@ -17,9 +17,22 @@ otherwise 90/10 v1/v2 (mesh-l4 has no L7 route: the agents spread connections ov
 Per system: requests/s, p50/p99 at that load, CPU seconds of the proxy processes per 1,000
 requests (mesh: both agents + the waypoint), RSS of those processes idle and under load, and ratios
 against nginx and HAProxy at the same worker count. A table, then one JSON object as the last line.
+
+--fail-percent P (default 0: none of this): retries under failure. Both backends answer P % of
+requests, picked at random, with 503, and every proxy drops the canary and the header route for one
+pool of both pods that tries a 503 again on another endpoint up to 2 more times: nginx
+proxy_next_upstream http_503 + proxy_next_upstream_tries 3 (nginx tries each of its 2 servers at
+most once, so 2 tries), HAProxy retry-on 503 + retries 2 + option redispatch 1, the waypoint a
+VirtualService route to the whole Service with retries {attempts: 2, retryOn: 5xx}; direct and
+mesh-l4 do not retry. The route check asks for both pods serving and no more 503s than the
+system's tries allow. A second table gives per system req/s, the share of requests wrk saw
+answered 2xx/3xx against the expected 100 x (1 - (P/100)^tries) %, and the req/s ratios against
+nginx and HAProxy; the JSON line gains "fail_percent", and each result tries, success_pct and
+expected_success_pct.
 """
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -183,7 +196,8 @@ class Bench:
         self.pods = {p["name"]: p for p in d["pods"]}
         self.nodes = {n["name"]: n for n in d["nodes"]}
         for v in ("v1", "v2"):
-            self.start_nginx(f"shop-{v}", f"be-{v}", configs.nginx_backend, v)
+            self.start_nginx(f"shop-{v}", f"be-{v}", configs.nginx_backend, v,
+                             self.args.fail_percent)
         for v in ("v1", "v2"):
             self.wait_http(f"{self.pods['shop-' + v]['ip']}", 8080, f"backend {v}")
 
@@ -219,7 +233,8 @@ class Bench:
     def start_haproxy(self, threads):
         conf = os.path.join(self.tmp, f"haproxy-t{threads}.cfg")
         with open(conf, "w") as f:
-            f.write(configs.haproxy(threads, self.pods["shop-v1"]["ip"], self.pods["shop-v2"]["ip"]))
+            make = configs.haproxy_retries if self.args.fail_percent else configs.haproxy
+            f.write(make(threads, self.pods["shop-v1"]["ip"], self.pods["shop-v2"]["ip"]))
         return self.start("proxy", "haproxy", "-db", "-f", conf, log_name=f"haproxy-t{threads}.log")
 
     def start_mesh(self, with_waypoint):
@@ -228,7 +243,7 @@ class Bench:
         files = {"namespaces.yaml": configs.NAMESPACE, "pods.yaml": configs.mesh_pods(self.pods),
                  "shop.yaml": configs.mesh_service(with_waypoint)}
         if with_waypoint:
-            files["waypoint.yaml"] = configs.WAYPOINT
+            files["waypoint.yaml"] = configs.WAYPOINT_RETRIES if self.args.fail_percent else configs.WAYPOINT
         for n, text in files.items():
             with open(os.path.join(cfg, n), "w") as f:
                 f.write(text)
@@ -340,11 +355,27 @@ class Bench:
 
     # ---- one measurement ----
 
+    def retry_route_ok(self, plain, tries, pool, n=200):
+        """--fail-percent: every answer a pod's 200 or a 503, both pods serving when `pool`, and
+        no more 503s than `tries` tries of each request allow (a bound that a proxy not retrying,
+        at n * P %, exceeds when P is 10 % or more)."""
+        served, failed = plain.get("v1", 0) + plain.get("v2", 0), plain.get("status-503", 0)
+        if served + failed != n or served == 0:
+            return False
+        if pool and min(plain.get("v1", 0), plain.get("v2", 0)) < n // 10:
+            return False
+        expected = n * (self.args.fail_percent / 100) ** tries
+        return tries == 1 or failed <= expected + 4 * math.sqrt(expected) + 3
+
     def measure(self, name, url, procs, route_to, expect_route=True, h2_url=None):
         host, port = route_to
-        route = self.route_check(host, port)
+        fail = self.args.fail_percent
+        tries = configs.TRIES[re.sub(r"-[wt]\d+$", "", name)] if fail else None
+        route = self.route_check(host, port, m=0 if fail else 20)
         plain, debug = route["plain"], route["debug"]
-        if expect_route:
+        if fail:
+            ok = self.retry_route_ok(plain, tries, expect_route)
+        elif expect_route:
             v2 = plain.get("v2", 0)
             ok = (plain.get("v1", 0) + v2 == 200 and 5 <= v2 <= 40 and debug.get("v2", 0) == 20)
         else:
@@ -365,6 +396,10 @@ class Bench:
                   "cpu_ms_per_1k": round((cpu1 - cpu0) * 1e6 / max(r["requests"], 1), 2),
                   "rss_idle_mib": round(rss_idle, 1), "rss_load_mib": round(peak.all, 1),
                   "route": route})
+        if fail:
+            r["tries"] = tries
+            r["success_pct"] = round(100 * (1 - r["non_2xx"] / max(r["requests"], 1)), 3)
+            r["expected_success_pct"] = round(100 * (1 - (fail / 100) ** tries), 3)
         if name.startswith("mesh-waypoint"):  # the waypoint's own share (the last process)
             r["waypoint_cpu_ms_per_1k"] = round((own1 - own0) * 1e6 / max(r["requests"], 1), 2)
             r["waypoint_rss_idle_mib"] = round(own_idle, 1)
@@ -380,7 +415,8 @@ class Bench:
         log(f"  {name}: {r['rps']:.0f} req/s, p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs, "
             f"{r['cpu_ms_per_1k']} ms CPU/1k, RSS {r['rss_idle_mib']}->{r['rss_load_mib']} MiB, "
             f"fixed 1k/s {r.get('at_1k')}, 80% {r.get('at_80pct')}, 1k conns {r.get('conns_1k')}, "
-            f"h2 {r.get('h2_rps')}")
+            f"h2 {r.get('h2_rps')}" +
+            (f", {r['success_pct']} % succeeded (expected {r['expected_success_pct']})" if fail else ""))
         return r
 
 
@@ -409,15 +445,17 @@ def run(bench, systems, results):
 
             def direct():
                 r = bench.route_check(v1, 8080, 20, 0)
-                if r["plain"].get("v1") != 20:
+                ok = r["plain"].get("v1", 0) == 20 if not bench.args.fail_percent else \
+                    bench.retry_route_ok(r["plain"], 1, False, 20)
+                if not ok:
                     raise RuntimeError(f"direct: {r}")
                 return bench.measure("direct", f"http://{v1}:8080/", [], (v1, 8080),
                                      expect_route=False)
             attempt("direct", direct)
             for w in bench.args.workers:
                 def nginx(w=w):
-                    p = bench.start_nginx("proxy", f"nginx-w{w}", configs.nginx_proxy, w,
-                                          v1, bench.pods["shop-v2"]["ip"])
+                    make = configs.nginx_proxy_retries if bench.args.fail_percent else configs.nginx_proxy
+                    p = bench.start_nginx("proxy", f"nginx-w{w}", make, w, v1, bench.pods["shop-v2"]["ip"])
                     try:
                         bench.wait_http(proxy, 80, "nginx", proc=p)
                         return bench.measure(f"nginx-w{w}", f"http://{proxy}/", [p], (proxy, 80),
@@ -534,9 +572,25 @@ def report(results, args):
               f"maximum ({2 * args.connections} clients), latencies in µs from h2load's per-request log; RSS (MiB) of the proxy "
               "processes with 1,000 keep-alive connections each sending 1 request/s, (wp) the "
               "waypoint's own)")
+    if args.fail_percent:
+        print()
+        print(f"{'system':20} {'req/s':>9} {'succeeded':>10} {'expected':>9} {'failed':>8} {'tries':>6} "
+              f"{'vs nginx':>9} {'vs haproxy':>10}")
+        for name, r in results.items():
+            if "error" in r:
+                continue
+            print(f"{name:20} {r['rps']:9.0f} {r['success_pct']:9.3f}% {r['expected_success_pct']:8.3f}% "
+                  f"{r['non_2xx']:8d} {r['tries']:6d} {f(r.get('rps_vs_nginx'), '9.2f')} "
+                  f"{f(r.get('rps_vs_haproxy'), '10.2f')}")
+        print(f"(retries under failure: the backends answer {args.fail_percent:g} % of requests with 503; "
+              f"succeeded = share of wrk's requests answered 2xx/3xx, expected = 100 x (1 - (P/100)^tries) %, "
+              f"failed = wrk's non-2xx/3xx count, tries = the first try and its retries; "
+              f"vs = req/s ratio at the same worker count)")
     summary = {"benchmark": "l7", "duration_s": args.duration, "connections": args.connections,
                "wrk_threads": args.threads, "workers": args.workers, "body_bytes": 1024,
                "results": results}
+    if args.fail_percent:
+        summary["fail_percent"] = args.fail_percent
     print(json.dumps(summary))
 
 
@@ -554,7 +608,12 @@ def main():
                     help="skip the fixed-rate latency points and the 1,000-connection RSS")
     ap.add_argument("--quick", action="store_true", help="4 s per point")
     ap.add_argument("--build-dir", default=os.path.join(repo, "build/release"))
+    ap.add_argument("--fail-percent", type=float, default=0,
+                    help="backends answer this %% of requests with 503; proxies retry (see above)")
     args = ap.parse_args()
+    if not 0 <= args.fail_percent < 100:
+        ap.error("--fail-percent: 0 <= P < 100")
+    args.fail_percent = round(args.fail_percent, 2)  # nginx's split_clients takes 2 decimals
     if args.quick:
         args.duration = 4
     args.workers = [int(w) for w in args.workers.split(",")]
