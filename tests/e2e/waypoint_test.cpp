@@ -23,9 +23,10 @@ constexpr const char* kVip = "10.96.0.30";
 class WaypointTest : public ControlledMesh {
  protected:
   std::vector<NodeSpec> nodes() const override {
-    return {{"node1",
-             {{"client", "shop", {}}, {"payment", "shop", {}}, {"shop-waypoint-0", "shop", {}}}},
-            {"node2", {{"shop-v1", "shop", {}}, {"shop-v2", "shop", {}}}}};
+    return {
+        {"node1",
+         {{"client", "shop", {}}, {"payment", "shop", {}}, {"shop-waypoint-0", "shop", {}}}},
+        {"node2", {{"shop-v1", "shop", {}}, {"shop-v2", "shop", {}}, {"stripe", "outside", {}}}}};
   }
 
   void write_base() {
@@ -717,6 +718,56 @@ TEST_F(WaypointTest, PastTheConnectionPoolRequestsAreAnswered503UOAtOnce) {
   EXPECT_NE(metrics.find("ambit_waypoint_upstream_overflow_total{cluster=\"shop/shop|v2|80\"} 4"),
             std::string::npos)
       << lines_with(metrics, "overflow", 4);
+}
+
+// Egress, the seed's api.stripe.com: a ServiceEntry for a host outside the mesh (its STATIC
+// endpoint the "stripe" pod, in a namespace no agent captures), served by the shop waypoint,
+// and the VirtualService that gives it retries and a timeout.
+std::string stripe_egress(const std::string& endpoint) {
+  return fmt::format(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: stripe
+  namespace: shop
+  labels: {{istio.io/use-waypoint: shop-waypoint}}
+spec:
+  hosts: [api.stripe.com]
+  addresses: [10.96.0.50]
+  location: MESH_EXTERNAL
+  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: 8080}}]
+  resolution: STATIC
+  endpoints: [{{address: {}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: stripe, namespace: shop}}
+spec:
+  hosts: [api.stripe.com]
+  http:
+  - timeout: 3s
+    retries: {{attempts: 3, retryOn: 5xx}}
+    route: [{{destination: {{host: api.stripe.com}}}}]
+)",
+                     endpoint);
+}
+
+TEST_F(WaypointTest, EgressToAServiceEntryHostGoesThroughTheWaypointWithItsRetries) {
+  std::string routes = kAllToV2 + "---\n" + stripe_egress(cluster_->pod("stripe").ip.to_string());
+  ASSERT_NO_FATAL_FAILURE(start_all(routes));
+  // Outside the mesh, failing every other answer with 503.
+  ASSERT_NO_FATAL_FAILURE(serve_http("stripe", "stripe", 0, {"--fail-every", "2"}));
+  auto charges =
+      load("client", 20, "GET", "/v1/charges", {"Host: api.stripe.com"}, "10.96.0.50", 80);
+  EXPECT_EQ(status_count(charges, "200"), 20) << charges.dump();
+  EXPECT_EQ(served(charges, "stripe"), 20) << charges.dump();
+  std::string log = waypoint_->stderr_text();
+  EXPECT_EQ(occurrences(log, "service=\"shop/api.stripe.com\""), 20u)
+      << lines_with(log, "request complete");
+  EXPECT_GE(occurrences(log, "attempts=2"), 8u) << lines_with(log, "request complete");
+  // The stripe pod's node saw no HBONE for it: the waypoint dialled the pod itself.
+  EXPECT_EQ(agent_log("node2").find("dst.addr=" + cluster_->pod("stripe").ip.to_string()),
+            std::string::npos)
+      << agent_log("node2");
 }
 
 }  // namespace
