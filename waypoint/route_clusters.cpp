@@ -70,6 +70,14 @@ RouteTable::ClusterLimits limits_of(const pb::ConnectionPoolSettings* pool) {
   return l;
 }
 
+// The tls that applies to `port` under `policy`, if it says one.
+const pb::ClientTLSSettings* tls_of(const pb::TrafficPolicy& policy, uint32_t port) {
+  for (const auto& pl : policy.port_level_settings()) {
+    if (pl.port() == port && pl.has_tls()) return &pl.tls();
+  }
+  return policy.has_tls() ? &policy.tls() : nullptr;
+}
+
 // The outlierDetection that applies to `port` under `policy`, if it says one.
 const pb::OutlierDetection* outlier_of(const pb::TrafficPolicy& policy, uint32_t port) {
   for (const auto& pl : policy.port_level_settings()) {
@@ -202,15 +210,31 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
       return OutlierPolicy::parse(
           *od, fmt::format("DestinationRule {}: {}outlierDetection", dr->uid(), at));
     };
+    // TLS the waypoint originates: to endpoints it dials straight (a ServiceEntry's), SIMPLE
+    // or MUTUAL; HBONE is mTLS already.
+    auto origination = [&](const pb::ClientTLSSettings* tls,
+                           std::string_view at) -> Result<std::shared_ptr<const OriginationTls>> {
+      if (tls == nullptr || listed.empty() ||
+          (tls->mode() != pb::ClientTLSSettings::SIMPLE &&
+           tls->mode() != pb::ClientTLSSettings::MUTUAL)) {
+        return std::shared_ptr<const OriginationTls>();
+      }
+      return OriginationTls::build(*tls, s->hostname(),
+                                   fmt::format("DestinationRule {}: {}", dr->uid(), at));
+    };
     for (const auto& port : s->ports) {
       const pb::LoadBalancerSettings* top = dr ? lb_of(dr->traffic_policy(), port.port) : nullptr;
       const auto* top_pool = dr ? pool_of(dr->traffic_policy(), port.port) : nullptr;
       const auto* top_outlier = dr ? outlier_of(dr->traffic_policy(), port.port) : nullptr;
       auto top_od = outlier(top_outlier, "trafficPolicy.");
       if (!top_od) return top_od.error();
+      const auto* top_tls = dr ? tls_of(dr->traffic_policy(), port.port) : nullptr;
+      auto top_origination = origination(top_tls, "trafficPolicy.");
+      if (!top_origination) return top_origination.error();
       std::string key = Cluster{s, "", port.port}.key();
       clusters_[key] = {endpoints(port, nullptr, upstream_protocol(port, http_of(top_pool))),
                         lb_policy(top), *top_od, key, limits_of(top_pool)};
+      clusters_[key].tls = *top_origination;
       if (dr == nullptr) continue;
       for (int i = 0; i < dr->subsets_size(); ++i) {
         const auto& subset = dr->subsets(i);
@@ -222,12 +246,18 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
                       ? outlier(own_outlier, fmt::format("subsets[{}].trafficPolicy.", i))
                       : top_od;
         if (!od) return od.error();
+        const auto* own_tls = tls_of(subset.traffic_policy(), port.port);
+        auto subset_origination =
+            own_tls != nullptr ? origination(own_tls, fmt::format("subsets[{}].trafficPolicy.", i))
+                               : top_origination;
+        if (!subset_origination) return subset_origination.error();
         std::string subset_key = Cluster{s, subset.name(), port.port}.key();
         clusters_[subset_key] = {
             endpoints(port, &labels,
                       upstream_protocol(port, http_of(own_pool != nullptr ? own_pool : top_pool))),
             lb_policy(own != nullptr ? own : top), *od, subset_key,
             limits_of(own_pool != nullptr ? own_pool : top_pool)};
+        clusters_[subset_key].tls = *subset_origination;
       }
     }
   }

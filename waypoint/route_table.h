@@ -26,6 +26,7 @@
 #include "core/result.h"
 #include "waypoint/cluster_load.h"
 #include "waypoint/http_request.h"
+#include "waypoint/origination_tls.h"
 #include "waypoint/outlier_detector.h"
 #include "waypoint/retry_policy.h"
 #include "waypoint/token_bucket.h"
@@ -118,6 +119,8 @@ class RouteTable {
     std::string key;        // Cluster::key()
     ClusterLimits limits;
     std::shared_ptr<ClusterLoad> load = std::make_shared<ClusterLoad>();  // what is in flight
+    // DestinationRule tls SIMPLE / MUTUAL to endpoints outside the mesh (resolved as lb is).
+    std::shared_ptr<const OriginationTls> tls;
   };
 
   // The error names the object and field ("VirtualService shop/reviews: http[1].match[0].uri:

@@ -4,6 +4,9 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstring>
+#include <optional>
+
+#include "core/tls_session.h"
 
 namespace ambit::waypoint {
 
@@ -25,15 +28,17 @@ bool HboneUpstream::open(ztunnel::Worker& worker, const ztunnel::EngineConfig& c
   return true;
 }
 
-// The TCP connection of a direct upstream. Its owner may go (reset) while the socket still
-// has operations in flight: the link then lives on, detached, until the socket is released.
+// The TCP connection of a direct upstream, in TLS when the cluster originates it. Its owner
+// may go (reset) while the socket still has operations in flight: the link then lives on,
+// detached, until the socket is released.
 class DirectLink final : public TcpSocket::Handler {
  public:
   // Reading pauses while this much the owner has not consumed yet (as an HBONE window would).
   static constexpr size_t kReadAhead = 256 * 1024;
 
-  DirectLink(EventLoop& loop, UniqueFd fd, HboneUpstream* owner)
-      : socket(loop, std::move(fd), this), owner(owner) {}
+  DirectLink(EventLoop& loop, UniqueFd fd, HboneUpstream* owner,
+             std::shared_ptr<const OriginationTls> tls)
+      : socket(loop, std::move(fd), this), owner(owner), tls_(std::move(tls)) {}
 
   void consume(size_t n) {
     unconsumed -= std::min(unconsumed, n);
@@ -42,6 +47,27 @@ class DirectLink final : public TcpSocket::Handler {
       socket.start_reading();
     }
   }
+  void write(std::span<const uint8_t> bytes) {
+    if (!tls_) return socket.write(bytes);
+    if (!session_ || !session_->established()) {
+      held_.insert(held_.end(), bytes.begin(), bytes.end());  // until the handshake is done
+      return;
+    }
+    if (auto ok = session_->write(bytes); !ok) return fail("TLS write: " + ok.error().message);
+    socket.commit_written();
+  }
+  void end() {
+    if (tls_ && !(session_ && session_->established())) {
+      end_held_ = true;  // after what is held
+      return;
+    }
+    if (session_) {
+      session_->send_close_notify();
+      socket.commit_written();
+    }
+    socket.shutdown_write();
+  }
+  size_t backlog() const { return socket.write_backlog() + held_.size(); }
 
   TcpSocket socket;
   HboneUpstream* owner;  // null once detached
@@ -49,17 +75,58 @@ class DirectLink final : public TcpSocket::Handler {
   bool paused = false;
 
  private:
+  void fail(const std::string& why) {
+    if (owner != nullptr) owner->link_failed(why);
+  }
   void on_connected(TcpSocket&, int err) override {
     if (owner == nullptr) return;
     if (err != 0) {
-      return owner->link_failed(
+      return fail(
           fmt::format("connect to {}: {}", owner->address().to_string(), std::strerror(-err)));
     }
-    owner->answered_ = true;
     socket.start_reading();
+    if (!tls_) {
+      owner->answered_ = true;
+      return;
+    }
+    session_.emplace(tls_->ctx.get(), TlsSession::Role::kClient, &socket.write_queue());
+    tls_->prepare(session_->ssl());
+    handshake();
+  }
+  void handshake() {
+    auto progress = session_->handshake();
+    socket.commit_written();
+    if (!progress) {
+      return fail(fmt::format("TLS handshake with {} ({}) failed: {}", owner->address().to_string(),
+                              tls_->sni, progress.error().message));
+    }
+    if (*progress == TlsSession::Progress::kHandshaking) return;
+    owner->answered_ = true;
+    if (!held_.empty()) {
+      std::vector<uint8_t> held = std::move(held_);
+      held_.clear();
+      write(held);
+    }
+    if (end_held_) end();
   }
   void on_data(TcpSocket&, std::span<const uint8_t> data) override {
     if (owner == nullptr) return;
+    if (!session_) return deliver(data);
+    session_->feed(data);
+    if (!session_->established()) {
+      handshake();
+      if (owner == nullptr || !session_->established()) return session_->retain_unread();
+    }
+    auto more = session_->read([this](std::span<const uint8_t> plain) {
+      if (owner != nullptr) deliver(plain);
+    });
+    if (owner == nullptr) return;
+    if (!more)
+      return fail("TLS error from " + owner->address().to_string() + ": " + more.error().message);
+    session_->retain_unread();
+    if (!*more && owner != nullptr) owner->on_stream_end();  // close_notify: the end
+  }
+  void deliver(std::span<const uint8_t> data) {
     unconsumed += data.size();
     if (unconsumed >= kReadAhead && !paused) {
       paused = true;
@@ -69,26 +136,31 @@ class DirectLink final : public TcpSocket::Handler {
   }
   void on_read_closed(TcpSocket&, int err) override {
     if (owner == nullptr) return;
-    if (err == 0) return owner->on_stream_end();
-    owner->link_failed(fmt::format("connection to {} reset: {}", owner->address().to_string(),
-                                   std::strerror(-err)));
+    if (err == 0 && (!session_ || session_->established())) return owner->on_stream_end();
+    fail(fmt::format("connection to {} {}", owner->address().to_string(),
+                     err == 0 ? "closed during the TLS handshake"
+                              : std::string("reset: ") + std::strerror(-err)));
   }
   void on_writable(TcpSocket&) override {
     if (owner != nullptr) owner->on_stream_writable();
   }
   void on_write_error(TcpSocket&, int err) override {
     if (owner == nullptr) return;
-    owner->link_failed(
-        fmt::format("write to {}: {}", owner->address().to_string(), std::strerror(-err)));
+    fail(fmt::format("write to {}: {}", owner->address().to_string(), std::strerror(-err)));
   }
   void on_released(TcpSocket&) override { delete this; }
+
+  std::shared_ptr<const OriginationTls> tls_;
+  std::optional<TlsSession> session_;
+  std::vector<uint8_t> held_;  // written before the handshake was done
+  bool end_held_ = false;      // and the end too
 };
 
-bool HboneUpstream::open_direct(ztunnel::Worker& worker,
-                                std::chrono::milliseconds connect_timeout) {
+bool HboneUpstream::open_direct(ztunnel::Worker& worker, std::chrono::milliseconds connect_timeout,
+                                std::shared_ptr<const OriginationTls> tls) {
   auto fd = TcpSocket::open_stream_socket(address_.family());
   if (!fd) return false;
-  link_ = new DirectLink(worker.loop(), std::move(*fd), this);
+  link_ = new DirectLink(worker.loop(), std::move(*fd), this, std::move(tls));
   link_->socket.connect(address_, connect_timeout);
   return true;
 }
@@ -118,11 +190,11 @@ void HboneUpstream::let_go() {
 
 void HboneUpstream::send(std::string_view b) {
   if (b.empty()) return;
-  if (link_ != nullptr) return link_->socket.write(byte_view(b));
+  if (link_ != nullptr) return link_->write(byte_view(b));
   if (stream_ != nullptr) connection_->send(stream_, byte_view(b));
 }
 void HboneUpstream::end() {
-  if (link_ != nullptr) return link_->socket.shutdown_write();
+  if (link_ != nullptr) return link_->end();
   if (stream_ != nullptr) connection_->end_stream(stream_);
 }
 void HboneUpstream::reset() {
@@ -140,7 +212,7 @@ void HboneUpstream::reset() {
   connection_->reset_stream(s, NGHTTP2_CANCEL);
 }
 size_t HboneUpstream::backlog() const {
-  if (link_ != nullptr) return link_->socket.write_backlog();
+  if (link_ != nullptr) return link_->backlog();
   return stream_ ? connection_->backlog(stream_) : 0;
 }
 void HboneUpstream::consume(size_t n) {

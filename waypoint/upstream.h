@@ -16,6 +16,7 @@
 #include "core/net_address.h"
 #include "waypoint/cluster_load.h"
 #include "waypoint/http1_codec.h"
+#include "waypoint/origination_tls.h"
 #include "ztunnel/hbone_connection.h"
 #include "ztunnel/worker.h"
 
@@ -85,9 +86,11 @@ class HboneUpstream : public ztunnel::StreamSink {
   bool open(ztunnel::Worker& worker, const ztunnel::EngineConfig& config,
             const ztunnel::Workload& endpoint, const std::string& source_workload,
             const std::string& forwarded);
-  // Connects straight to address(), outside HBONE; false when no socket could be had. It is
-  // answered() once connected; a failure to connect is on_failed().
-  bool open_direct(ztunnel::Worker& worker, std::chrono::milliseconds connect_timeout);
+  // Connects straight to address(), outside HBONE, in TLS when `tls` says so (origination);
+  // false when no socket could be had. It is answered() once connected (and the handshake
+  // done); a failure to connect or to agree on TLS is on_failed().
+  bool open_direct(ztunnel::Worker& worker, std::chrono::milliseconds connect_timeout,
+                   std::shared_ptr<const OriginationTls> tls);
   void send(std::string_view bytes);
   void end();
   void reset();

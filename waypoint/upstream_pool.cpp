@@ -27,7 +27,7 @@ bool UpstreamPool::open(HboneUpstream& up, const ztunnel::EngineConfig& config,
     // Outside the mesh (a ServiceEntry's endpoint): straight there, no HBONE.
     auto timeout = ep.cluster != nullptr ? ep.cluster->limits.connections.connect_timeout
                                          : ConnectionPolicy{}.connect_timeout;
-    opened = up.open_direct(worker_, timeout);
+    opened = up.open_direct(worker_, timeout, ep.cluster != nullptr ? ep.cluster->tls : nullptr);
   } else {
     std::string forwarded = ztunnel::format_forwarded(
         SocketAddress(downstream_.source_ip, 0),

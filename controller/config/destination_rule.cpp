@@ -192,6 +192,20 @@ ClientTls read_client_tls(const YamlValue& value, ParseContext& ctx) {
   }
   tls.sni = o.string_or("sni", "");
   tls.subject_alt_names = strings_or_empty(o, "subjectAltNames");
+  tls.ca_certificates = o.string_or("caCertificates", "");
+  tls.client_certificate = o.string_or("clientCertificate", "");
+  tls.private_key = o.string_or("privateKey", "");
+  tls.insecure_skip_verify = o.boolean_or("insecureSkipVerify", false);
+  if (auto cred = o.optional("credentialName")) {
+    ctx.warning(codes::kUnsupportedField, *cred,
+                "credentialName (a Kubernetes Secret) is not read; give the files as "
+                "caCertificates, clientCertificate and privateKey");
+  }
+  if (tls.mode == "MUTUAL" && (tls.client_certificate.empty() || tls.private_key.empty()) &&
+      !o.optional("credentialName")) {
+    ctx.error(codes::kInvalidValue, mode,
+              "MUTUAL needs clientCertificate and privateKey (the waypoint's own certificate)");
+  }
   return tls;
 }
 

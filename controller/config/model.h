@@ -245,6 +245,8 @@ struct ClientTls {
   std::string mode;  // DISABLE | SIMPLE | MUTUAL | ISTIO_MUTUAL
   std::string sni;
   std::vector<std::string> subject_alt_names;
+  std::string ca_certificates, client_certificate, private_key;  // file paths
+  bool insecure_skip_verify = false;
 };
 
 struct TrafficPolicy {

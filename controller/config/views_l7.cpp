@@ -346,6 +346,10 @@ pb::ClientTLSSettings to_tls(const ClientTls& in) {
   if (pb::ClientTLSSettings::TLSmode_Parse(in.mode, &mode)) out.set_mode(mode);
   out.set_sni(in.sni);
   for (const auto& s : in.subject_alt_names) out.add_subject_alt_names(s);
+  out.set_ca_certificates(in.ca_certificates);
+  out.set_client_certificate(in.client_certificate);
+  out.set_private_key(in.private_key);
+  out.set_insecure_skip_verify(in.insecure_skip_verify);
   return out;
 }
 

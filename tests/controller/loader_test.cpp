@@ -246,6 +246,40 @@ spec:
   EXPECT_EQ(dr.subsets[1].labels.at("version"), "v2");
 }
 
+TEST(LoaderTest, DestinationRuleTlsOriginationFiles) {
+  auto m = load_clean(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: stripe}
+spec:
+  host: api.stripe.com
+  trafficPolicy:
+    tls:
+      mode: MUTUAL
+      sni: api.stripe.com
+      caCertificates: /etc/ambit/stripe-ca.pem
+      clientCertificate: /etc/ambit/client.pem
+      privateKey: /etc/ambit/client.key
+      insecureSkipVerify: false
+)");
+  const auto& tls = *m.destination_rules.at(0).traffic_policy->tls;
+  EXPECT_EQ(tls.mode, "MUTUAL");
+  EXPECT_EQ(tls.ca_certificates, "/etc/ambit/stripe-ca.pem");
+  EXPECT_EQ(tls.client_certificate, "/etc/ambit/client.pem");
+  EXPECT_EQ(tls.private_key, "/etc/ambit/client.key");
+  // MUTUAL without the waypoint's own certificate is refused, naming the field.
+  auto bad = load_texts({{"bad.yaml", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: stripe}
+spec:
+  host: api.stripe.com
+  trafficPolicy: {tls: {mode: MUTUAL}}
+)"}});
+  ASSERT_FALSE(bad.diagnostics.empty());
+  EXPECT_NE(testing::dump(bad.diagnostics).find("MUTUAL needs clientCertificate and privateKey"),
+            std::string::npos)
+      << testing::dump(bad.diagnostics);
+}
+
 TEST(LoaderTest, ServiceEntryFields) {
   auto m = load_clean(R"(apiVersion: networking.istio.io/v1beta1
 kind: ServiceEntry

@@ -108,8 +108,23 @@ class WaypointTest : public ControlledMesh {
 
   // openssl s_server on 8443 in `pod`, with a self-signed certificate for CN=`name`, so a
   // client can tell the pods apart by the certificate it gets.
-  void serve_tls(const std::string& pod, const std::string& name) {
+  void serve_tls(const std::string& pod, const std::string& name, const std::string& port = "8443",
+                 std::vector<std::string> more = {}) {
+    std::string key, cert;
+    ASSERT_NO_FATAL_FAILURE(self_signed(name, &key, &cert));
+    std::vector<std::string> argv = {"openssl", "s_server", "-accept", port,   "-cert",
+                                     cert,      "-key",     key,       "-www", "-quiet"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    auto p = cluster_->spawn_in_pod(pod, argv);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    servers_.push_back(std::move(*p));
+  }
+  // A self-signed certificate for `name` (CN and DNS SAN), once; its key and certificate files.
+  void self_signed(const std::string& name, std::string* key_out, std::string* cert_out) {
     std::string key = dir_ + "/" + name + ".key", cert = dir_ + "/" + name + ".crt";
+    *key_out = key;
+    *cert_out = cert;
+    if (std::filesystem::exists(cert)) return;
     SpawnOptions gen;
     gen.argv = {"openssl",
                 "req",
@@ -121,6 +136,8 @@ class WaypointTest : public ControlledMesh {
                 "-nodes",
                 "-subj",
                 "/CN=" + name,
+                "-addext",
+                "subjectAltName=DNS:" + name,
                 "-days",
                 "1",
                 "-keyout",
@@ -129,10 +146,6 @@ class WaypointTest : public ControlledMesh {
                 cert};
     auto made = run_command(gen, {}, 20s);
     ASSERT_TRUE(made.ok()) << made.error().message;
-    auto p = cluster_->spawn_in_pod(pod, {"openssl", "s_server", "-accept", "8443", "-cert", cert,
-                                          "-key", key, "-www", "-quiet"});
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    servers_.push_back(std::move(*p));
   }
 
   // `argv` in `pod`'s network namespace and cgroup: its stdout, or the error.
@@ -722,8 +735,8 @@ TEST_F(WaypointTest, PastTheConnectionPoolRequestsAreAnswered503UOAtOnce) {
 
 // Egress, the seed's api.stripe.com: a ServiceEntry for a host outside the mesh (its STATIC
 // endpoint the "stripe" pod, in a namespace no agent captures), served by the shop waypoint,
-// and the VirtualService that gives it retries and a timeout.
-std::string stripe_egress(const std::string& endpoint) {
+// with these ports (YAML list items).
+std::string stripe_entry(const std::string& endpoint, const std::string& ports) {
   return fmt::format(R"(apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:
@@ -734,21 +747,28 @@ spec:
   hosts: [api.stripe.com]
   addresses: [10.96.0.50]
   location: MESH_EXTERNAL
-  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: 8080}}]
+  ports:
+{}
   resolution: STATIC
   endpoints: [{{address: {}}}]
----
+)",
+                     ports, endpoint);
+}
+
+// The entry, and the VirtualService that gives it retries and a timeout.
+std::string stripe_egress(const std::string& endpoint) {
+  return stripe_entry(endpoint, "  - {number: 80, name: http, protocol: HTTP, targetPort: 8080}") +
+         R"(---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {{name: stripe, namespace: shop}}
+metadata: {name: stripe, namespace: shop}
 spec:
   hosts: [api.stripe.com]
   http:
   - timeout: 3s
-    retries: {{attempts: 3, retryOn: 5xx}}
-    route: [{{destination: {{host: api.stripe.com}}}}]
-)",
-                     endpoint);
+    retries: {attempts: 3, retryOn: 5xx}
+    route: [{destination: {host: api.stripe.com}}]
+)";
 }
 
 TEST_F(WaypointTest, EgressToAServiceEntryHostGoesThroughTheWaypointWithItsRetries) {
@@ -768,6 +788,68 @@ TEST_F(WaypointTest, EgressToAServiceEntryHostGoesThroughTheWaypointWithItsRetri
   EXPECT_EQ(agent_log("node2").find("dst.addr=" + cluster_->pod("stripe").ip.to_string()),
             std::string::npos)
       << agent_log("node2");
+}
+
+// TLS origination to the external host: the client speaks plain HTTP to the ServiceEntry's
+// ports, the waypoint TLS to the "stripe" pod's openssl s_server (SIMPLE on 80 -> 8443, MUTUAL
+// on 81 -> 9443, whose server asks for a client certificate).
+std::string stripe_tls(const std::string& endpoint, const std::string& dir, const std::string& ca) {
+  return stripe_entry(endpoint,
+                      "  - {number: 80, name: http, protocol: HTTP, targetPort: 8443}\n"
+                      "  - {number: 81, name: http-mutual, protocol: HTTP, targetPort: 9443}") +
+         fmt::format(R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: stripe, namespace: shop}}
+spec:
+  host: api.stripe.com
+  trafficPolicy:
+    portLevelSettings:
+    - port: {{number: 80}}
+      tls: {{mode: SIMPLE, caCertificates: {0}/{1}.crt}}
+    - port: {{number: 81}}
+      tls:
+        mode: MUTUAL
+        caCertificates: {0}/{1}.crt
+        clientCertificate: {0}/waypoint-client.crt
+        privateKey: {0}/waypoint-client.key
+)",
+                     dir, ca);
+}
+
+TEST_F(WaypointTest, TheWaypointOriginatesSimpleAndMutualTlsToAServiceEntryHost) {
+  std::string key, cert, server_key, server_cert;  // the files the DestinationRule names
+  ASSERT_NO_FATAL_FAILURE(self_signed("waypoint-client", &key, &cert));
+  ASSERT_NO_FATAL_FAILURE(self_signed("api.stripe.com", &server_key, &server_cert));
+  std::string stripe = cluster_->pod("stripe").ip.to_string();
+  ASSERT_NO_FATAL_FAILURE(
+      start_all(kAllToV2 + "---\n" + stripe_tls(stripe, dir_, "api.stripe.com")));
+  ASSERT_NO_FATAL_FAILURE(serve_tls("stripe", "api.stripe.com"));
+  ASSERT_NO_FATAL_FAILURE(
+      serve_tls("stripe", "api.stripe.com", "9443", {"-Verify", "1", "-CAfile", cert}));
+  auto charge = [&](int port) {
+    return load("client", 1, "GET", "/", {"Host: api.stripe.com"}, "10.96.0.50", port);
+  };
+  // s_server -www answers with its own page, over the TLS the waypoint started.
+  nlohmann::json simple;
+  ASSERT_TRUE(wait_for([&] { return status_count(simple = charge(80), "200") == 1; }, 10s))
+      << simple.dump() << lines_with(waypoint_->stderr_text(), "request complete");
+  EXPECT_NE(simple.value("first", "").find("s_server"), std::string::npos) << simple.dump();
+  auto mutual = charge(81);
+  EXPECT_EQ(status_count(mutual, "200"), 1)
+      << mutual.dump() << lines_with(waypoint_->stderr_text(), "status=");
+  // A CA that did not sign the server's certificate: the handshake fails, 503 UF.
+  std::string other_key, other;
+  ASSERT_NO_FATAL_FAILURE(self_signed("someone-else", &other_key, &other));
+  size_t views = occurrences(waypoint_->stderr_text(), "controller view v");
+  write_file("routes.yaml", kAllToV2 + "---\n" + stripe_tls(stripe, dir_, "someone-else"));
+  ASSERT_TRUE(
+      wait_for([&] { return occurrences(waypoint_->stderr_text(), "controller view v") > views; }));
+  auto refused = charge(80);
+  EXPECT_EQ(status_count(refused, "503"), 1) << refused.dump();
+  EXPECT_TRUE(wait_for([&] {
+    return waypoint_->stderr_text().find("certificate verify failed") != std::string::npos;
+  })) << lines_with(waypoint_->stderr_text(), "TLS");
 }
 
 }  // namespace

@@ -365,6 +365,63 @@ TEST(RouteTable, ConnectionPoolsResolveWholeWithIstiosDefaults) {
   }
 }
 
+// A ServiceEntry host outside the mesh with one STATIC endpoint, in shop_table()'s mesh.
+std::shared_ptr<const ztunnel::WorkloadTable> with_external_host() {
+  // shop_table() made it non-const; nothing else holds it yet.
+  auto table = std::const_pointer_cast<ztunnel::WorkloadTable>(shop_table());
+  ztunnel::Service stripe;
+  stripe.name = "api.stripe.com";
+  stripe.ns = "shop";
+  stripe.entry = "shop/stripe";
+  stripe.vips = {*IpAddress::parse("10.96.0.50")};
+  stripe.ports = {{443, 0, "", "TLS", "https"}, {80, 8080, "", "HTTP", "http"}};
+  stripe.resolution = ztunnel::Service::Resolution::kStatic;
+  stripe.mesh_external = true;
+  stripe.endpoints = {{"192.0.2.7", {{"https", 8443}}, {{"version", "v1"}}, 0}};
+  EXPECT_TRUE(table->add_service(stripe).ok());
+  return table;
+}
+
+TEST(RouteTable, AServiceEntryHostsEndpointsAreDialledStraightOnTheirOwnPorts) {
+  auto rt = RouteTable::build({}, {}, with_external_host());
+  ASSERT_TRUE(rt.ok()) << rt.error().message;
+  const ztunnel::Service* stripe = (*rt)->table().find_service_by_hostname("api.stripe.com");
+  ASSERT_NE(stripe, nullptr);
+  const auto* https = (*rt)->cluster({stripe, "", 443});
+  ASSERT_NE(https, nullptr);
+  ASSERT_EQ(https->endpoints.size(), 1u);
+  EXPECT_EQ(https->endpoints[0].address.to_string(), "192.0.2.7:8443");  // the endpoint's port
+  EXPECT_FALSE(https->endpoints[0].workload->mesh);                      // no HBONE
+  EXPECT_EQ(https->tls, nullptr);  // no DestinationRule: plain TCP
+  EXPECT_EQ((*rt)->cluster({stripe, "", 80})->endpoints[0].address.to_string(),
+            "192.0.2.7:8080");  // the entry port's targetPort
+}
+
+TEST(RouteTable, TlsOriginationFilesAreReadAndAnUnreadableOneIsAnErrorNamingItsField) {
+  pb::DestinationRule dr;
+  dr.set_uid("shop/stripe");
+  dr.set_host("api.stripe.com");
+  auto* pl = dr.mutable_traffic_policy()->add_port_level_settings();
+  pl->set_port(443);
+  pl->mutable_tls()->set_mode(pb::ClientTLSSettings::SIMPLE);
+  auto rt = RouteTable::build({}, {dr}, with_external_host());
+  ASSERT_TRUE(rt.ok()) << rt.error().message;
+  const ztunnel::Service* stripe = (*rt)->table().find_service_by_hostname("api.stripe.com");
+  const auto& tls = (*rt)->cluster({stripe, "", 443})->tls;
+  ASSERT_NE(tls, nullptr);
+  EXPECT_EQ(tls->sni, "api.stripe.com");                      // the host, as no sni was written
+  EXPECT_EQ((*rt)->cluster({stripe, "", 80})->tls, nullptr);  // another port's setting
+
+  pl->mutable_tls()->set_ca_certificates("/nonexistent/ca.pem");
+  auto bad = RouteTable::build({}, {dr}, with_external_host());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(
+                "DestinationRule shop/stripe: trafficPolicy.tls.caCertificates: cannot read "
+                "'/nonexistent/ca.pem'"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(RouteTable, ABadRegexIsAnErrorNamingTheObjectAndField) {
   auto vs = virtual_service();
   auto* r = vs.add_http();
