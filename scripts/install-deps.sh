@@ -13,10 +13,11 @@ BUILD_PKGS=(
 )
 # iptables: the agent's fallback capture mode runs it (in pods' netns) and its test needs it.
 # python3-h2: the foreign HBONE peer of the interop test (tests/interop/hbone_peer.py).
+# dnsmasq-base: the resolver of the waypoint e2e egress test (DNS ServiceEntries), no service.
 # python3-grpcio, nghttp2-client, curl: real gRPC and HTTP/2 clients and servers of the waypoint
 # e2e test (tests/e2e/tools/grpc_peer.py, nghttp, h2load, curl --http2-prior-knowledge).
 TEST_PKGS=( iproute2 openssl procps psmisc tcpdump iptables python3 python3-h2 python3-grpcio curl
-  nghttp2-client )
+  nghttp2-client dnsmasq-base )
 BENCH_PKGS=( stunnel4 haproxy nginx libnginx-mod-stream iperf3 sockperf wrk )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

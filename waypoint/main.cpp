@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ambit-waypoint: the L7 proxy of an ambit waypoint"};
   std::string controller_address, credentials_dir, log_level = "info";
   std::string listen = "0.0.0.0:15008", admin = "127.0.0.1:15000", metrics, readiness;
+  std::string dns_server;
+  unsigned dns_refresh_ms = 5000;
   waypoint::WaypointSettings settings;
   unsigned workers = 0, drain_ms = 10'000;
   app.add_option("--controller", controller_address, "controller ip:port (15012)")->required();
@@ -70,6 +72,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--retry-budget-min-per-second", settings.default_budget.min_per_second,
                  "retries per second allowed on top of the ratio");
+  app.add_option("--dns-server", dns_server,
+                 "ip:port of the DNS server for ServiceEntries of resolution DNS (default: the "
+                 "system's resolver, as the pod's /etc/resolv.conf says)");
+  app.add_option("--dns-refresh-ms", dns_refresh_ms,
+                 "how often those names are resolved again (Envoy's dns_refresh_rate)");
   CLI11_PARSE(app, argc, argv);
   Logging logging(log_level);
   signal(SIGPIPE, SIG_IGN);
@@ -79,6 +86,7 @@ int main(int argc, char** argv) {
   agent::AdminServer::Endpoints endpoints{parse_endpoint(admin, "--admin", &ok),
                                           parse_endpoint(metrics, "--metrics", &ok),
                                           parse_endpoint(readiness, "--readiness", &ok)};
+  auto dns_at = parse_endpoint(dns_server, "--dns-server", &ok);
   if (!ok || !listen_at) return 2;
   settings.listen = *listen_at;
   if (settings.waypoint_uid.find('/') == std::string::npos ||
@@ -125,10 +133,14 @@ int main(int argc, char** argv) {
         if (client == nullptr) return Error{"not connected to the controller yet"};
         return client->request_certificate(uid, csr, std::chrono::seconds(10));
       });
-  certificates.set_on_ready([&wake_fd] {
+  auto wake = [&wake_fd] {
     uint64_t one = 1;
     (void)!write(wake_fd.get(), &one, sizeof(one));
-  });
+  };
+  certificates.set_on_ready(wake);
+  // A DNS ServiceEntry's addresses changed: the view is compiled again with them.
+  settings.dns = std::make_shared<waypoint::DnsResolver>(
+      dns_at, std::chrono::milliseconds(std::max(100u, dns_refresh_ms)), wake);
 
   std::mutex mutex;  // guards view, applied and last_error (the client's thread writes them)
   agent::MeshView view(agent::MeshView::Role::kWaypoint);
@@ -240,7 +252,8 @@ int main(int argc, char** argv) {
       uint64_t count = 0;
       (void)!read(wake_fd.get(), &count, sizeof(count));
     }
-    // A certificate arrived or is due for renewal: compile the view in force again.
+    // A certificate arrived or is due for renewal, or a DNS answer changed: compile the view
+    // in force again.
     std::lock_guard lock(mutex);
     if (!applied) continue;
     if (auto s = apply(view); !s) spdlog::warn("re-applying view: {}", s.error().message);

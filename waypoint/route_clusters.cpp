@@ -157,7 +157,8 @@ const pb::DestinationRule* rule_for(const std::vector<const pb::DestinationRule*
 
 }  // namespace
 
-Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destination_rules) {
+Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destination_rules,
+                                  DnsResolver* dns) {
   std::vector<const pb::DestinationRule*> drs;
   for (const auto& dr : destination_rules) drs.push_back(&dr);
   std::sort(drs.begin(), drs.end(), [](auto* a, auto* b) { return a->uid() < b->uid(); });
@@ -167,21 +168,36 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
     // The waypoint reaches a Service's pods over HBONE only.
     std::erase_if(all, [](const ztunnel::Workload* w) { return !w->mesh || w->addresses.empty(); });
     // A ServiceEntry's listed endpoints, reached straight (by their own port of the entry
-    // port's name, else the target port). DNS names wait for the resolver: IPs only here.
+    // port's name, else the target port). Under DNS resolution a name (the host itself when
+    // none is listed) stands for every address it resolves to (DNS_ROUND_ROBIN: the first).
     std::vector<const ztunnel::Service::Endpoint*> listed;
     size_t first_external = external_.size();
+    auto add_external = [&](const ztunnel::Service::Endpoint& e, const IpAddress& ip) {
+      ztunnel::Workload w;
+      w.name = s->name + "/" + ip.to_string();
+      w.ns = s->ns;
+      w.addresses = {ip};
+      w.labels = e.labels;
+      w.mesh = false;
+      external_.push_back(std::move(w));
+      listed.push_back(&e);
+    };
+    using Resolution = ztunnel::Service::Resolution;
+    bool by_dns = s->resolution == Resolution::kDns || s->resolution == Resolution::kDnsRoundRobin;
     if (s->from_entry() && s->selector.empty()) {
-      for (const auto& e : s->endpoints) {
-        auto ip = IpAddress::parse(e.address);
-        if (!ip) continue;
-        ztunnel::Workload w;
-        w.name = s->name + "/" + e.address;
-        w.ns = s->ns;
-        w.addresses = {*ip};
-        w.labels = e.labels;
-        w.mesh = false;
-        external_.push_back(std::move(w));
-        listed.push_back(&e);
+      static const ztunnel::Service::Endpoint kTheHost{};
+      std::vector<const ztunnel::Service::Endpoint*> named;
+      for (const auto& e : s->endpoints) named.push_back(&e);
+      if (named.empty() && by_dns) named.push_back(&kTheHost);
+      for (const auto* e : named) {
+        const std::string& name = e->address.empty() ? s->name : e->address;
+        if (auto ip = IpAddress::parse(name)) {
+          add_external(*e, *ip);
+        } else if (by_dns && dns != nullptr) {
+          auto ips = dns->lookup(name);
+          if (s->resolution == Resolution::kDnsRoundRobin && ips.size() > 1) ips.resize(1);
+          for (const auto& ip : ips) add_external(*e, ip);
+        }
       }
     }
     auto endpoints = [&](const ztunnel::ServicePort& port, const ztunnel::Labels* subset,

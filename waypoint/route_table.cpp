@@ -167,7 +167,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     const std::vector<pb::VirtualService>& virtual_services,
     const std::vector<pb::DestinationRule>& destination_rules,
     std::shared_ptr<const ztunnel::WorkloadTable> table, const RetryBudgetPolicy& default_budget,
-    const std::vector<pb::LocalRateLimit>& rate_limits, TokenBuckets* buckets) {
+    const std::vector<pb::LocalRateLimit>& rate_limits, TokenBuckets* buckets, DnsResolver* dns) {
   std::shared_ptr<RouteTable> rt(new RouteTable());
   rt->table_ = std::move(table);
   rt->default_budget_ = default_budget;
@@ -318,7 +318,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     if (wildcard) rt->wildcards_.push_back(&vs);
   }
 
-  if (auto ok = rt->build_clusters(destination_rules); !ok) return ok.error();
+  if (auto ok = rt->build_clusters(destination_rules, dns); !ok) return ok.error();
   TokenBuckets own;
   if (auto ok = rt->build_rate_limits(rate_limits, buckets != nullptr ? *buckets : own); !ok) {
     return ok.error();

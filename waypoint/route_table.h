@@ -25,6 +25,7 @@
 #include "core/net_address.h"
 #include "core/result.h"
 #include "waypoint/cluster_load.h"
+#include "waypoint/dns_resolver.h"
 #include "waypoint/http_request.h"
 #include "waypoint/origination_tls.h"
 #include "waypoint/outlier_detector.h"
@@ -131,7 +132,7 @@ class RouteTable {
       std::shared_ptr<const ztunnel::WorkloadTable> table,
       const RetryBudgetPolicy& default_budget = kDefaultRouteBudget,
       const std::vector<ambit::v1::LocalRateLimit>& rate_limits = {},
-      TokenBuckets* buckets = nullptr);
+      TokenBuckets* buckets = nullptr, DnsResolver* dns = nullptr);
 
   // Chooses the route and applies its request edits (rewrite, headers) to `request`. The local
   // rate limits of the dialled Service apply first, as Envoy's filter runs before its router:
@@ -158,7 +159,9 @@ class RouteTable {
 
  private:
   // route_clusters.cpp: clusters_ from table_ and the DestinationRules.
-  Status build_clusters(const std::vector<ambit::v1::DestinationRule>& destination_rules);
+  // A DNS ServiceEntry's names are looked up in `dns` (none: they have no endpoints).
+  Status build_clusters(const std::vector<ambit::v1::DestinationRule>& destination_rules,
+                        DnsResolver* dns);
   // route_rate_limits.cpp: rate_limits_ from the view's LocalRateLimits.
   Status build_rate_limits(const std::vector<ambit::v1::LocalRateLimit>& rate_limits,
                            TokenBuckets& buckets);

@@ -41,9 +41,9 @@ Result<ztunnel::EngineConfig> engine_config(
   state->waypoint_uid = settings.waypoint_uid;
   state->workload_uid = settings.workload_uid;
   state->stats = stats;
-  auto routes =
-      RouteTable::build(virtual_services, destination_rules, std::move(table),
-                        settings.default_budget, rate_limits, settings.rate_limit_buckets.get());
+  auto routes = RouteTable::build(virtual_services, destination_rules, std::move(table),
+                                  settings.default_budget, rate_limits,
+                                  settings.rate_limit_buckets.get(), settings.dns.get());
   if (!routes) return routes.error();
   state->routes = *routes;
   auto authz = L7Authorizer::build(policies, settings.waypoint_uid, settings.root_namespace);

@@ -23,6 +23,8 @@ struct WaypointSettings {
   RetryBudgetPolicy default_budget = kDefaultRouteBudget;
   // Local rate limits' buckets, kept from one view to the next (a push must not refill them).
   std::shared_ptr<TokenBuckets> rate_limit_buckets = std::make_shared<TokenBuckets>();
+  // Keeps DNS ServiceEntry names resolved (null: such entries have no endpoints).
+  std::shared_ptr<DnsResolver> dns;
 };
 
 // `certificates` gives the waypoint's certificate (null while the first one is on its way: the

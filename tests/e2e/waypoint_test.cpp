@@ -57,17 +57,26 @@ class WaypointTest : public ControlledMesh {
   }
 
   int waypoint_workers_ = 1;
+  std::vector<std::string> waypoint_args_;  // more flags for ambit-waypoint
   void start_waypoint() {
     SpawnOptions o;
     o.argv = {AMBIT_CONTROLLER_PATH, "bootstrap-waypoint", "--ca-dir", dir_ + "/ca",
               "--waypoint",          "shop/shop-waypoint", "--out",    dir_ + "/waypoint"};
     auto out = run_command(o, {}, 20s);
     ASSERT_TRUE(out.ok()) << out.error().message;
-    auto p = cluster_->spawn_in_pod(
-        "shop-waypoint-0",
-        {AMBIT_WAYPOINT_PATH, "--controller", controller_address_, "--waypoint",
-         "shop/shop-waypoint", "--workload", "shop/shop-waypoint-0", "--credentials",
-         dir_ + "/waypoint", "--workers", std::to_string(waypoint_workers_)});
+    std::vector<std::string> argv = {AMBIT_WAYPOINT_PATH,
+                                     "--controller",
+                                     controller_address_,
+                                     "--waypoint",
+                                     "shop/shop-waypoint",
+                                     "--workload",
+                                     "shop/shop-waypoint-0",
+                                     "--credentials",
+                                     dir_ + "/waypoint",
+                                     "--workers",
+                                     std::to_string(waypoint_workers_)};
+    argv.insert(argv.end(), waypoint_args_.begin(), waypoint_args_.end());
+    auto p = cluster_->spawn_in_pod("shop-waypoint-0", argv);
     ASSERT_TRUE(p.ok()) << p.error().message;
     waypoint_ = std::move(*p);
   }
@@ -850,6 +859,41 @@ TEST_F(WaypointTest, TheWaypointOriginatesSimpleAndMutualTlsToAServiceEntryHost)
   EXPECT_TRUE(wait_for([&] {
     return waypoint_->stderr_text().find("certificate verify failed") != std::string::npos;
   })) << lines_with(waypoint_->stderr_text(), "TLS");
+}
+
+TEST_F(WaypointTest, ADnsServiceEntryHostIsResolvedByTheWaypoint) {
+  // The cluster's resolver: dnsmasq in the stripe pod, answering for api.stripe.com with the
+  // pod's own address. Only the waypoint asks it (--dns-server); the client dials the entry's
+  // VIP.
+  std::string stripe = cluster_->pod("stripe").ip.to_string();
+  auto dns = cluster_->spawn_in_pod(
+      "stripe", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=53",
+                 "--listen-address=" + stripe, "--bind-interfaces", "--pid-file=",
+                 "--address=/api.stripe.com/" + stripe, "--log-queries", "--log-facility=-"});
+  ASSERT_TRUE(dns.ok()) << dns.error().message;
+  servers_.push_back(std::move(*dns));
+  auto* resolver = servers_.back().get();
+  waypoint_args_ = {"--dns-server", stripe + ":53", "--dns-refresh-ms", "500"};
+  std::string entry =
+      stripe_entry("", "  - {number: 80, name: http, protocol: HTTP, targetPort: 8080}");
+  entry.replace(entry.find("resolution: STATIC"), 18, "resolution: DNS");
+  entry.erase(entry.find("  endpoints:"));
+  ASSERT_NO_FATAL_FAILURE(start_all(kAllToV2 + "---\n" + entry));
+  ASSERT_NO_FATAL_FAILURE(serve_http("stripe", "stripe"));
+  nlohmann::json charges;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        charges = load("client", 10, "GET", "/v1/charges", {"Host: api.stripe.com"}, "10.96.0.50");
+        return status_count(charges, "200") == 10;
+      },
+      10s))
+      << charges.dump() << lines_with(waypoint_->stderr_text(), "dns");
+  EXPECT_EQ(served(charges, "stripe"), 10) << charges.dump();
+  EXPECT_NE(waypoint_->stderr_text().find("dns: api.stripe.com -> 1 address(es)"),
+            std::string::npos)
+      << waypoint_->stderr_text();
+  EXPECT_NE(resolver->stderr_text().find("query[A] api.stripe.com"), std::string::npos)
+      << resolver->stderr_text();
 }
 
 }  // namespace
