@@ -169,7 +169,8 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
     std::erase_if(all, [](const ztunnel::Workload* w) { return !w->mesh || w->addresses.empty(); });
     // A ServiceEntry's listed endpoints, reached straight (by their own port of the entry
     // port's name, else the target port). Under DNS resolution a name (the host itself when
-    // none is listed) stands for every address it resolves to (DNS_ROUND_ROBIN: the first).
+    // none is listed) stands for every address it resolves to (DNS_ROUND_ROBIN: the first);
+    // under NONE the entry's own addresses are its endpoints.
     std::vector<const ztunnel::Service::Endpoint*> listed;
     size_t first_external = external_.size();
     auto add_external = [&](const ztunnel::Service::Endpoint& e, const IpAddress& ip) {
@@ -189,6 +190,12 @@ Status RouteTable::build_clusters(const std::vector<pb::DestinationRule>& destin
       std::vector<const ztunnel::Service::Endpoint*> named;
       for (const auto& e : s->endpoints) named.push_back(&e);
       if (named.empty() && by_dns) named.push_back(&kTheHost);
+      if (s->resolution == Resolution::kNone) {
+        // Passthrough: the address the client dialled is the endpoint. Its VIPs are the only
+        // addresses steered here, so each is one (a CIDR block is not steered: see views.cpp).
+        for (const auto& vip : s->vips) add_external(kTheHost, vip);
+        named.clear();
+      }
       for (const auto* e : named) {
         const std::string& name = e->address.empty() ? s->name : e->address;
         if (auto ip = IpAddress::parse(name)) {

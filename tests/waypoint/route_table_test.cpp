@@ -397,6 +397,27 @@ TEST(RouteTable, AServiceEntryHostsEndpointsAreDialledStraightOnTheirOwnPorts) {
             "192.0.2.7:8080");  // the entry port's targetPort
 }
 
+TEST(RouteTable, ResolutionNonePassesThroughToTheAddressDialled) {
+  auto table = std::const_pointer_cast<ztunnel::WorkloadTable>(shop_table());
+  ztunnel::Service db;
+  db.name = "db.example.com";
+  db.ns = "shop";
+  db.entry = "shop/db";
+  db.vips = {*IpAddress::parse("192.0.2.40")};
+  db.ports = {{5432, 0, "", "TCP", "tcp"}};
+  db.resolution = ztunnel::Service::Resolution::kNone;
+  db.mesh_external = true;
+  ASSERT_TRUE(table->add_service(db).ok());
+  auto rt = RouteTable::build({}, {}, table);
+  ASSERT_TRUE(rt.ok()) << rt.error().message;
+  const auto* c =
+      (*rt)->cluster({(*rt)->table().find_service_by_hostname("db.example.com"), "", 5432});
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->endpoints.size(), 1u);
+  EXPECT_EQ(c->endpoints[0].address.to_string(), "192.0.2.40:5432");
+  EXPECT_FALSE(c->endpoints[0].workload->mesh);
+}
+
 TEST(RouteTable, TlsOriginationFilesAreReadAndAnUnreadableOneIsAnErrorNamingItsField) {
   pb::DestinationRule dr;
   dr.set_uid("shop/stripe");
