@@ -19,6 +19,28 @@ constexpr std::string_view kLocalRateLimitType =
 // Envoy refuses shorter fill intervals.
 constexpr auto kMinFillInterval = std::chrono::milliseconds(50);
 
+// The bucket's fill interval, `field` of the form (fill_interval, per): at least 50 ms.
+void read_fill_interval(const YamlValue& value, std::string_view field, RateLimitBucket& b,
+                        ParseContext& ctx) {
+  if (auto d = ctx.duration(value)) {
+    b.fill_interval = *d;
+    if (d->value < kMinFillInterval) {
+      ctx.error(codes::kInvalidValue, value,
+                fmt::format("{} must be at least 50ms (Envoy refuses shorter ones)", field));
+    }
+  }
+}
+
+// The status a refusal answers with: 200 to 599, else an error and nullopt.
+std::optional<uint32_t> read_refusal_status(const YamlValue& value, ParseContext& ctx) {
+  int64_t code = value.integer();
+  if (code < 200 || code > 599) {
+    ctx.error(codes::kInvalidValue, value, "not an HTTP status");
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(code);
+}
+
 RateLimitBucket read_bucket(const YamlValue& value, ParseContext& ctx) {
   auto o = value.object({"max_tokens", "tokens_per_fill", "fill_interval"});
   RateLimitBucket b;
@@ -32,14 +54,7 @@ RateLimitBucket read_bucket(const YamlValue& value, ParseContext& ctx) {
     ctx.error(codes::kInvalidValue, o.required("tokens_per_fill"),
               fmt::format("tokens_per_fill must be from 1 to {}", UINT32_MAX));
   }
-  auto interval = o.required("fill_interval");
-  if (auto d = ctx.duration(interval)) {
-    b.fill_interval = *d;
-    if (d->value < kMinFillInterval) {
-      ctx.error(codes::kInvalidValue, interval,
-                "fill_interval must be at least 50ms (Envoy refuses shorter ones)");
-    }
-  }
+  read_fill_interval(o.required("fill_interval"), "fill_interval", b, ctx);
   return b;
 }
 
@@ -263,12 +278,7 @@ FilterConfig read_filter_config(const YamlValue& typed, ParseContext& ctx) {
   if (auto v = o.optional("filter_enforced")) s.enforced_percent = read_runtime_percent(*v, ctx);
   if (auto v = o.optional("status")) {
     auto st = v->object({"code"});
-    int64_t code = st.required("code").integer();
-    if (code < 200 || code > 599) {
-      ctx.error(codes::kInvalidValue, st.required("code"), "not an HTTP status");
-    } else {
-      s.status = static_cast<uint32_t>(code);
-    }
+    if (auto code = read_refusal_status(st.required("code"), ctx)) s.status = *code;
   }
   if (auto v = o.optional("response_headers_to_add")) {
     for (const auto& item : v->items()) {
@@ -493,13 +503,7 @@ void read_local_rate_limit(const YamlObject& root, ObjectMeta meta, ParseContext
     if (b.max_tokens < b.tokens_per_fill || b.max_tokens > UINT32_MAX) {
       ctx.error(codes::kInvalidValue, o.required("burst"), "burst must be at least requests");
     }
-    auto per = o.required("per");
-    if (auto d = ctx.duration(per)) {
-      b.fill_interval = *d;
-      if (d->value < kMinFillInterval) {
-        ctx.error(codes::kInvalidValue, per, "per must be at least 50ms");
-      }
-    }
+    read_fill_interval(o.required("per"), "per", b, ctx);
     return b;
   };
   RateLimitSettings s;
@@ -513,9 +517,7 @@ void read_local_rate_limit(const YamlObject& root, ObjectMeta meta, ParseContext
     }
   }
   if (auto v = spec.optional("status")) {
-    int64_t code = v->integer();
-    if (code < 200 || code > 599) ctx.error(codes::kInvalidValue, *v, "not an HTTP status");
-    s.status = static_cast<uint32_t>(code);
+    if (auto code = read_refusal_status(*v, ctx)) s.status = *code;
   }
   if (auto v = spec.optional("responseHeaders")) {
     for (const auto& [k, val] : v->string_map()) s.response_headers[ascii_lower(k)] = val;
